@@ -1,0 +1,199 @@
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+use super::InstanceName;
+
+/// The body of `POST /deploy`, as the old spawner's clients send it. Unknown fields are refused:
+/// the body grants nothing beyond these (no binds, no privileges, no host network).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeployRequest {
+    pub name: String,
+    pub image: String,
+    #[serde(default)]
+    pub network: Option<String>,
+    #[serde(default)]
+    pub labels: Option<BTreeMap<String, String>>,
+    #[serde(default)]
+    pub envs: Option<BTreeMap<String, String>>,
+    #[serde(default)]
+    pub port: Option<u16>,
+    #[serde(default)]
+    pub start: Option<bool>,
+}
+
+/// A deploy request that has passed every check that needs no Docker call.
+#[derive(Debug, Clone)]
+pub struct DeploySpec {
+    pub name: InstanceName,
+    pub image: String,
+    pub network: String,
+    pub labels: BTreeMap<String, String>,
+    pub envs: BTreeMap<String, String>,
+    pub port: Option<u16>,
+    pub start: bool,
+}
+
+/// Labels spawner sets itself; a client may not choose them.
+fn is_reserved_label(key: &str) -> bool {
+    key == crate::docker::ORIGIN_LABEL || key.starts_with("spawner.")
+}
+
+impl DeploySpec {
+    /// Parses the raw body. `default_network` is used when the body names none; `allowed_networks`
+    /// are the only networks a client may choose.
+    pub fn parse(
+        body: &[u8],
+        default_network: &str,
+        allowed_networks: &[String],
+    ) -> Result<Self, String> {
+        if body.iter().all(u8::is_ascii_whitespace) {
+            return Err(
+                "the request body is empty; send JSON such as {\"name\":\"minion-1\",\"image\":\"mock-app:latest\"}"
+                    .into(),
+            );
+        }
+        let deserializer = &mut serde_json::Deserializer::from_slice(body);
+        let raw: DeployRequest = serde_path_to_error::deserialize(deserializer).map_err(|e| {
+            let path = e.path().to_string();
+            let inner = e.into_inner();
+            match (inner.is_data(), path.as_str()) {
+                (false, _) => format!("the request body is not valid JSON: {inner}"),
+                (true, "." | "") => format!("invalid deploy body: {inner}"),
+                (true, field) => format!("invalid `{field}` in the deploy body: {inner}"),
+            }
+        })?;
+        let name = InstanceName::parse(&raw.name)?;
+        let image = raw.image.trim().to_string();
+        if image.is_empty() {
+            return Err(
+                "`image` must not be empty; name an image present on the Docker host".into(),
+            );
+        }
+        if image.len() > 255 || image.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err(format!("`image` {:?} is not an image reference", raw.image));
+        }
+        let network = match raw.network.as_deref().map(str::trim) {
+            None | Some("") => default_network.to_string(),
+            Some(n) => n.to_string(),
+        };
+        if ["host", "none"].contains(&network.as_str()) || network.starts_with("container:") {
+            return Err(format!(
+                "`network` {network:?} is not allowed: instances run on a bridge network ({})",
+                allowed_networks.join(", ")
+            ));
+        }
+        if !allowed_networks.contains(&network) {
+            return Err(format!(
+                "`network` {network:?} is not allowed; use one of: {}",
+                allowed_networks.join(", ")
+            ));
+        }
+        let labels = raw.labels.unwrap_or_default();
+        for key in labels.keys() {
+            if key.trim().is_empty() {
+                return Err("`labels` has an empty key".into());
+            }
+            if is_reserved_label(key) {
+                return Err(format!(
+                    "`labels.{key}` is set by spawner itself; remove it from the request"
+                ));
+            }
+        }
+        let envs = raw.envs.unwrap_or_default();
+        for key in envs.keys() {
+            if key.is_empty() || key.contains('=') || key.contains('\0') {
+                return Err(format!(
+                    "`envs` key {key:?} is not a valid environment variable name"
+                ));
+            }
+        }
+        if raw.port == Some(0) {
+            return Err("`port` must be between 1 and 65535".into());
+        }
+        Ok(Self {
+            name,
+            image,
+            network,
+            labels,
+            envs,
+            port: raw.port,
+            start: raw.start.unwrap_or(true),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(body: &str) -> Result<DeploySpec, String> {
+        DeploySpec::parse(
+            body.as_bytes(),
+            "net",
+            &["net".to_string(), "other".to_string()],
+        )
+    }
+
+    #[test]
+    fn the_old_clients_body_is_accepted() {
+        let spec = parse(
+            r#"{"name":"minion-1","network":"net","image":"mock-app:latest",
+                "labels":{"health-check":"http://minion-1:9000/status","traefik.enable":"true"},
+                "envs":{"CONNSTR":"db 1","IDLE":"1m"}}"#,
+        )
+        .unwrap();
+        assert_eq!(spec.name.as_str(), "minion-1");
+        assert_eq!(spec.envs["CONNSTR"], "db 1");
+        assert!(spec.start);
+    }
+
+    #[test]
+    fn labels_envs_and_network_may_be_missing() {
+        let spec = parse(r#"{"name":"m","image":"i","start":false}"#).unwrap();
+        assert_eq!(spec.network, "net");
+        assert!(spec.labels.is_empty() && spec.envs.is_empty());
+        assert!(!spec.start);
+    }
+
+    #[test]
+    fn each_bad_body_names_its_problem() {
+        let cases = [
+            ("", "empty"),
+            ("  ", "empty"),
+            ("{", "not valid JSON"),
+            (r#"{"image":"i"}"#, "missing field `name`"),
+            (r#"{"name":"m"}"#, "missing field `image`"),
+            (r#"{"name":"../x","image":"i"}"#, "`name`"),
+            (r#"{"name":"m","image":""}"#, "`image`"),
+            (
+                r#"{"name":"m","image":"i","network":"host"}"#,
+                "`network` \"host\"",
+            ),
+            (
+                r#"{"name":"m","image":"i","network":"elsewhere"}"#,
+                "not allowed",
+            ),
+            (
+                r#"{"name":"m","image":"i","binds":["/:/host"]}"#,
+                "unknown field `binds`",
+            ),
+            (
+                r#"{"name":"m","image":"i","labels":{"origin":"x"}}"#,
+                "labels.origin",
+            ),
+            (r#"{"name":"m","image":"i","port":0}"#, "`port`"),
+            (r#"{"name":"m","image":"i","port":70000}"#, "invalid `port`"),
+            (r#"{"name":"m","image":"i","envs":{"A=B":"c"}}"#, "`envs`"),
+            (
+                r#"{"name":"m","image":"i","labels":{"a":1}}"#,
+                "invalid type",
+            ),
+        ];
+        for (body, expected) in cases {
+            let err = parse(body).unwrap_err();
+            assert!(err.contains(expected), "{body}: {err}");
+        }
+    }
+}

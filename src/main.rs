@@ -1,0 +1,36 @@
+use std::process::ExitCode;
+
+use spawner::configuration::Settings;
+use spawner::startup::Application;
+
+#[actix_web::main]
+async fn main() -> ExitCode {
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
+    let settings = match Settings::load(std::env::args(), std::env::vars().collect()) {
+        Err(usage) => usage.exit(),
+        Ok(Err(e)) => {
+            eprintln!("spawner: {e}");
+            return ExitCode::from(2);
+        }
+        Ok(Ok(settings)) => settings,
+    };
+    let app = match Application::build(settings).await {
+        Ok(app) => app,
+        Err(e) => {
+            eprintln!("spawner: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    log::info!(
+        "spawner listening: API on port {}, ForwardAuth on port {}",
+        app.api_port(),
+        app.auth_port()
+    );
+    match app.run_until_stopped().await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("spawner: {e}");
+            ExitCode::from(1)
+        }
+    }
+}

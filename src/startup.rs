@@ -1,0 +1,148 @@
+//! Builds the whole service from [`Settings`]: connects to Docker, starts the index's event
+//! watcher, binds both listeners (port 0 works, for tests) and lists every route in one place.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+
+use actix_web::dev::Server;
+use actix_web::http::StatusCode;
+use actix_web::{middleware::Logger, web, App, HttpResponse, HttpServer};
+use tokio::sync::watch;
+
+use crate::configuration::Settings;
+use crate::docker::DockerClient;
+use crate::instances::Instances;
+use crate::routes::{deploy, forward_auth, health, json_error, traefik_config};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error("cannot listen on {setting} {addr}: {source}")]
+    Bind {
+        setting: &'static str,
+        addr: std::net::SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("cannot set up the Docker client: {0}")]
+    Docker(String),
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+}
+
+pub struct Application {
+    api_port: u16,
+    auth_port: u16,
+    api: Server,
+    auth: Server,
+    instances: Arc<Instances>,
+    shutdown: watch::Sender<bool>,
+}
+
+fn bind(setting: &'static str, addr: std::net::SocketAddr) -> Result<TcpListener, StartupError> {
+    TcpListener::bind(addr).map_err(|source| StartupError::Bind {
+        setting,
+        addr,
+        source,
+    })
+}
+
+async fn not_found() -> HttpResponse {
+    json_error(StatusCode::NOT_FOUND, "no such endpoint")
+}
+
+impl Application {
+    pub async fn build(settings: Settings) -> Result<Self, StartupError> {
+        let api_listener = bind("api_addr", settings.api_addr)?;
+        let auth_listener = bind("auth_addr", settings.auth_addr)?;
+        let docker = DockerClient::connect()
+            .await
+            .map_err(|e| StartupError::Docker(e.to_string()))?;
+        match docker.network_exists(&settings.network).await {
+            Ok(true) => {}
+            Ok(false) => log::warn!(
+                "network {:?} does not exist: deploys on it will fail until it is created \
+                 (docker network create {})",
+                settings.network,
+                settings.network
+            ),
+            Err(e) => log::error!("{e}; spawner keeps trying"),
+        }
+        let instances = Instances::new(docker, Arc::new(settings));
+        let (shutdown, shutdown_rx) = watch::channel(false);
+        tokio::spawn(Arc::clone(&instances).watch_events(shutdown_rx));
+
+        let api_port = api_listener.local_addr()?.port();
+        let auth_port = auth_listener.local_addr()?.port();
+        let data = web::Data::from(Arc::clone(&instances));
+
+        let api_data = data.clone();
+        let api = HttpServer::new(move || {
+            App::new()
+                .wrap(Logger::new("%a \"%r\" %s %Dms"))
+                .app_data(api_data.clone())
+                .route("/deploy", web::post().to(deploy::create))
+                .route("/deploy/", web::post().to(deploy::create))
+                .route("/deploy", web::get().to(deploy::list))
+                .route("/deploy/", web::get().to(deploy::list))
+                .route("/deploy/{name}", web::get().to(deploy::show))
+                .route("/deploy/{name}", web::put().to(deploy::start))
+                .route("/deploy/{name}", web::delete().to(deploy::delete))
+                .route(
+                    "/traefik/config",
+                    web::get().to(traefik_config::traefik_config),
+                )
+                .route("/healthz", web::get().to(health::healthz))
+                .default_service(web::to(not_found))
+        })
+        .workers(1)
+        .shutdown_timeout(5)
+        .listen(api_listener)?
+        .run();
+
+        // No access log here: this answers every request the site gets; decisions are logged.
+        let auth = HttpServer::new(move || {
+            App::new()
+                .app_data(data.clone())
+                .route("/auth", web::route().to(forward_auth::auth))
+                .route("/healthz", web::get().to(health::healthz))
+                .default_service(web::to(not_found))
+        })
+        .shutdown_timeout(5)
+        .listen(auth_listener)?
+        .run();
+
+        Ok(Self {
+            api_port,
+            auth_port,
+            api,
+            auth,
+            instances,
+            shutdown,
+        })
+    }
+
+    pub fn api_port(&self) -> u16 {
+        self.api_port
+    }
+
+    pub fn auth_port(&self) -> u16 {
+        self.auth_port
+    }
+
+    pub fn instances(&self) -> Arc<Instances> {
+        Arc::clone(&self.instances)
+    }
+
+    /// Serves until a signal (or either server) stops it, then stops the event watcher.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let api = self.api.handle();
+        let auth = self.auth.handle();
+        let result = tokio::select! {
+            r = self.api => r,
+            r = self.auth => r,
+        };
+        api.stop(true).await;
+        auth.stop(true).await;
+        self.shutdown.send_replace(true);
+        result
+    }
+}
