@@ -29,6 +29,12 @@ pub const SETTINGS: &[(&str, &str, &str, &str)] = &[
         "Address of the ForwardAuth endpoint (/auth)",
     ),
     (
+        "docker_host",
+        "",
+        "URL",
+        "Docker endpoint, e.g. unix:///var/run/docker.sock (empty: DOCKER_HOST, else the local socket)",
+    ),
+    (
         "network",
         "traefiknet",
         "NETWORK",
@@ -130,6 +136,7 @@ pub const SETTINGS: &[(&str, &str, &str, &str)] = &[
 pub struct Settings {
     pub api_addr: SocketAddr,
     pub auth_addr: SocketAddr,
+    pub docker_host: String,
     pub network: String,
     pub allowed_networks: Vec<String>,
     pub cookie_key: String,
@@ -270,6 +277,7 @@ impl Settings {
         Ok(Self {
             api_addr: get(c, "api_addr", parse::<SocketAddr>)?,
             auth_addr: get(c, "auth_addr", parse::<SocketAddr>)?,
+            docker_host: get(c, "docker_host", |h| Ok(h.trim().to_string()))?,
             network,
             allowed_networks,
             cookie_key: get(c, "cookie_key", cookie_key)?,

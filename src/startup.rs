@@ -22,7 +22,10 @@ pub enum StartupError {
         addr: std::net::SocketAddr,
         source: std::io::Error,
     },
-    #[error("cannot set up the Docker client: {0}")]
+    #[error(
+        "cannot reach Docker ({0}); mount the Docker socket (-v /var/run/docker.sock:/var/run/docker.sock) \
+         or point --docker-host / DOCKER_HOST at the daemon"
+    )]
     Docker(String),
     #[error(transparent)]
     Io(#[from] std::io::Error),
@@ -53,7 +56,7 @@ impl Application {
     pub async fn build(settings: Settings) -> Result<Self, StartupError> {
         let api_listener = bind("api_addr", settings.api_addr)?;
         let auth_listener = bind("auth_addr", settings.auth_addr)?;
-        let docker = DockerClient::connect()
+        let docker = DockerClient::connect(&settings.docker_host)
             .await
             .map_err(|e| StartupError::Docker(e.to_string()))?;
         match docker.network_exists(&settings.network).await {

@@ -147,12 +147,17 @@ pub struct DockerClient {
 }
 
 impl DockerClient {
-    /// Connects as the `docker` CLI would (`DOCKER_HOST`, else the local socket) and agrees on an API
-    /// version with the daemon, so an old daemon (API 1.41) works. An unreachable daemon is not an
-    /// error here: calls fail with [`DockerError::Unavailable`] until it comes back.
-    pub async fn connect() -> Result<Self, DockerError> {
-        let docker = bollard::Docker::connect_with_defaults()
-            .map_err(|e| DockerError::Unavailable(e.to_string()))?;
+    /// Connects to `host` (`unix://…`, `tcp://…`), or when it is empty as the `docker` CLI would
+    /// (`DOCKER_HOST`, else the local socket), and agrees on an API version with the daemon, so an
+    /// old daemon (API 1.41) works. An unreachable daemon is not an error here: calls fail with
+    /// [`DockerError::Unavailable`] until it comes back.
+    pub async fn connect(host: &str) -> Result<Self, DockerError> {
+        let docker = if host.is_empty() {
+            bollard::Docker::connect_with_defaults()
+        } else {
+            bollard::Docker::connect_with_host(host)
+        }
+        .map_err(|e| DockerError::Unavailable(e.to_string()))?;
         let docker = match docker.clone().negotiate_version().await {
             Ok(negotiated) => negotiated,
             Err(e) => {

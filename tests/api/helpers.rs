@@ -1,0 +1,419 @@
+//! The test harness: a spawner built in-process on free loopback ports, managing real containers
+//! on the local Docker daemon, on a network of its own; names unique per test; everything removed
+//! when the test ends (even when it fails).
+
+use std::collections::HashMap;
+use std::process::Command;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use bollard::query_parameters::EventsOptionsBuilder;
+use futures_util::StreamExt;
+use serde_json::Value;
+use spawner::configuration::Settings;
+use spawner::startup::Application;
+
+pub const IMAGE: &str = "mock-app:latest";
+pub const IMAGE_NO_HEALTHCHECK: &str = "mock-app:nohc";
+
+/// Runs `docker` and returns its stdout; panics with its stderr when it fails.
+pub fn docker(args: &[&str]) -> String {
+    let out = Command::new("docker")
+        .args(args)
+        .output()
+        .expect("the docker CLI is needed for these tests");
+    assert!(
+        out.status.success(),
+        "docker {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// Fails loudly (never skips) when the daemon is missing.
+pub fn require_docker() {
+    let out = Command::new("docker")
+        .args(["info", "--format", "{{.ServerVersion}}"])
+        .output();
+    match out {
+        Ok(o) if o.status.success() => {}
+        Ok(o) => panic!(
+            "the Docker daemon is unreachable (docker info: {}); these tests need a running Docker daemon",
+            String::from_utf8_lossy(&o.stderr).trim()
+        ),
+        Err(e) => panic!("the docker CLI cannot run ({e}); these tests need Docker"),
+    }
+    for image in [IMAGE, IMAGE_NO_HEALTHCHECK] {
+        let present = Command::new("docker")
+            .args(["image", "inspect", image])
+            .output()
+            .is_ok_and(|o| o.status.success());
+        assert!(
+            present,
+            "image {image} is missing: run scripts/build_project.sh first"
+        );
+    }
+}
+
+/// Removes, on drop, every container whose name starts with the prefix and the network.
+pub struct Cleanup {
+    pub prefix: String,
+    pub network: String,
+    pub images: Mutex<Vec<String>>,
+}
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        let ids = Command::new("docker")
+            .args(["ps", "-aq", "--filter", &format!("name=^/{}", self.prefix)])
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).to_string())
+            .unwrap_or_default();
+        let ids: Vec<&str> = ids.split_whitespace().collect();
+        if !ids.is_empty() {
+            let _ = Command::new("docker")
+                .arg("rm")
+                .arg("-f")
+                .args(&ids)
+                .output();
+        }
+        let _ = Command::new("docker")
+            .args(["network", "rm", &self.network])
+            .output();
+        for image in self.images.lock().unwrap().iter() {
+            let _ = Command::new("docker").args(["rmi", "-f", image]).output();
+        }
+    }
+}
+
+pub struct TestApp {
+    pub api: String,
+    pub auth: String,
+    pub settings: Settings,
+    pub client: reqwest::Client,
+    pub docker: bollard::Docker,
+    pub cleanup: Arc<Cleanup>,
+    server: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(server) = self.server.take() {
+            server.abort();
+        }
+    }
+}
+
+pub fn unique_prefix() -> String {
+    format!("t{}", &uuid::Uuid::new_v4().simple().to_string()[..10])
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+/// A spawner whose settings `adjust` may change (its network and loopback ports are preset).
+pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
+    require_docker();
+    let prefix = unique_prefix();
+    let network = format!("{prefix}-net");
+    docker(&["network", "create", "--label", "spawner-test=1", &network]);
+    let cleanup = Arc::new(Cleanup {
+        prefix,
+        network: network.clone(),
+        images: Mutex::new(Vec::new()),
+    });
+    let mut settings = Settings::for_tests();
+    settings.network = network.clone();
+    settings.allowed_networks = vec![network];
+    settings.traefik_check_enabled = false;
+    settings.hold_timeout = Duration::from_secs(20);
+    adjust(&mut settings);
+    start_app(settings, cleanup).await
+}
+
+/// A spawner on an existing test's network and names (e.g. a restart of the same service).
+pub async fn start_app(settings: Settings, cleanup: Arc<Cleanup>) -> TestApp {
+    let app = Application::build(settings.clone())
+        .await
+        .expect("spawner builds");
+    let api = format!("http://127.0.0.1:{}", app.api_port());
+    let auth = format!("http://127.0.0.1:{}", app.auth_port());
+    let server = tokio::spawn(async move {
+        let _ = app.run_until_stopped().await;
+    });
+    let test_app = TestApp {
+        api,
+        auth,
+        settings,
+        client: reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap(),
+        docker: bollard::Docker::connect_with_defaults()
+            .unwrap()
+            .negotiate_version()
+            .await
+            .unwrap(),
+        cleanup,
+        server: Some(server),
+    };
+    test_app.wait_synced().await;
+    test_app
+}
+
+impl TestApp {
+    /// A unique instance name for this test.
+    pub fn name(&self, suffix: &str) -> String {
+        format!("{}-{suffix}", self.cleanup.prefix)
+    }
+
+    pub fn network(&self) -> &str {
+        &self.cleanup.network
+    }
+
+    async fn wait_synced(&self) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Ok(r) = self.client.get(format!("{}/deploy", self.api)).send().await {
+                if r.status() == 200 {
+                    return;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        panic!("spawner did not list the containers within 10s");
+    }
+
+    pub async fn post_deploy(&self, body: &str) -> reqwest::Response {
+        self.client
+            .post(format!("{}/deploy", self.api))
+            .header("content-type", "application/json")
+            .body(body.to_string())
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Deploys `name` from `image` with extra JSON fields; asserts 201.
+    pub async fn deploy(&self, name: &str, image: &str, extra: Value) -> Value {
+        let mut body = serde_json::json!({ "name": name, "image": image });
+        body.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().cloned().unwrap_or_default());
+        let response = self.post_deploy(&body.to_string()).await;
+        let status = response.status();
+        let json: Value = response.json().await.unwrap();
+        assert_eq!(status, 201, "deploy {name}: {json}");
+        json
+    }
+
+    pub async fn api_get(&self, path: &str) -> (u16, Value) {
+        let r = self
+            .client
+            .get(format!("{}{path}", self.api))
+            .send()
+            .await
+            .unwrap();
+        (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
+    }
+
+    pub async fn api_call(&self, method: reqwest::Method, path: &str) -> (u16, Value) {
+        let r = self
+            .client
+            .request(method, format!("{}{path}", self.api))
+            .send()
+            .await
+            .unwrap();
+        (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
+    }
+
+    /// `/auth` as traefik calls it: the original headers plus `X-Forwarded-*`.
+    pub fn auth_request(&self, cookie: Option<&str>, uri: &str) -> reqwest::RequestBuilder {
+        let mut request = self
+            .client
+            .get(format!("{}/auth", self.auth))
+            .header("X-Forwarded-Method", "GET")
+            .header("X-Forwarded-Proto", "http")
+            .header("X-Forwarded-Host", "localhost")
+            .header("X-Forwarded-Uri", uri)
+            .header("X-Forwarded-For", "10.0.0.1");
+        if let Some(cookie) = cookie {
+            request = request.header("Cookie", cookie);
+        }
+        request
+    }
+
+    pub async fn auth_for(&self, name: &str) -> reqwest::Response {
+        self.auth_request(Some(&format!("instance={name}")), "/")
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub fn state(&self, name: &str) -> String {
+        docker(&["inspect", "-f", "{{.State.Status}}", name])
+    }
+
+    pub fn exists(&self, name: &str) -> bool {
+        Command::new("docker")
+            .args(["inspect", name])
+            .output()
+            .is_ok_and(|o| o.status.success())
+    }
+
+    pub fn ip(&self, name: &str) -> String {
+        docker(&[
+            "inspect",
+            "-f",
+            &format!(
+                "{{{{(index .NetworkSettings.Networks \"{}\").IPAddress}}}}",
+                self.network()
+            ),
+            name,
+        ])
+    }
+
+    /// GET on the app directly, at its container IP.
+    pub async fn app_get(&self, name: &str, path: &str) -> reqwest::Result<reqwest::Response> {
+        reqwest::Client::builder()
+            .timeout(Duration::from_secs(2))
+            .build()
+            .unwrap()
+            .get(format!("http://{}:9000{path}", self.ip(name)))
+            .send()
+            .await
+    }
+
+    /// Builds a throw-away image `FROM <base>` plus `lines`; removed with the test.
+    pub fn build_image(&self, base: &str, lines: &str) -> String {
+        let tag = format!(
+            "{}-img:{}",
+            self.cleanup.prefix,
+            self.cleanup.images.lock().unwrap().len()
+        );
+        let mut child = Command::new("docker")
+            .args(["build", "-q", "-t", &tag, "-"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        use std::io::Write;
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(format!("FROM {base}\n{lines}\n").as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "docker build: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        self.cleanup.images.lock().unwrap().push(tag.clone());
+        tag
+    }
+
+    /// How many `start` events the daemon reported for `name` since `since`.
+    pub async fn start_events(&self, name: &str, since: SystemTime) -> usize {
+        let secs = |t: SystemTime| {
+            let d = t.duration_since(UNIX_EPOCH).unwrap();
+            format!("{}.{:09}", d.as_secs(), d.subsec_nanos())
+        };
+        let filters = HashMap::from([
+            ("container".to_string(), vec![name.to_string()]),
+            ("event".to_string(), vec!["start".to_string()]),
+        ]);
+        let options = EventsOptionsBuilder::default()
+            .since(&secs(since))
+            .until(&secs(SystemTime::now() + Duration::from_secs(1)))
+            .filters(&filters)
+            .build();
+        self.docker
+            .events(Some(options))
+            .filter(|e| futures_util::future::ready(e.is_ok()))
+            .count()
+            .await
+    }
+}
+
+/// A TCP proxy to the Docker socket that a test can cut, as a broken connection would.
+pub struct DockerProxy {
+    pub url: String,
+    cut: Arc<AtomicBool>,
+    connections: Arc<Mutex<Vec<tokio::task::JoinHandle<()>>>>,
+    accept: tokio::task::JoinHandle<()>,
+}
+
+impl DockerProxy {
+    pub async fn start() -> Self {
+        let socket = std::env::var("DOCKER_HOST")
+            .ok()
+            .and_then(|h| h.strip_prefix("unix://").map(String::from))
+            .unwrap_or_else(|| "/var/run/docker.sock".into());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("tcp://{}", listener.local_addr().unwrap());
+        let cut = Arc::new(AtomicBool::new(false));
+        let connections: Arc<Mutex<Vec<tokio::task::JoinHandle<()>>>> = Arc::default();
+        let (cut2, conns2) = (cut.clone(), connections.clone());
+        let accept = tokio::spawn(async move {
+            while let Ok((mut client, _)) = listener.accept().await {
+                if cut2.load(Ordering::SeqCst) {
+                    continue; // dropped: the connection is refused
+                }
+                let socket = socket.clone();
+                conns2.lock().unwrap().push(tokio::spawn(async move {
+                    if let Ok(mut daemon) = tokio::net::UnixStream::connect(&socket).await {
+                        let _ = tokio::io::copy_bidirectional(&mut client, &mut daemon).await;
+                    }
+                }));
+            }
+        });
+        Self {
+            url,
+            cut,
+            connections,
+            accept,
+        }
+    }
+
+    /// Breaks every open connection and refuses new ones until [`DockerProxy::restore`].
+    pub fn cut(&self) {
+        self.cut.store(true, Ordering::SeqCst);
+        for connection in self.connections.lock().unwrap().drain(..) {
+            connection.abort();
+        }
+    }
+
+    pub fn restore(&self) {
+        self.cut.store(false, Ordering::SeqCst);
+    }
+}
+
+impl Drop for DockerProxy {
+    fn drop(&mut self) {
+        self.accept.abort();
+        self.cut();
+    }
+}
+
+/// Polls `check` every 20 ms until it holds or `within` passes; returns whether it held.
+pub async fn eventually<F, Fut>(within: Duration, mut check: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = Instant::now() + within;
+    loop {
+        if check().await {
+            return true;
+        }
+        if Instant::now() > deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}

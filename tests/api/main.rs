@@ -1,0 +1,8 @@
+//! Integration tests: spawner against the real Docker daemon (no mocks). Build the images first
+//! (scripts/build_project.sh); every test makes its own network and names and removes them.
+
+mod configuration;
+mod deploy;
+mod forward_auth;
+mod helpers;
+mod lifecycle;
