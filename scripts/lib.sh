@@ -23,3 +23,30 @@ compose() {
 }
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+
+# The stack's knobs, shared by every script.
+export COMPOSE_PROJECT_NAME="${COMPOSE_PROJECT_NAME:-spawner}"
+export HTTP_PORT="${HTTP_PORT:-80}"
+export API_PORT="${API_PORT:-8008}"
+export DASHBOARD_PORT="${DASHBOARD_PORT:-8080}"
+export NETWORK="${NETWORK:-traefiknet}"
+PUBLIC_URL="http://127.0.0.1:${HTTP_PORT}"
+API_URL="http://127.0.0.1:${API_PORT}"
+MINIONS="${MINIONS:-minion-1 minion-2}"
+
+compose_files() {
+  echo "-f $ROOT/compose/docker-compose.yml"
+  [ "${PATH_ROUTING:-0}" = "1" ] && echo "-f $ROOT/compose/path-routing.yml"
+  return 0
+}
+
+# The old clients' deploy body for a mock-app minion.
+minion_body() {
+  local name="$1"
+  cat <<JSON
+{"name":"$name","network":"$NETWORK","image":"mock-app:latest",
+ "labels":{"health-check":"http://$name:9000/status","traefik.enable":"true",
+           "traefik.http.services.$name.loadbalancer.server.port":"9000"},
+ "envs":{"CONNSTR":"connection string of $name","IDLE":"${MINION_IDLE:-1m}"}}
+JSON
+}

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Stops the stack; with --purge also removes the instances spawner created on its network.
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+
+usage() {
+  cat <<USAGE
+Usage: scripts/down.sh [--purge] [--help]
+
+Stops and removes the stack's containers (compose project \$COMPOSE_PROJECT_NAME). Instances keep
+running on network \$NETWORK unless --purge removes them (and then the network) too.
+USAGE
+}
+purge=0
+for arg in "$@"; do
+  case "$arg" in
+    -h|--help) usage; exit 0 ;;
+    --purge) purge=1 ;;
+    *) usage >&2; exit 2 ;;
+  esac
+done
+need_docker
+cd "$ROOT"
+
+if [ "$purge" = 1 ]; then
+  ids="$(docker ps -aq --filter label=origin=spawner --filter "network=$NETWORK")"
+  if [ -n "$ids" ]; then
+    echo "==> removing $(echo "$ids" | wc -l) instance(s) on $NETWORK"
+    # shellcheck disable=SC2086
+    docker rm -f $ids >/dev/null
+  fi
+fi
+# With instances still attached the network stays; compose says so and that is fine.
+# Both files, so a stack started in either mode goes down.
+compose -f "$ROOT/compose/docker-compose.yml" -f "$ROOT/compose/path-routing.yml" down --remove-orphans || {
+  [ "$purge" = 1 ] && exit 1
+  echo "(network $NETWORK kept: instances are still attached; scripts/down.sh --purge removes them)"
+}

@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# The README's run command: builds what is missing, starts the stack, waits until it answers.
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+
+usage() {
+  cat <<USAGE
+Usage: scripts/up.sh [--path-routing] [--build] [--help]
+
+Starts traefik, spawner and mock-home (compose project \$COMPOSE_PROJECT_NAME), building the
+images first when any is missing (or always with --build), and waits until the site answers.
+
+  --path-routing  instances at /p/<name>/ instead of by cookie
+  --build         rebuild the images even if present
+
+Environment: HTTP_PORT (80), API_PORT (8008), DASHBOARD_PORT (8080), NETWORK (traefiknet),
+COMPOSE_PROJECT_NAME (spawner), APP_IDLE (1m: idle time of instances mock-home creates).
+USAGE
+}
+build=0
+for arg in "$@"; do
+  case "$arg" in
+    -h|--help) usage; exit 0 ;;
+    --path-routing) export PATH_ROUTING=1 ;;
+    --build) build=1 ;;
+    *) usage >&2; exit 2 ;;
+  esac
+done
+
+need_docker
+need curl "Install curl (apt-get install curl)."
+cd "$ROOT"
+
+for image in spawner:latest mock-app:latest mock-home:latest traefik:v3.7; do
+  docker image inspect "$image" >/dev/null 2>&1 || build=1
+done
+[ "$build" = 1 ] && bash scripts/build_project.sh
+
+echo "==> starting the stack (project $COMPOSE_PROJECT_NAME)"
+# shellcheck disable=SC2046
+compose $(compose_files) up -d
+
+echo "==> waiting for the site to answer"
+deadline=$((SECONDS + ${UP_TIMEOUT:-60}))
+until curl -fsS -o /dev/null "$PUBLIC_URL/home" 2>/dev/null \
+   && curl -fsS -o /dev/null "$API_URL/healthz" 2>/dev/null; do
+  if [ $SECONDS -ge $deadline ]; then
+    # shellcheck disable=SC2046
+    compose $(compose_files) logs --tail 30 >&2 || true
+    die "the stack did not answer within ${UP_TIMEOUT:-60}s (logs above)"
+  fi
+  sleep 0.5
+done
+
+cat <<DONE
+Ready.
+  site:               $PUBLIC_URL/home   (register a name, or run scripts/create-minions.sh)
+  spawner API:        $API_URL/deploy    (127.0.0.1 only)
+  traefik dashboard:  http://127.0.0.1:$DASHBOARD_PORT/dashboard/
+Stop it with scripts/down.sh.
+DONE
