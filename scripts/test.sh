@@ -8,8 +8,10 @@ usage() {
   cat <<USAGE
 Usage: scripts/test.sh [--help]
 
-Builds the images (scripts/build_project.sh), then runs all tests with cargo-nextest (cargo test
-when nextest is not installed). Needs Docker: the tests fail, never skip, without a daemon.
+Builds the images (scripts/build_project.sh), installs Chromium for the browser test if missing
+(apt-get), then runs all tests with cargo-nextest (cargo test when nextest is not installed):
+unit tests, integration tests against the real Docker daemon, and end-to-end tests through real
+traefik. Needs Docker: the tests fail, never skip, without a daemon.
 Containers, networks and images the tests create carry unique names and are removed afterwards.
 USAGE
 }
@@ -20,6 +22,18 @@ need_docker
 cd "$ROOT"
 
 bash scripts/build_project.sh
+
+# The end-to-end browser test needs Chromium and its WebDriver; install them where we can.
+if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null 2>&1; then
+  echo "==> installing chromium and chromium-driver (for the browser test)"
+  sudo=""
+  [ "$(id -u)" = 0 ] || sudo="sudo"
+  command -v apt-get >/dev/null 2>&1 \
+    || die "the browser test needs chromium and chromedriver; install them (e.g. apt-get install chromium chromium-driver)"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium chromium-driver >/dev/null \
+    || die "could not install chromium and chromium-driver"
+fi
 
 echo "==> unit and integration tests (real Docker)"
 if cargo nextest --version >/dev/null 2>&1; then

@@ -1,0 +1,140 @@
+//! A real browser (headless Chromium via chromedriver) registers, lands on its app, and comes
+//! back to it after the container stopped.
+
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use fantoccini::{Client, ClientBuilder, Locator};
+
+use crate::stack::*;
+
+struct Driver {
+    process: Child,
+    port: u16,
+}
+
+impl Driver {
+    fn start() -> Self {
+        let binary = ["chromedriver", "/usr/lib/chromium/chromedriver"]
+            .into_iter()
+            .find(|b| {
+                Command::new(b)
+                    .arg("--version")
+                    .output()
+                    .is_ok_and(|o| o.status.success())
+            })
+            .expect(
+                "chromedriver is missing: scripts/test.sh installs chromium and chromium-driver",
+            );
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let process = Command::new(binary)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        Self { process, port }
+    }
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.process.kill();
+        let _ = self.process.wait();
+    }
+}
+
+async fn browser(driver: &Driver) -> Client {
+    let mut caps = serde_json::Map::new();
+    caps.insert(
+        "goog:chromeOptions".into(),
+        serde_json::json!({"args": [
+            "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+            "--no-first-run", "--disable-dev-shm-usage"
+        ]}),
+    );
+    let url = format!("http://127.0.0.1:{}", driver.port);
+    for _ in 0..50 {
+        let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+        if let Ok(client) = ClientBuilder::new(connector)
+            .capabilities(caps.clone())
+            .connect(&url)
+            .await
+        {
+            return client;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    panic!("could not start a Chromium session through chromedriver");
+}
+
+async fn wait_for_text(client: &Client, text: &str) -> bool {
+    eventually(Duration::from_secs(30), || async {
+        client.source().await.is_ok_and(|s| s.contains(text))
+    })
+    .await
+}
+
+#[tokio::test]
+async fn a_browser_registers_lands_on_its_app_and_comes_back_after_a_stop() {
+    let stack = Stack::up().await;
+    let driver = Driver::start();
+    let client = browser(&driver).await;
+    let name = stack.name("browser");
+    let hostname = format!("\"hostname\":\"{name}\"");
+
+    client
+        .goto(&format!("{}/home", stack.public))
+        .await
+        .unwrap();
+    let input = client
+        .find(Locator::Id("name"))
+        .await
+        .expect("the registration form");
+    input.send_keys(&name).await.unwrap();
+    client
+        .find(Locator::Id("register"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let landed = wait_for_text(&client, &hostname).await;
+    let page = client.source().await.unwrap_or_default();
+    assert!(landed, "did not land on the app; the page shows: {page}");
+    assert_eq!(client.current_url().await.unwrap().path(), "/");
+
+    docker(&["stop", &name]);
+    assert_eq!(stack.state(&name), "exited");
+    client.refresh().await.unwrap();
+    let back = wait_for_text(&client, &hostname).await;
+    let page = client.source().await.unwrap_or_default();
+    assert!(back, "the page did not come back after the stop: {page}");
+    assert_eq!(stack.state(&name), "running");
+
+    // A taken name gets a clear message, in the form page.
+    client
+        .goto(&format!("{}/home", stack.public))
+        .await
+        .unwrap();
+    client
+        .find(Locator::Id("name"))
+        .await
+        .unwrap()
+        .send_keys(&name)
+        .await
+        .unwrap();
+    client
+        .find(Locator::Id("register"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    assert!(wait_for_text(&client, "already taken").await);
+    let _ = client.close().await;
+}

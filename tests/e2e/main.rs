@@ -1,0 +1,7 @@
+//! End-to-end tests: the whole stack (real traefik, spawner, mock-home, mock-app instances),
+//! driven through traefik's public port and a real browser. Needs the images
+//! (scripts/build_project.sh) and, for the browser test, chromium and chromium-driver.
+
+mod browser;
+mod stack;
+mod through_traefik;

@@ -1,0 +1,240 @@
+//! What a user of the site sees, through traefik's public port.
+
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+use crate::stack::*;
+
+const HOME: &str = r#"{"message":"You are at Home"}"#;
+
+#[tokio::test]
+async fn no_cookie_and_an_unknown_cookie_land_on_home() {
+    let stack = Stack::up().await;
+    let unknown = stack.name("minion-6");
+    for cookie in [None, Some(unknown.as_str())] {
+        let first = stack.get("/", cookie).await;
+        assert_eq!(first.status(), 302, "{cookie:?}");
+        assert_eq!(first.headers()["location"], "/home");
+        let mut request = stack.browser_like.get(format!("{}/", stack.public));
+        if let Some(name) = cookie {
+            request = request.header("Cookie", Stack::cookie(name));
+        }
+        let landed = request.send().await.unwrap();
+        assert_eq!(landed.url().path(), "/home");
+        assert_eq!(landed.text().await.unwrap(), HOME);
+    }
+}
+
+#[tokio::test]
+async fn each_cookie_reaches_its_own_container() {
+    let stack = Stack::up().await;
+    let one = stack.name("minion-1");
+    let ten = stack.name("minion-10");
+    stack.create(&one, json!({})).await;
+    stack.create(&ten, json!({})).await;
+    stack.wait_routed(&one).await;
+    stack.wait_routed(&ten).await;
+    for name in [&one, &ten] {
+        let response = stack.get("/", Some(name)).await;
+        assert_eq!(response.status(), 200);
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["hostname"], name.as_str(), "{body}");
+        assert_eq!(body["connection string"], format!("db of {name}"));
+    }
+}
+
+#[tokio::test]
+async fn a_stopped_instance_answers_the_first_request_in_one_round_trip() {
+    let stack = Stack::up().await;
+    let name = stack.name("minion-1");
+    stack.create(&name, json!({})).await;
+    stack.wait_routed(&name).await;
+    assert_eq!(stack.get("/", Some(&name)).await.status(), 200);
+
+    docker(&["stop", &name]);
+    let started = Instant::now();
+    let response = stack.get("/", Some(&name)).await;
+    let took = started.elapsed();
+    assert_eq!(
+        response.status(),
+        200,
+        "not one round trip: {:?}",
+        response.headers().get("location")
+    );
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["hostname"], name.as_str());
+    assert_eq!(stack.state(&name), "running");
+    eprintln!("cold request through traefik: {took:?}");
+
+    // A POST with a body to a stopped instance: the body reaches the app intact.
+    docker(&["stop", &name]);
+    let response = stack
+        .client
+        .post(format!("{}/submit", stack.public))
+        .header("Cookie", Stack::cookie(&name))
+        .header("Content-Type", "text/plain")
+        .body("a body that must survive the cold start")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        response.text().await.unwrap(),
+        "a body that must survive the cold start"
+    );
+}
+
+#[tokio::test]
+async fn an_instance_requested_before_traefik_polled_its_route_still_lands_on_the_app() {
+    let stack = Stack::up().await;
+    let name = stack.name("fresh");
+    stack.create(&name, json!({})).await;
+    // At once: traefik polls every second, so this usually hits the catch-all first.
+    let first = stack.get("/page?x=1", Some(&name)).await;
+    assert!(
+        [200, 307].contains(&first.status().as_u16()),
+        "{}",
+        first.status()
+    );
+    if first.status() == 307 {
+        assert_eq!(first.headers()["location"], "/page?x=1");
+    }
+    let landed = stack
+        .browser_like
+        .get(format!("{}/page?x=1", stack.public))
+        .header("Cookie", Stack::cookie(&name))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(landed.status(), 200);
+    let body: Value = landed.json().await.unwrap();
+    assert_eq!(body["hostname"], name.as_str());
+    assert_eq!(body["requested"], "/page?x=1");
+}
+
+#[tokio::test]
+async fn a_minion_that_idles_stops_itself_and_the_next_request_wakes_it() {
+    let stack = Stack::up().await;
+    let name = stack.name("idler");
+    stack.create(&name, json!({"IDLE": "5s"})).await;
+    stack.wait_routed(&name).await;
+    assert_eq!(stack.get("/", Some(&name)).await.status(), 200);
+    let stopped = eventually(Duration::from_secs(20), || async {
+        stack.state(&name) == "exited"
+    });
+    assert!(stopped.await, "the idle minion did not stop itself");
+    assert_eq!(
+        docker(&["inspect", "-f", "{{.State.ExitCode}}", &name]),
+        "0"
+    );
+    let response = stack.get("/", Some(&name)).await;
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["hostname"], name.as_str());
+}
+
+#[tokio::test]
+async fn the_private_api_and_auth_cannot_be_reached_through_the_public_port() {
+    let stack = Stack::up().await;
+    let name = stack.name("minion-1");
+    stack.create(&name, json!({})).await;
+    stack.wait_routed(&name).await;
+    for path in [
+        "/deploy",
+        "/deploy/",
+        "/traefik/config",
+        "/auth",
+        "/auth?fallback=true",
+    ] {
+        for cookie in [None, Some(name.as_str())] {
+            let response = stack.get(path, cookie).await;
+            let status = response.status();
+            let text = response.text().await.unwrap();
+            assert!(
+                !text.contains("\"instances\""),
+                "{path} listed instances: {text}"
+            );
+            assert!(
+                !text.contains("\"routers\""),
+                "{path} served traefik config: {text}"
+            );
+            match cookie {
+                // Without an instance the request goes home, never to spawner.
+                None => assert_eq!(status, 302, "{path}"),
+                // With one, it is the instance's own path.
+                Some(_) => assert!(
+                    text.contains(&format!("\"hostname\":\"{name}\"")),
+                    "{path}: {text}"
+                ),
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_example_scripts_create_and_reach_the_minions() {
+    let stack = Stack::up().await;
+    let minions = format!("{} {}", stack.name("minion-1"), stack.name("minion-2"));
+    let wrong = stack.name("minion-6");
+    let env = [
+        ("MINIONS", minions.as_str()),
+        ("WRONG_MINION", wrong.as_str()),
+    ];
+    let created = stack.script("create-minions.sh", &[], &env);
+    assert!(created.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&created.stdout)
+            .matches("(HTTP 201)")
+            .count(),
+        2
+    );
+
+    let tested = stack.script("test-minions.sh", &[], &env);
+    let out = String::from_utf8_lossy(&tested.stdout).to_string();
+    assert!(
+        tested.status.success(),
+        "{out}\n{}",
+        String::from_utf8_lossy(&tested.stderr)
+    );
+    assert_eq!(out.matches(HOME).count(), 2, "{out}");
+
+    docker(&["stop", &stack.name("minion-1")]);
+    let tested = stack.script("test-minions.sh", &[], &env);
+    assert!(
+        tested.status.success(),
+        "{}",
+        String::from_utf8_lossy(&tested.stdout)
+    );
+
+    let listed = stack.script("list-minions.sh", &[], &env);
+    assert!(String::from_utf8_lossy(&listed.stdout).contains(&stack.name("minion-2")));
+    let deleted = stack.script("delete-minions.sh", &[], &env);
+    assert_eq!(
+        String::from_utf8_lossy(&deleted.stdout)
+            .matches("(HTTP 200)")
+            .count(),
+        2
+    );
+}
+
+#[tokio::test]
+async fn path_routing_serves_each_instance_under_its_prefix() {
+    let stack = Stack::up_with(true).await;
+    let one = stack.name("minion-1");
+    let ten = stack.name("minion-10");
+    stack.create(&one, json!({})).await;
+    stack.create(&ten, json!({})).await;
+    stack.wait_routed(&one).await;
+    stack.wait_routed(&ten).await;
+    docker(&["stop", &one]);
+    for name in [&one, &ten] {
+        let response = stack.get(&format!("/p/{name}/some/page"), None).await;
+        assert_eq!(response.status(), 200);
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["hostname"], name.as_str());
+        assert_eq!(body["requested"], "/some/page");
+    }
+    let response = stack.get("/elsewhere", None).await;
+    assert_eq!(response.status(), 302);
+}
