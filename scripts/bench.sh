@@ -1,0 +1,140 @@
+#!/usr/bin/env bash
+# Benchmarks the hot path and the cold start through real traefik, against their limits.
+# Brings up its own stack (own compose project, network and ports), measures, prints a table,
+# writes the figures as JSON, and removes everything it created.
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+
+usage() {
+  cat <<USAGE
+Usage: scripts/bench.sh [--quick] [--out FILE] [--help]
+
+Scenarios: (1) hot path through traefik: no middleware / spawner's ForwardAuth / a no-op
+ForwardAuth; (2) /auth alone with spawner's CPU per request and RSS; (3) cold start per readiness
+kind (Docker HEALTHCHECK, HTTP label, TCP) split into Docker start, app ready and spawner's
+overhead; (4) thundering herd on one stopped instance; (5) 1,000 managed instances.
+Figures are medians of repeated runs with min and max.
+
+  --quick     a few seconds a scenario (a smoke run; figures not representative)
+  --out FILE  where the JSON goes (default: target/bench/results.json, quick: results-quick.json)
+
+Needs Docker, cargo and wrk (installed with apt-get when missing).
+USAGE
+}
+quick=0
+out=""
+while [ $# -gt 0 ]; do
+  case "$1" in
+    -h|--help) usage; exit 0 ;;
+    --quick) quick=1 ;;
+    --out) out="${2:?--out needs a file}"; shift ;;
+    *) usage >&2; exit 2 ;;
+  esac
+  shift
+done
+
+need_docker
+need cargo "Install Rust: https://rustup.rs"
+need python3 "Install Python 3 (used to find free ports)."
+if ! command -v wrk >/dev/null 2>&1; then
+  command -v apt-get >/dev/null 2>&1 || die "wrk is required: install it (e.g. apt-get install wrk)"
+  echo "==> installing wrk"
+  sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo"
+  $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq wrk >/dev/null \
+    || die "could not install wrk"
+fi
+cd "$ROOT"
+
+for image in spawner:latest mock-app:latest mock-app:nohc mock-home:latest noop-auth:latest traefik:v3.7; do
+  docker image inspect "$image" >/dev/null 2>&1 || { bash scripts/build_project.sh; break; }
+done
+echo "==> building the benchmark driver"
+cargo build --locked --release -q -p bench
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+prefix="b$(python3 -c 'import uuid; print(uuid.uuid4().hex[:8])')"
+export COMPOSE_PROJECT_NAME="$prefix" NETWORK="$prefix-net"
+export HTTP_PORT="$(free_port)" API_PORT="$(free_port)" DASHBOARD_PORT="$(free_port)"
+app="$prefix-app"
+workdir="$(mktemp -d)"
+files=(-f "$ROOT/compose/docker-compose.yml" -f "$ROOT/compose/bench.yml")
+
+cleanup() {
+  echo "==> cleaning up"
+  ids="$(docker ps -aq --filter label=origin=spawner --filter "network=$NETWORK")"
+  # shellcheck disable=SC2086
+  [ -z "$ids" ] || docker rm -f $ids >/dev/null 2>&1 || true
+  compose "${files[@]}" down --remove-orphans >/dev/null 2>&1 || true
+  docker network rm "$NETWORK" >/dev/null 2>&1 || true
+  rm -rf "$workdir"
+}
+trap cleanup EXIT
+
+# traefik's configuration plus three routers to the same running app, one per variant.
+cp -r "$ROOT/traefik" "$workdir/traefik"
+cat > "$workdir/traefik/dynamic/bench.yml" <<YAML
+http:
+  middlewares:
+    noop-auth:
+      forwardAuth:
+        address: "http://noop-auth:8000/"
+        trustForwardHeader: true
+        preserveLocationHeader: true
+  routers:
+    bench-direct:
+      rule: "Host(\`direct.bench\`)"
+      entryPoints: [web]
+      service: bench-app
+      priority: 3000
+    bench-spawner:
+      rule: "Host(\`spawner.bench\`)"
+      entryPoints: [web]
+      middlewares: [spawner-auth]
+      service: bench-app
+      priority: 3000
+    bench-noop:
+      rule: "Host(\`noop.bench\`)"
+      entryPoints: [web]
+      middlewares: [noop-auth]
+      service: bench-app
+      priority: 3000
+  services:
+    bench-app:
+      loadBalancer:
+        servers:
+          - url: "http://$app:9000"
+YAML
+export TRAEFIK_CONFIG_DIR="$workdir/traefik"
+
+echo "==> starting the stack (project $prefix)"
+compose "${files[@]}" up -d >/dev/null 2>&1 || compose "${files[@]}" up -d
+deadline=$((SECONDS + 60))
+until curl -fsS -o /dev/null "http://127.0.0.1:$API_PORT/healthz" 2>/dev/null; do
+  [ $SECONDS -lt $deadline ] || die "spawner did not come up"
+  sleep 0.3
+done
+
+ip_of() { docker inspect -f "{{(index .NetworkSettings.Networks \"$NETWORK\").IPAddress}}" "$1"; }
+traefik_id="$(compose "${files[@]}" ps -q traefik)"
+spawner_id="$(compose "${files[@]}" ps -q spawner)"
+
+echo "==> the benchmark's running instance $app"
+curl -fsS -o /dev/null -X POST "http://127.0.0.1:$API_PORT/deploy" -H 'Content-Type: application/json' \
+  -d "{\"name\":\"$app\",\"image\":\"mock-app:nohc\",\"network\":\"$NETWORK\",\"port\":9000,
+       \"labels\":{\"health-check\":\"http://$app:9000/status\"},\"envs\":{\"IDLE\":\"30m\"}}"
+public="http://$(ip_of "$traefik_id"):80"
+deadline=$((SECONDS + 30))
+until [ "$(curl -s -o /dev/null -w '%{http_code}' -H 'Host: spawner.bench' -b "instance=$app" "$public/")" = 200 ] \
+   && [ "$(curl -s -o /dev/null -w '%{http_code}' -H 'Host: noop.bench' "$public/")" = 200 ]; do
+  [ $SECONDS -lt $deadline ] || die "the benchmark routes did not come up"
+  sleep 0.3
+done
+
+[ -n "$out" ] || { mkdir -p target/bench; out="target/bench/results$([ $quick = 1 ] && echo -quick).json"; }
+echo "==> measuring (machine: $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB; $([ $quick = 1 ] && echo quick || echo full) run)"
+BENCH_PUBLIC="$public" BENCH_API="http://127.0.0.1:$API_PORT" \
+BENCH_AUTH="http://$(ip_of "$spawner_id"):8000" \
+BENCH_SPAWNER_PID="$(docker inspect -f '{{.State.Pid}}' "$spawner_id")" \
+BENCH_NETWORK="$NETWORK" BENCH_PREFIX="$prefix" BENCH_APP="$app" BENCH_OUT="$out" \
+BENCH_QUICK="$([ $quick = 1 ] && echo true || echo false)" \
+  "$ROOT/target/release/spawner-bench"
