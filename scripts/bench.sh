@@ -130,11 +130,12 @@ until [ "$(curl -s -o /dev/null -w '%{http_code}' -H 'Host: spawner.bench' -b "i
   sleep 0.3
 done
 
-[ -n "$out" ] || { mkdir -p target/bench; out="target/bench/results$([ $quick = 1 ] && echo -quick).json"; }
-echo "==> measuring (machine: $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB; $([ $quick = 1 ] && echo quick || echo full) run)"
+if [ "$quick" = 1 ]; then mode=quick; suffix=-quick; else mode=full; suffix=""; fi
+if [ -z "$out" ]; then mkdir -p target/bench; out="target/bench/results$suffix.json"; fi
+echo "==> measuring (machine: $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB; $mode run)"
 BENCH_PUBLIC="$public" BENCH_API="http://127.0.0.1:$API_PORT" \
 BENCH_AUTH="http://$(ip_of "$spawner_id"):8000" \
 BENCH_SPAWNER_PID="$(docker inspect -f '{{.State.Pid}}' "$spawner_id")" \
 BENCH_NETWORK="$NETWORK" BENCH_PREFIX="$prefix" BENCH_APP="$app" BENCH_OUT="$out" \
-BENCH_QUICK="$([ $quick = 1 ] && echo true || echo false)" \
+BENCH_QUICK="$([ "$mode" = quick ] && echo true || echo false)" \
   "$ROOT/target/release/spawner-bench"

@@ -457,10 +457,16 @@ impl Instances {
                 None => {
                     let (tx, rx) = watch::channel(None);
                     starts.insert(name.to_string(), rx.clone());
+                    let guard = StartGuard {
+                        instances: Arc::clone(self),
+                        name: name.to_string(),
+                        rx: rx.clone(),
+                    };
                     let this = Arc::clone(self);
                     let name = name.to_string();
                     // Local task: the readiness probe uses awc, which lives on this worker's runtime.
                     actix_web::rt::spawn(async move {
+                        let guard = guard;
                         let started = Instant::now();
                         let outcome = tokio::time::timeout(
                             this.settings.ready_timeout,
@@ -472,7 +478,8 @@ impl Instances {
                             Ok(()) => log::info!("{name}: ready after {:?}", started.elapsed()),
                             Err(e) => log::warn!("{name}: {e} (after {:?})", started.elapsed()),
                         }
-                        this.starts.lock().expect("starts lock").remove(&name);
+                        // Out of the map first: a request from now on starts afresh.
+                        drop(guard);
                         tx.send_replace(Some(outcome));
                     });
                     rx
@@ -758,6 +765,27 @@ impl Instances {
             {
                 log::warn!("{name}: could not stop it: {e}");
             }
+        }
+    }
+}
+
+/// Takes a start out of the map when its task ends, however it ends (even by a panic), so a
+/// dead start never leaves an instance waiting on a channel nobody will fill.
+struct StartGuard {
+    instances: Arc<Instances>,
+    name: String,
+    rx: watch::Receiver<StartResult>,
+}
+
+impl Drop for StartGuard {
+    fn drop(&mut self) {
+        let mut starts = self.instances.starts.lock().expect("starts lock");
+        // Only this start's entry: a newer one may already stand under the same name.
+        if starts
+            .get(&self.name)
+            .is_some_and(|rx| rx.same_channel(&self.rx))
+        {
+            starts.remove(&self.name);
         }
     }
 }

@@ -123,13 +123,29 @@ fn parse_latency(text: &str) -> f64 {
     number.parse::<f64>().unwrap_or(f64::NAN) * factor
 }
 
+/// Saturating load: throughput. Its p99 is mostly the scheduler's (every core is busy).
 fn wrk(url: &str, headers: &[(&str, &str)], plan: &Plan) -> WrkRun {
+    wrk_with(url, headers, 2, plan.connections, plan.wrk_seconds)
+}
+
+/// Light load (1 thread, 4 connections, cores left idle): latency that is the server's own.
+fn wrk_light(url: &str, headers: &[(&str, &str)], plan: &Plan) -> WrkRun {
+    wrk_with(url, headers, 1, 4, plan.wrk_seconds)
+}
+
+fn wrk_with(
+    url: &str,
+    headers: &[(&str, &str)],
+    threads: u32,
+    connections: u32,
+    seconds: u32,
+) -> WrkRun {
     let mut cmd = Command::new("wrk");
     cmd.args([
-        "-t2",
-        &format!("-c{}", plan.connections),
-        &format!("-d{}s", plan.wrk_seconds),
-        "--latency",
+        format!("-t{threads}"),
+        format!("-c{connections}"),
+        format!("-d{seconds}s"),
+        "--latency".to_string(),
     ]);
     for (k, v) in headers {
         cmd.arg("-H").arg(format!("{k}: {v}"));
@@ -383,6 +399,12 @@ impl Bench {
             runs.push(run);
         }
         let mut out = wrk_json(&runs);
+        let url = format!("{}/auth", self.args.auth);
+        let headers = [("Cookie", cookie.as_str()), ("X-Forwarded-Uri", "/")];
+        let light: Vec<WrkRun> = (0..self.plan.runs)
+            .map(|_| wrk_light(&url, &headers, &self.plan))
+            .collect();
+        out["light_load"] = wrk_json(&light);
         out["cpu_us_per_request"] = Stat::of(&cpu_us).json();
         out["rss_mib"] = round(rss_mib(pid)).into();
         out
@@ -554,7 +576,50 @@ impl Bench {
         (Stat::of(&times), size)
     }
 
-    async fn scale(&self, one_instance_p99: f64) -> Value {
+    /// `/auth` for the running instance, saturating and light load.
+    fn auth_runs(&self) -> (Vec<WrkRun>, Vec<WrkRun>) {
+        let cookie = format!("instance={}", self.args.app);
+        let url = format!("{}/auth", self.args.auth);
+        let headers = [("Cookie", cookie.as_str()), ("X-Forwarded-Uri", "/")];
+        let saturating = (0..self.plan.runs)
+            .map(|_| wrk(&url, &headers, &self.plan))
+            .collect();
+        let light = (0..self.plan.runs)
+            .map(|_| wrk_light(&url, &headers, &self.plan))
+            .collect();
+        (saturating, light)
+    }
+
+    async fn listed(&self) -> usize {
+        let r = self
+            .client
+            .get(format!("{}/deploy", self.args.api))
+            .send()
+            .await
+            .unwrap();
+        let v: Value = r.json().await.unwrap_or(Value::Null);
+        let ours = |i: &&Value| {
+            i["name"]
+                .as_str()
+                .is_some_and(|n| n.starts_with(&self.args.prefix))
+        };
+        v["instances"]
+            .as_array()
+            .map_or(0, |all| all.iter().filter(ours).count())
+    }
+
+    /// Both figures under the same conditions: the earlier scenarios' instances stopped (a running
+    /// Docker HEALTHCHECK execs a process every second), the baseline taken just before creating,
+    /// and the many-instance figure once spawner's index holds them all.
+    async fn scale(&self) -> Value {
+        for kind in ["cold-healthcheck", "cold-http", "cold-tcp", "herd"] {
+            let name = format!("{}-{kind}", self.args.prefix);
+            let _ = Command::new("docker")
+                .args(["stop", "-t", "2", &name])
+                .output();
+        }
+        let before = self.listed().await;
+        let baseline = self.auth_runs();
         let t = Instant::now();
         let names: Vec<String> = (0..self.plan.scale)
             .map(|i| format!("{}-s{i}", self.args.prefix))
@@ -567,23 +632,32 @@ impl Bench {
             .collect::<Vec<()>>()
             .await;
         let create_s = t.elapsed().as_secs_f64();
+        let deadline = Instant::now() + Duration::from_secs(120);
+        while self.listed().await < before + self.plan.scale {
+            assert!(
+                Instant::now() < deadline,
+                "spawner's index did not reach {} instances",
+                self.plan.scale
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        let indexed_s = t.elapsed().as_secs_f64();
+        // traefik loads the new routes on its next poll; let that pass too.
+        tokio::time::sleep(Duration::from_secs(3)).await;
         let (list, list_bytes) = self.timed_get("/deploy").await;
         let (config, config_bytes) = self.timed_get("/traefik/config").await;
-        let mut runs = Vec::new();
-        for _ in 0..self.plan.runs {
-            let cookie = format!("instance={}", self.args.app);
-            runs.push(wrk(
-                &format!("{}/auth", self.args.auth),
-                &[("Cookie", &cookie), ("X-Forwarded-Uri", "/")],
-                &self.plan,
-            ));
-        }
-        let (_, _, p99) = summarize(&runs);
+        let (runs, light) = self.auth_runs();
+        let (_, _, p99) = summarize(&light);
+        let (_, _, base_p99) = summarize(&baseline.1);
         json!({
             "instances": self.plan.scale,
             "create_all_s": round(create_s),
+            "indexed_all_s": round(indexed_s),
+            "auth_one_instance": wrk_json(&baseline.0),
+            "auth_one_instance_light": wrk_json(&baseline.1),
             "auth": wrk_json(&runs),
-            "auth_p99_vs_one_instance": round(p99.median / one_instance_p99),
+            "auth_light": wrk_json(&light),
+            "auth_p99_vs_one_instance": round(p99.median / base_p99.median),
             "get_deploy_ms": list.json(), "get_deploy_bytes": list_bytes,
             "get_traefik_config_ms": config.json(), "get_traefik_config_bytes": config_bytes,
             "rss_mib": round(rss_mib(self.args.spawner_pid)),
@@ -638,14 +712,22 @@ fn print_table(r: &Value, quick: bool) {
         "### 2. /auth alone, running instance (wrk -t2 -c{})\n",
         r["plan"]["connections"]
     );
-    println!("| req/s (target ≥ 30,000) | p50 ms | p99 ms | spawner CPU µs/request | spawner RSS MiB |\n|---|---|---|---|---|");
+    println!("| load | req/s (target ≥ 30,000) | p50 ms | p99 ms | spawner CPU µs/request | spawner RSS MiB |\n|---|---|---|---|---|---|");
     println!(
-        "| {} | {} | {} | {} | {} |\n",
+        "| saturating (c{}) | {} | {} | {} | {} | {} |",
+        r["plan"]["connections"],
         s(&a["req_per_s"]),
         s(&a["p50_ms"]),
         s(&a["p99_ms"]),
         s(&a["cpu_us_per_request"]),
         a["rss_mib"]
+    );
+    let l = &a["light_load"];
+    println!(
+        "| light (c4) | {} | {} | {} | | |\n",
+        s(&l["req_per_s"]),
+        s(&l["p50_ms"]),
+        s(&l["p99_ms"])
     );
     println!(
         "### 3. Cold start of a stopped mock-app (n = {} each, after one warm-up)\n",
@@ -684,16 +766,42 @@ fn print_table(r: &Value, quick: bool) {
         "\n### 5. Scale ({} managed instances, all but the benchmark's few stopped)\n",
         sc["instances"]
     );
-    println!("| /auth req/s | /auth p99 ms | p99 vs one instance (target ≤ 1.10) | GET /deploy ms | GET /traefik/config ms | spawner RSS MiB | created in s |\n|---|---|---|---|---|---|---|");
     println!(
-        "| {} | {} | {} | {} | {} | {} | {} |",
-        s(&sc["auth"]["req_per_s"]),
-        s(&sc["auth"]["p99_ms"]),
-        sc["auth_p99_vs_one_instance"],
+        "| instances | load | /auth req/s | /auth p50 ms | /auth p99 ms |\n|---|---|---|---|---|"
+    );
+    for (label, key) in [
+        ("1 (just before)", "auth_one_instance"),
+        ("1 + the many", "auth"),
+        ("1 (just before)", "auth_one_instance_light"),
+        ("1 + the many", "auth_light"),
+    ] {
+        let load = if key.ends_with("light") {
+            "light (c4)"
+        } else {
+            "saturating"
+        };
+        let v = &sc[key];
+        println!(
+            "| {label} | {load} | {} | {} | {} |",
+            s(&v["req_per_s"]),
+            s(&v["p50_ms"]),
+            s(&v["p99_ms"])
+        );
+    }
+    println!(
+        "\np99 ratio at light load = {} (target ≤ 1.10)\n",
+        sc["auth_p99_vs_one_instance"]
+    );
+    println!("| GET /deploy ms | GET /traefik/config ms | spawner RSS MiB | created in s | all indexed after s |\n|---|---|---|---|---|");
+    println!(
+        "| {} ({} bytes) | {} ({} bytes) | {} | {} | {} |",
         s(&sc["get_deploy_ms"]),
+        sc["get_deploy_bytes"],
         s(&sc["get_traefik_config_ms"]),
+        sc["get_traefik_config_bytes"],
         sc["rss_mib"],
-        sc["create_all_s"]
+        sc["create_all_s"],
+        sc["indexed_all_s"]
     );
 }
 
@@ -735,8 +843,7 @@ async fn main() {
     eprintln!("==> 4. thundering herd");
     let herd = bench.herd().await;
     eprintln!("==> 5. scale ({} instances)", bench.plan.scale);
-    let one_p99 = auth_alone["p99_ms"]["median"].as_f64().unwrap_or(f64::NAN);
-    let scale = bench.scale(one_p99).await;
+    let scale = bench.scale().await;
     let report = json!({
         "date": humantime::format_rfc3339_seconds(SystemTime::now()).to_string(),
         "quick": bench.args.quick,
