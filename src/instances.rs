@@ -247,6 +247,8 @@ pub struct Instances {
     index: RwLock<Index>,
     /// Bumped on every change of the index; waiters re-check their condition.
     changed: watch::Sender<()>,
+    /// Counts the changes, so that what is derived from the index can be cached until the next.
+    generation: AtomicU64,
     /// Starts under way: their result, shared by every request that waits on them.
     starts: Mutex<HashMap<String, watch::Receiver<StartResult>>>,
     synced: AtomicBool,
@@ -266,6 +268,7 @@ impl Instances {
             settings,
             index: RwLock::new(Index::default()),
             changed: watch::channel(()).0,
+            generation: AtomicU64::new(0),
             starts: Mutex::new(HashMap::new()),
             synced: AtomicBool::new(false),
         })
@@ -332,7 +335,13 @@ impl Instances {
     // ---- keeping the index current ---------------------------------------------------------
 
     fn notify(&self) {
+        self.generation.fetch_add(1, Ordering::Release);
         self.changed.send_replace(());
+    }
+
+    /// Changes whenever the index changes.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
     }
 
     fn upsert(&self, info: ContainerInfo) {
@@ -535,10 +544,17 @@ impl Instances {
                 }
             }
         };
-        tokio::select! {
-            ready = probe => ready?,
-            () = self.wait_run_ended(name, run) => return Err(self.ended(name, run)),
+        let ready = tokio::select! {
+            ready = probe => ready,
+            () = self.wait_run_ended(name, run) => Err(self.ended(name, run)),
+        };
+        if let Err(StartError::Unhealthy(_)) = &ready {
+            log::warn!("{name}: unhealthy; stopping it");
+            if let Err(e) = self.docker.stop(&id, Duration::from_secs(5)).await {
+                log::warn!("{name}: could not stop it: {e}");
+            }
         }
+        ready?;
         self.mark_probed(name, run);
         Ok(())
     }
@@ -588,13 +604,8 @@ impl Instances {
             if let Some(i) = self.get(name).filter(|i| i.info.started_at == run) {
                 match i.info.health {
                     Health::Healthy => return Ok(()),
-                    Health::Unhealthy => {
-                        log::warn!("{name}: unhealthy; stopping it");
-                        if let Err(e) = self.docker.stop(&i.info.id, Duration::from_secs(5)).await {
-                            log::warn!("{name}: could not stop it: {e}");
-                        }
-                        return Err(StartError::Unhealthy(name.into()));
-                    }
+                    // Stopped by the caller: stopping here would race the end of the run.
+                    Health::Unhealthy => return Err(StartError::Unhealthy(name.into())),
                     _ => {}
                 }
             }

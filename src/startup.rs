@@ -78,10 +78,12 @@ impl Application {
         let data = web::Data::from(Arc::clone(&instances));
 
         let api_data = data.clone();
+        let config_cache = web::Data::new(traefik_config::ConfigCache::default());
         let api = HttpServer::new(move || {
             App::new()
                 .wrap(Logger::new("%a \"%r\" %s %Dms"))
                 .app_data(api_data.clone())
+                .app_data(config_cache.clone())
                 .route("/deploy", web::post().to(deploy::create))
                 .route("/deploy/", web::post().to(deploy::create))
                 .route("/deploy", web::get().to(deploy::list))

@@ -360,3 +360,32 @@ fn a_missing_docker_socket_stops_spawner_with_a_message_saying_what_to_do() {
         "{stderr}"
     );
 }
+
+#[tokio::test]
+async fn traefik_config_follows_every_create_and_delete() {
+    let app = spawn_app().await;
+    let name = app.name("cached");
+    let routers = |config: &Value| {
+        config["http"]["routers"]
+            .as_object()
+            .cloned()
+            .unwrap_or_default()
+    };
+    let (_, before) = app.api_get("/traefik/config").await;
+    assert!(!routers(&before).contains_key(&name));
+    app.deploy(&name, IMAGE, json!({"start": false})).await;
+    let (_, created) = app.api_get("/traefik/config").await;
+    assert!(
+        routers(&created).contains_key(&name),
+        "a new instance is missing from the config"
+    );
+    let (status, _) = app
+        .api_call(Method::DELETE, &format!("/deploy/{name}"))
+        .await;
+    assert_eq!(status, 200);
+    let (_, deleted) = app.api_get("/traefik/config").await;
+    assert!(
+        !routers(&deleted).contains_key(&name),
+        "a deleted instance is still routed"
+    );
+}
