@@ -304,6 +304,15 @@ impl Instances {
         }
     }
 
+    /// Whether a running instance has this address (the private API refuses to serve it).
+    pub fn is_instance_address(&self, ip: IpAddr) -> bool {
+        let index = self.index.read().expect("index lock");
+        index
+            .by_name
+            .values()
+            .any(|i| i.info.ips.values().any(|a| *a == ip))
+    }
+
     pub fn get(&self, name: &str) -> Option<Instance> {
         self.index
             .read()

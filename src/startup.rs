@@ -4,8 +4,10 @@
 use std::net::TcpListener;
 use std::sync::Arc;
 
-use actix_web::dev::Server;
+use actix_web::body::{EitherBody, MessageBody};
+use actix_web::dev::{Server, ServiceRequest, ServiceResponse};
 use actix_web::http::StatusCode;
+use actix_web::middleware::{from_fn, Next};
 use actix_web::{middleware::Logger, web, App, HttpResponse, HttpServer};
 use tokio::sync::watch;
 
@@ -48,6 +50,32 @@ fn bind(setting: &'static str, addr: std::net::SocketAddr) -> Result<TcpListener
     })
 }
 
+/// The private API does not answer instances. They share a network with spawner (it must reach
+/// them), so without this any user's container could create, stop or delete everyone's.
+async fn refuse_instances(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
+    let from_instance = match (req.peer_addr(), req.app_data::<web::Data<Instances>>()) {
+        (Some(peer), Some(instances)) => instances.is_instance_address(peer.ip()),
+        _ => false,
+    };
+    if from_instance {
+        log::warn!(
+            "refused a private API call from instance address {:?}",
+            req.peer_addr()
+        );
+        let refusal = json_error(
+            StatusCode::FORBIDDEN,
+            "the private API does not answer requests from instances",
+        );
+        return Ok(req.into_response(refusal).map_into_right_body());
+    }
+    next.call(req)
+        .await
+        .map(ServiceResponse::map_into_left_body)
+}
+
 async fn not_found() -> HttpResponse {
     json_error(StatusCode::NOT_FOUND, "no such endpoint")
 }
@@ -81,6 +109,7 @@ impl Application {
         let config_cache = web::Data::new(traefik_config::ConfigCache::default());
         let api = HttpServer::new(move || {
             App::new()
+                .wrap(from_fn(refuse_instances))
                 .wrap(Logger::new("%a \"%r\" %s %Dms"))
                 .app_data(api_data.clone())
                 .app_data(config_cache.clone())
@@ -112,6 +141,8 @@ impl Application {
                 .default_service(web::to(not_found))
         })
         .shutdown_timeout(5)
+        // Answers are one small write each; Nagle would only hold them back.
+        .tcp_nodelay(true)
         .listen(auth_listener)?
         .run();
 

@@ -6,6 +6,8 @@
 //! - any `POST`: echoes its body (bodies survive a cold start).
 //! - shuts down, exit code 0, after `IDLE` (default 1m; `0` never) without a non-`/status` request.
 //! - `mock-app healthcheck`: the image's Docker `HEALTHCHECK` (GET /status on loopback).
+//! - `mock-app fetch <host:port> <path>`: prints the status of a GET (tests use it to call from
+//!   inside an instance).
 //!
 //! Switches for tests: `PORT` (9000), `STARTUP_DELAY` (wait before listening), `FAIL_STATUS`
 //! (`/status` answers 503, so every readiness check fails), `EXIT_AFTER_START=<code>` (exit with
@@ -94,25 +96,47 @@ async fn echo(req: HttpRequest, body: web::Bytes, state: web::Data<State>) -> Ht
     HttpResponse::Ok().content_type(content_type).body(body)
 }
 
+/// A bare HTTP/1.0 GET (a scratch image has no curl): the answer's status code.
+fn get_status(host_port: &str, path: &str) -> std::io::Result<u16> {
+    let addr = host_port
+        .to_socket_addrs()?
+        .next()
+        .ok_or_else(|| std::io::Error::other(format!("{host_port} does not resolve")))?;
+    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(2))?;
+    stream.set_read_timeout(Some(Duration::from_secs(5)))?;
+    stream.write_all(format!("GET {path} HTTP/1.0\r\nHost: {host_port}\r\n\r\n").as_bytes())?;
+    let mut head = [0u8; 12];
+    stream.read_exact(&mut head)?;
+    std::str::from_utf8(&head[9..12])
+        .ok()
+        .and_then(|code| code.parse().ok())
+        .ok_or_else(|| std::io::Error::other("not an HTTP answer"))
+}
+
 /// The Docker `HEALTHCHECK`: exit 0 if `/status` answers 200 on loopback.
 fn healthcheck() -> ExitCode {
-    let check = || -> std::io::Result<bool> {
-        let addr = ("127.0.0.1", port())
-            .to_socket_addrs()?
-            .next()
-            .expect("loopback");
-        let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(2))?;
-        stream.set_read_timeout(Some(Duration::from_secs(5)))?;
-        stream.write_all(b"GET /status HTTP/1.0\r\nHost: localhost\r\n\r\n")?;
-        let mut head = [0u8; 12];
-        stream.read_exact(&mut head)?;
-        Ok(head.starts_with(b"HTTP/1.") && &head[9..12] == b"200")
-    };
-    match check() {
-        Ok(true) => ExitCode::SUCCESS,
-        Ok(false) => ExitCode::FAILURE,
+    match get_status(&format!("127.0.0.1:{}", port()), "/status") {
+        Ok(200) => ExitCode::SUCCESS,
+        Ok(status) => {
+            eprintln!("healthcheck: /status answered {status}");
+            ExitCode::FAILURE
+        }
         Err(e) => {
             eprintln!("healthcheck: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `mock-app fetch <host:port> <path>`: prints the status code of a GET.
+fn fetch(host_port: &str, path: &str) -> ExitCode {
+    match get_status(host_port, path) {
+        Ok(status) => {
+            println!("{status}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("fetch: {e}");
             ExitCode::FAILURE
         }
     }
@@ -136,8 +160,11 @@ fn own_ip(hostname: &str) -> String {
 }
 
 fn main() -> ExitCode {
-    if std::env::args().nth(1).as_deref() == Some("healthcheck") {
-        return healthcheck();
+    let args: Vec<String> = std::env::args().collect();
+    match args.get(1).map(String::as_str) {
+        Some("healthcheck") => return healthcheck(),
+        Some("fetch") if args.len() == 4 => return fetch(&args[2], &args[3]),
+        _ => {}
     }
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
     if let Ok(code) = std::env::var("EXIT_AFTER_START") {

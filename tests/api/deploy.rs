@@ -389,3 +389,31 @@ async fn traefik_config_follows_every_create_and_delete() {
         "a deleted instance is still routed"
     );
 }
+
+#[tokio::test]
+async fn the_private_api_refuses_calls_from_instances() {
+    // Listening where containers can reach it: the host's address on the test network.
+    let app = spawn_app_with(|s| s.api_addr = "0.0.0.0:0".parse().unwrap()).await;
+    let name = app.name("curious");
+    app.deploy(&name, IMAGE, json!({})).await;
+    let gateway = docker(&[
+        "network",
+        "inspect",
+        "-f",
+        "{{(index .IPAM.Config 0).Gateway}}",
+        app.network(),
+    ]);
+    let port = app.api.rsplit(':').next().unwrap();
+    let answer = docker(&[
+        "exec",
+        &name,
+        "/mock-app",
+        "fetch",
+        &format!("{gateway}:{port}"),
+        "/deploy",
+    ]);
+    assert_eq!(answer, "403", "an instance reached the private API");
+    // The same call from elsewhere (here, the host) is served.
+    let (status, _) = app.api_get("/deploy").await;
+    assert_eq!(status, 200);
+}
