@@ -70,7 +70,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# traefik's configuration plus three routers to the same running app, one per variant.
+# traefik's configuration plus three routers to the same running app, one per variant; (b) and
+# (c) carry the same retry middleware as spawner's instance routers.
 cp -r "$ROOT/traefik" "$workdir/traefik"
 cat > "$workdir/traefik/dynamic/bench.yml" <<YAML
 http:
@@ -89,13 +90,13 @@ http:
     bench-spawner:
       rule: "Host(\`spawner.bench\`)"
       entryPoints: [web]
-      middlewares: [spawner-auth]
+      middlewares: [spawner-retry, spawner-auth]
       service: bench-app
       priority: 3000
     bench-noop:
       rule: "Host(\`noop.bench\`)"
       entryPoints: [web]
-      middlewares: [noop-auth]
+      middlewares: [spawner-retry, noop-auth]
       service: bench-app
       priority: 3000
   services:

@@ -216,6 +216,24 @@ impl Index {
         self.by_name.remove(&name)
     }
 
+    /// Marks a running container dead as of `at`, the moment its `die` event happened, without
+    /// waiting for an inspect: until then the hot path would still answer 200 for it. A `die`
+    /// older than the run the index holds (a restart already seen) changes nothing.
+    fn mark_died(&mut self, id: &str, at: SystemTime, exit_code: Option<i64>) -> bool {
+        let Some(name) = self.name_of_id.get(id) else {
+            return false;
+        };
+        match self.by_name.get_mut(name) {
+            Some(i) if i.info.state == RunState::Running && at >= i.info.started_at => {
+                i.info.state = RunState::Exited;
+                i.info.finished_at = at;
+                i.info.exit_code = exit_code;
+                true
+            }
+            _ => false,
+        }
+    }
+
     /// Applies a fresh inspect unless the index already holds a newer view of that container.
     fn upsert(&mut self, info: ContainerInfo) -> bool {
         if let Some(old_name) = self.name_of_id.get(&info.id) {
@@ -360,6 +378,17 @@ impl Instances {
         }
     }
 
+    fn mark_died(&self, id: &str, at: SystemTime, exit_code: Option<i64>) {
+        let marked = self
+            .index
+            .write()
+            .expect("index lock")
+            .mark_died(id, at, exit_code);
+        if marked {
+            self.notify();
+        }
+    }
+
     fn remove_id(&self, id: &str) {
         let removed = self.index.write().expect("index lock").remove_id(id);
         if let Some(instance) = removed {
@@ -433,6 +462,9 @@ impl Instances {
                         Ok(event) if event.action == "destroy" => self.remove_id(&event.id),
                         Ok(event) if event.matters() => {
                             log::debug!("event {} on {}", event.action, event.id);
+                            if event.action == "die" {
+                                self.mark_died(&event.id, event.time, event.exit_code);
+                            }
                             if let Err(e) = self.refresh(&event.id).await {
                                 log::warn!(
                                     "cannot inspect {} after {}: {e}",
@@ -902,6 +934,21 @@ mod tests {
             Instance::new(info(&[], &[], false)).readiness,
             Readiness::Delay
         );
+    }
+
+    #[test]
+    fn a_die_event_stops_the_run_it_belongs_to_and_no_later_one() {
+        let mut index = Index::default();
+        let mut running = info(&[], &[], false);
+        running.state = RunState::Running;
+        running.started_at = UNIX_EPOCH + Duration::from_secs(100);
+        index.upsert(running);
+        // A die from before this run (the previous one) is ignored.
+        assert!(!index.mark_died("abc", UNIX_EPOCH + Duration::from_secs(99), Some(1)));
+        assert_eq!(index.by_name["minion-1"].info.state, RunState::Running);
+        assert!(index.mark_died("abc", UNIX_EPOCH + Duration::from_secs(101), Some(3)));
+        assert_eq!(index.by_name["minion-1"].info.state, RunState::Exited);
+        assert_eq!(index.by_name["minion-1"].info.exit_code, Some(3));
     }
 
     #[test]

@@ -118,6 +118,10 @@ impl ContainerInfo {
 pub struct Event {
     pub id: String,
     pub action: String,
+    /// When the daemon saw it.
+    pub time: SystemTime,
+    /// The exit code, on a `die`.
+    pub exit_code: Option<i64>,
 }
 
 impl Event {
@@ -311,9 +315,25 @@ impl DockerClient {
             .filter_map(|item| async move {
                 match item {
                     Ok(message) => {
-                        let id = message.actor.and_then(|a| a.id)?;
+                        let time = message
+                            .time_nano
+                            .and_then(|n| u64::try_from(n).ok())
+                            .map(|n| UNIX_EPOCH + Duration::from_nanos(n))
+                            .unwrap_or_else(SystemTime::now);
+                        let actor = message.actor?;
+                        let exit_code = actor
+                            .attributes
+                            .as_ref()
+                            .and_then(|a| a.get("exitCode"))
+                            .and_then(|c| c.parse().ok());
+                        let id = actor.id?;
                         let action = message.action?;
-                        Some(Ok(Event { id, action }))
+                        Some(Ok(Event {
+                            id,
+                            action,
+                            time,
+                            exit_code,
+                        }))
                     }
                     Err(e) => Some(Err(DockerError::from(e))),
                 }

@@ -18,6 +18,9 @@ use crate::instances::Instances;
 /// Above the catch-all router (priority 1) and any rule-length default.
 pub const ROUTER_PRIORITY: u32 = 1000;
 pub const AUTH_MIDDLEWARE: &str = "spawner-auth@file";
+/// Ahead of the auth middleware: when the container refuses the connection (it stopped a moment
+/// before spawner heard of it), traefik asks spawner again, which then starts it.
+pub const RETRY_MIDDLEWARE: &str = "spawner-retry@file";
 
 #[derive(Debug, Serialize, PartialEq)]
 pub struct DynamicConfig {
@@ -84,7 +87,7 @@ pub fn build(settings: &Settings, routes: &[(String, u16)]) -> DynamicConfig {
         middlewares: BTreeMap::new(),
     };
     for (name, port) in routes {
-        let mut middlewares = vec![AUTH_MIDDLEWARE.to_string()];
+        let mut middlewares = vec![RETRY_MIDDLEWARE.to_string(), AUTH_MIDDLEWARE.to_string()];
         let rule = if settings.use_path_routing {
             let path = format!("{}/{name}", settings.container_prefix);
             let strip = format!("{name}-strip");
@@ -164,7 +167,7 @@ mod tests {
             router.rule,
             r"HeaderRegexp(`Cookie`, `(?:^|;\s*)instance=minion\-1(?:;|$)`)"
         );
-        assert_eq!(router.middlewares, vec![AUTH_MIDDLEWARE.to_string()]);
+        assert_eq!(router.middlewares, [RETRY_MIDDLEWARE, AUTH_MIDDLEWARE]);
         assert_eq!(
             config.http.services["minion-1"].load_balancer.servers[0].url,
             "http://minion-1:9000"
@@ -183,7 +186,7 @@ mod tests {
             router.rule,
             "Path(`/p/minion-1`) || PathPrefix(`/p/minion-1/`)"
         );
-        assert_eq!(router.middlewares[1], "minion-1-strip");
+        assert_eq!(router.middlewares[2], "minion-1-strip");
         assert_eq!(
             config.http.middlewares["minion-1-strip"],
             Middleware::StripPrefix {

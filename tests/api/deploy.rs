@@ -274,7 +274,10 @@ async fn traefik_config_has_an_anchored_route_for_every_instance_running_or_stop
         let router = &config["http"]["routers"][name];
         assert_eq!(router["service"], name.as_str(), "{config}");
         assert_eq!(router["entryPoints"], json!(["web"]));
-        assert_eq!(router["middlewares"], json!(["spawner-auth@file"]));
+        assert_eq!(
+            router["middlewares"],
+            json!(["spawner-retry@file", "spawner-auth@file"])
+        );
         assert!(router["priority"].as_u64().unwrap() > 1);
         assert_eq!(
             config["http"]["services"][name]["loadBalancer"]["servers"][0]["url"],

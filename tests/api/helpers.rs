@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+pub use crate::common::{docker, eventually};
 use bollard::query_parameters::EventsOptionsBuilder;
 use futures_util::StreamExt;
 use serde_json::Value;
@@ -16,20 +17,6 @@ use spawner::startup::Application;
 
 pub const IMAGE: &str = "mock-app:latest";
 pub const IMAGE_NO_HEALTHCHECK: &str = "mock-app:nohc";
-
-/// Runs `docker` and returns its stdout; panics with its stderr when it fails.
-pub fn docker(args: &[&str]) -> String {
-    let out = Command::new("docker")
-        .args(args)
-        .output()
-        .expect("the docker CLI is needed for these tests");
-    assert!(
-        out.status.success(),
-        "docker {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
 
 /// Fails loudly (never skips) when the daemon is missing.
 pub fn require_docker() {
@@ -397,23 +384,5 @@ impl Drop for DockerProxy {
     fn drop(&mut self) {
         self.accept.abort();
         self.cut();
-    }
-}
-
-/// Polls `check` every 20 ms until it holds or `within` passes; returns whether it held.
-pub async fn eventually<F, Fut>(within: Duration, mut check: F) -> bool
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = Instant::now() + within;
-    loop {
-        if check().await {
-            return true;
-        }
-        if Instant::now() > deadline {
-            return false;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }

@@ -1,6 +1,8 @@
 //! Integration tests: spawner against the real Docker daemon (no mocks). Build the images first
 //! (scripts/build_project.sh); every test makes its own network and names and removes them.
 
+#[path = "../common/mod.rs"]
+mod common;
 mod configuration;
 mod deploy;
 mod forward_auth;

@@ -3,5 +3,7 @@
 //! (scripts/build_project.sh) and, for the browser test, chromium and chromium-driver.
 
 mod browser;
+#[path = "../common/mod.rs"]
+mod common;
 mod stack;
 mod through_traefik;

@@ -52,20 +52,21 @@ async fn a_stopped_instance_answers_the_first_request_in_one_round_trip() {
     stack.wait_routed(&name).await;
     assert_eq!(stack.get("/", Some(&name)).await.status(), 200);
 
-    docker(&["stop", &name]);
-    let started = Instant::now();
-    let response = stack.get("/", Some(&name)).await;
-    let took = started.elapsed();
-    assert_eq!(
-        response.status(),
-        200,
-        "not one round trip: {:?}",
-        response.headers().get("location")
-    );
-    let body: Value = response.json().await.unwrap();
-    assert_eq!(body["hostname"], name.as_str());
-    assert_eq!(stack.state(&name), "running");
-    eprintln!("cold request through traefik: {took:?}");
+    // Right after the stop returns, before spawner may even have heard of it: never traefik's
+    // 502 for the dead container, always one round trip to the restarted app.
+    for _ in 0..5 {
+        docker(&["stop", &name]);
+        let started = Instant::now();
+        let response = stack.get("/", Some(&name)).await;
+        let took = started.elapsed();
+        let status = response.status();
+        let text = response.text().await.unwrap();
+        assert_eq!(status, 200, "not one round trip: {text}");
+        let body: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(body["hostname"], name.as_str());
+        assert_eq!(stack.state(&name), "running");
+        eprintln!("cold request through traefik: {took:?}");
+    }
 
     // A POST with a body to a stopped instance: the body reaches the app intact.
     docker(&["stop", &name]);
