@@ -50,7 +50,7 @@ BIN="$ROOT/target/$TARGET/$PROFILE"
 
 # docker build, without the legacy builder's deprecation banner (the build works either way).
 quiet_build() {
-  docker build -q "$@" 2> >(grep -v -e DEPRECATED -e 'Install the buildx' -e 'docs.docker.com/go/buildx' -e '^\s*$' >&2) >/dev/null
+  docker build -q --label spawner.build=1 "$@" 2> >(grep -v -e DEPRECATED -e 'Install the buildx' -e 'docs.docker.com/go/buildx' -e '^\s*$' >&2) >/dev/null
 }
 
 TAG="$(version_tag)"
@@ -114,4 +114,6 @@ PY
   echo "==> $TRAEFIK_IMAGE built (traefik $TRAEFIK_PYPI_VERSION)"
 }
 ensure_traefik
+# Rebuilding moves the tags; the images they left are ours and unused.
+docker image prune -f --filter dangling=true --filter label=spawner.build=1 >/dev/null
 echo "built: spawner:latest mock-app:latest mock-app:nohc mock-home:latest noop-auth:latest; $TRAEFIK_IMAGE ready"
