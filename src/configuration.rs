@@ -229,12 +229,7 @@ impl Settings {
         matches: &clap::ArgMatches,
         env: HashMap<String, String>,
     ) -> Result<Self, ConfigError> {
-        let mut builder = config::Config::builder();
-        for (key, default, _, _) in SETTINGS {
-            builder = builder
-                .set_default(*key, *default)
-                .map_err(|e| ConfigError::Source(e.to_string()))?;
-        }
+        let mut builder = defaults();
         let (file, required) = match matches
             .get_one::<String>("config")
             .cloned()
@@ -299,18 +294,25 @@ impl Settings {
 
     /// Settings for tests and embedding: the defaults, with both listeners on free loopback ports.
     pub fn for_tests() -> Self {
-        let empty = config::Config::builder();
-        let layers = SETTINGS
-            .iter()
-            .fold(empty, |b, (key, default, _, _)| {
-                b.set_default(*key, *default).expect("static defaults")
-            })
+        let layers = defaults()
             .set_override("api_addr", "127.0.0.1:0")
             .and_then(|b| b.set_override("auth_addr", "127.0.0.1:0"))
             .and_then(|b| b.build())
             .expect("static defaults");
         Self::from_config(&layers).expect("the defaults are valid")
     }
+}
+
+/// The bottom layer: every setting's default from [`SETTINGS`].
+fn defaults() -> config::ConfigBuilder<config::builder::DefaultState> {
+    SETTINGS.iter().fold(
+        config::Config::builder(),
+        |builder, (key, default, _, _)| {
+            builder
+                .set_default(*key, *default)
+                .expect("a static string default is always accepted")
+        },
+    )
 }
 
 /// A typo in the file would otherwise be ignored silently.

@@ -25,8 +25,8 @@ use tokio::sync::watch;
 
 use crate::configuration::Settings;
 use crate::docker::{
-    ContainerInfo, CreateSpec, DockerClient, DockerError, Health, RunState, HEALTH_CHECK_LABELS,
-    NETWORK_LABEL, PORT_LABEL,
+    gone_is_done, ContainerInfo, CreateSpec, DockerClient, DockerError, Health, RunState,
+    HEALTH_CHECK_LABELS, NETWORK_LABEL, PORT_LABEL,
 };
 use crate::domain::{DeploySpec, InstanceName};
 
@@ -791,17 +791,8 @@ impl Instances {
     /// Stops and removes (`DELETE /deploy/{name}`).
     pub async fn delete(&self, instance: &Instance) -> Result<(), DockerError> {
         let id = &instance.info.id;
-        self.docker
-            .stop(id, Duration::from_secs(10))
-            .await
-            .or_else(|e| match e {
-                DockerError::NotFound(_) => Ok(()),
-                other => Err(other),
-            })?;
-        self.docker.remove(id).await.or_else(|e| match e {
-            DockerError::NotFound(_) => Ok(()),
-            other => Err(other),
-        })?;
+        gone_is_done(self.docker.stop(id, Duration::from_secs(10)).await)?;
+        gone_is_done(self.docker.remove(id).await)?;
         self.remove_id(id);
         log::info!("{}: deleted through the API", instance.name());
         Ok(())

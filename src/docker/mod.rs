@@ -219,23 +219,11 @@ impl DockerClient {
     }
 
     pub async fn image_exists(&self, image: &str) -> Result<bool, DockerError> {
-        match self.docker.inspect_image(image).await {
-            Ok(_) => Ok(true),
-            Err(e) => match DockerError::from(e) {
-                DockerError::NotFound(_) => Ok(false),
-                other => Err(other),
-            },
-        }
+        exists(self.docker.inspect_image(image).await)
     }
 
     pub async fn network_exists(&self, network: &str) -> Result<bool, DockerError> {
-        match self.docker.inspect_network(network, None).await {
-            Ok(_) => Ok(true),
-            Err(e) => match DockerError::from(e) {
-                DockerError::NotFound(_) => Ok(false),
-                other => Err(other),
-            },
-        }
+        exists(self.docker.inspect_network(network, None).await)
     }
 
     /// Creates the container (not started) and returns its id. The caller's labels are kept and
@@ -264,27 +252,14 @@ impl DockerClient {
 
     /// Starts a container; one that already runs is not an error.
     pub async fn start(&self, id: &str) -> Result<(), DockerError> {
-        match self.docker.start_container(id, None).await {
-            Ok(()) => Ok(()),
-            // bollard reports Docker's 304 "already started" as an error.
-            Err(bollard::errors::Error::DockerResponseServerError {
-                status_code: 304, ..
-            }) => Ok(()),
-            Err(e) => Err(e.into()),
-        }
+        already_done_is_done(self.docker.start_container(id, None).await)
     }
 
     pub async fn stop(&self, id: &str, grace: Duration) -> Result<(), DockerError> {
         let options = StopContainerOptionsBuilder::default()
             .t(grace.as_secs().try_into().unwrap_or(i32::MAX))
             .build();
-        match self.docker.stop_container(id, Some(options)).await {
-            Ok(()) => Ok(()),
-            Err(bollard::errors::Error::DockerResponseServerError {
-                status_code: 304, ..
-            }) => Ok(()),
-            Err(e) => Err(e.into()),
-        }
+        already_done_is_done(self.docker.stop_container(id, Some(options)).await)
     }
 
     pub async fn remove(&self, id: &str) -> Result<(), DockerError> {
@@ -338,6 +313,33 @@ impl DockerClient {
                     Err(e) => Some(Err(DockerError::from(e))),
                 }
             })
+    }
+}
+
+/// An inspect's answer as "does it exist".
+fn exists<T>(result: Result<T, bollard::errors::Error>) -> Result<bool, DockerError> {
+    match result.map_err(DockerError::from) {
+        Ok(_) => Ok(true),
+        Err(DockerError::NotFound(_)) => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+/// bollard reports Docker's 304 ("already started", "already stopped") as an error; it is not.
+fn already_done_is_done(result: Result<(), bollard::errors::Error>) -> Result<(), DockerError> {
+    match result {
+        Err(bollard::errors::Error::DockerResponseServerError {
+            status_code: 304, ..
+        }) => Ok(()),
+        other => other.map_err(DockerError::from),
+    }
+}
+
+/// For removals: a container that is already gone is what was asked for.
+pub fn gone_is_done(result: Result<(), DockerError>) -> Result<(), DockerError> {
+    match result {
+        Err(DockerError::NotFound(_)) => Ok(()),
+        other => other,
     }
 }
 

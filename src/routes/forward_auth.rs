@@ -125,26 +125,30 @@ pub async fn auth(
         Route::Home => return home(settings),
         Route::Instance(name) => name,
     };
-    match instances.lookup(name.as_str()) {
+    let ready = match instances.lookup(name.as_str()) {
         Lookup::Unknown => {
             log::debug!("{name}: unknown instance; redirecting home");
             return home(settings);
         }
         Lookup::Ready if !fallback => return HttpResponse::Ok().finish(),
-        _ => {}
-    }
+        Lookup::Ready => true,
+        Lookup::NotReady => false,
+    };
     let started = Instant::now();
     let deadline = started + settings.hold_timeout;
-    match tokio::time::timeout(settings.hold_timeout, instances.ensure_ready(name.as_str())).await {
-        Ok(Ok(())) => {}
-        Ok(Err(StartError::Gone(_))) => return home(settings),
-        Ok(Err(e)) => return failed(&request, &name, &e),
-        Err(_) => {
-            log::warn!(
-                "{name}: not ready within the hold timeout ({:?})",
-                settings.hold_timeout
-            );
-            return not_ready(&request, &name, settings.hold_timeout);
+    if !ready {
+        let wait = instances.ensure_ready(name.as_str());
+        match tokio::time::timeout(settings.hold_timeout, wait).await {
+            Ok(Ok(())) => {}
+            Ok(Err(StartError::Gone(_))) => return home(settings),
+            Ok(Err(e)) => return failed(&request, &name, &e),
+            Err(_) => {
+                log::warn!(
+                    "{name}: not ready within the hold timeout ({:?})",
+                    settings.hold_timeout
+                );
+                return not_ready(&request, &name, settings.hold_timeout);
+            }
         }
     }
     if !fallback {

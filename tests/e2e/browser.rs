@@ -72,6 +72,18 @@ async fn browser(driver: &Driver) -> Client {
     panic!("could not start a Chromium session through chromedriver");
 }
 
+/// Opens `/home`, types `name` into the registration form and submits it.
+async fn register(client: &Client, public: &str, name: &str) {
+    client.goto(&format!("{public}/home")).await.unwrap();
+    let input = client
+        .find(Locator::Id("name"))
+        .await
+        .expect("the registration form");
+    input.send_keys(name).await.unwrap();
+    let button = client.find(Locator::Id("register")).await.unwrap();
+    button.click().await.unwrap();
+}
+
 async fn wait_for_text(client: &Client, text: &str) -> bool {
     eventually(Duration::from_secs(30), || async {
         client.source().await.is_ok_and(|s| s.contains(text))
@@ -87,22 +99,7 @@ async fn a_browser_registers_lands_on_its_app_and_comes_back_after_a_stop() {
     let name = stack.name("browser");
     let hostname = format!("\"hostname\":\"{name}\"");
 
-    client
-        .goto(&format!("{}/home", stack.public))
-        .await
-        .unwrap();
-    let input = client
-        .find(Locator::Id("name"))
-        .await
-        .expect("the registration form");
-    input.send_keys(&name).await.unwrap();
-    client
-        .find(Locator::Id("register"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    register(&client, &stack.public, &name).await;
     let landed = wait_for_text(&client, &hostname).await;
     let page = client.source().await.unwrap_or_default();
     assert!(landed, "did not land on the app; the page shows: {page}");
@@ -117,24 +114,7 @@ async fn a_browser_registers_lands_on_its_app_and_comes_back_after_a_stop() {
     assert_eq!(stack.state(&name), "running");
 
     // A taken name gets a clear message, in the form page.
-    client
-        .goto(&format!("{}/home", stack.public))
-        .await
-        .unwrap();
-    client
-        .find(Locator::Id("name"))
-        .await
-        .unwrap()
-        .send_keys(&name)
-        .await
-        .unwrap();
-    client
-        .find(Locator::Id("register"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    register(&client, &stack.public, &name).await;
     assert!(wait_for_text(&client, "already taken").await);
     let _ = client.close().await;
 }

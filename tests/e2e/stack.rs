@@ -121,6 +121,16 @@ impl Stack {
         response.json().await.unwrap()
     }
 
+    /// Creates minions and waits until traefik routes every one of them.
+    pub async fn create_routed(&self, names: &[&str], envs: Value) {
+        for name in names {
+            self.create(name, envs.clone()).await;
+        }
+        for name in names {
+            self.wait_routed(name).await;
+        }
+    }
+
     /// Waits until traefik has loaded the instance's route (its dashboard API lists it).
     pub async fn wait_routed(&self, name: &str) {
         let dashboard = &self

@@ -31,10 +31,7 @@ async fn each_cookie_reaches_its_own_container() {
     let stack = Stack::up().await;
     let one = stack.name("minion-1");
     let ten = stack.name("minion-10");
-    stack.create(&one, json!({})).await;
-    stack.create(&ten, json!({})).await;
-    stack.wait_routed(&one).await;
-    stack.wait_routed(&ten).await;
+    stack.create_routed(&[&one, &ten], json!({})).await;
     for name in [&one, &ten] {
         let response = stack.get("/", Some(name)).await;
         assert_eq!(response.status(), 200);
@@ -48,8 +45,7 @@ async fn each_cookie_reaches_its_own_container() {
 async fn a_stopped_instance_answers_the_first_request_in_one_round_trip() {
     let stack = Stack::up().await;
     let name = stack.name("minion-1");
-    stack.create(&name, json!({})).await;
-    stack.wait_routed(&name).await;
+    stack.create_routed(&[&name], json!({})).await;
     assert_eq!(stack.get("/", Some(&name)).await.status(), 200);
 
     // Right after the stop returns, before spawner may even have heard of it: never traefik's
@@ -118,8 +114,7 @@ async fn an_instance_requested_before_traefik_polled_its_route_still_lands_on_th
 async fn a_minion_that_idles_stops_itself_and_the_next_request_wakes_it() {
     let stack = Stack::up().await;
     let name = stack.name("idler");
-    stack.create(&name, json!({"IDLE": "5s"})).await;
-    stack.wait_routed(&name).await;
+    stack.create_routed(&[&name], json!({"IDLE": "5s"})).await;
     assert_eq!(stack.get("/", Some(&name)).await.status(), 200);
     let stopped = eventually(Duration::from_secs(20), || async {
         stack.state(&name) == "exited"
@@ -139,8 +134,7 @@ async fn a_minion_that_idles_stops_itself_and_the_next_request_wakes_it() {
 async fn the_private_api_and_auth_cannot_be_reached_through_the_public_port() {
     let stack = Stack::up().await;
     let name = stack.name("minion-1");
-    stack.create(&name, json!({})).await;
-    stack.wait_routed(&name).await;
+    stack.create_routed(&[&name], json!({})).await;
     for path in [
         "/deploy",
         "/deploy/",
@@ -224,10 +218,7 @@ async fn path_routing_serves_each_instance_under_its_prefix() {
     let stack = Stack::up_with(true).await;
     let one = stack.name("minion-1");
     let ten = stack.name("minion-10");
-    stack.create(&one, json!({})).await;
-    stack.create(&ten, json!({})).await;
-    stack.wait_routed(&one).await;
-    stack.wait_routed(&ten).await;
+    stack.create_routed(&[&one, &ten], json!({})).await;
     docker(&["stop", &one]);
     for name in [&one, &ten] {
         let response = stack.get(&format!("/p/{name}/some/page"), None).await;
