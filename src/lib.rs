@@ -1,17 +1,28 @@
-//! spawner: a traefik ForwardAuth middleware that starts per-user Docker containers on demand.
+//! spawner: a traefik ForwardAuth middleware that starts per-user containers on demand.
 //!
 //! Map of the modules:
 //! - [`configuration`]: settings and their layers (defaults, file, environment, flags).
 //! - [`startup`]: builds the service from settings; every route is listed there.
-//! - [`routes`]: the endpoints: ForwardAuth (`/auth`), the private `/deploy` API, traefik's
+//! - [`routes`]: the endpoints, thin: ForwardAuth (`/auth`), the private `/deploy` API, traefik's
 //!   dynamic configuration, liveness.
-//! - [`instances`]: the event-fed index of managed containers, single-flight starts, readiness.
-//! - [`docker`]: the only module that talks to Docker (bollard).
-//! - [`domain`]: parsed input types (instance names, deploy bodies).
+//! - [`gate`]: the ForwardAuth decision (what `/auth` answers, and why).
+//! - [`instances`]: the managed containers: the event-fed index, single-flight wake and readiness,
+//!   the private API's operations (and, next, the idle/capacity policy and its culler).
+//! - [`backend`]: the seam in front of the container engine; [`backend::docker`] is the only
+//!   module that imports bollard. A Docker Swarm backend will stand beside it.
+//! - [`traefik`]: the dynamic configuration spawner serves, and traefik's API.
+//! - [`domain`]: parsed input types, container facts and label names, shared by all of the above.
+//! - [`tasks`]: owned background tasks and the shutdown signal; [`backoff`]: the one retry rule;
+//!   [`error`]: logging an error with its whole chain of causes.
 
+pub mod backend;
+pub mod backoff;
 pub mod configuration;
-pub mod docker;
 pub mod domain;
+pub mod error;
+pub mod gate;
 pub mod instances;
 pub mod routes;
 pub mod startup;
+pub mod tasks;
+pub mod traefik;

@@ -1,20 +1,25 @@
-//! Builds the whole service from [`Settings`]: connects to Docker, starts the index's event
+//! Builds the whole service from [`Settings`]: connects to the engine, starts the index's events
 //! watcher, binds both listeners (port 0 works, for tests) and lists every route in one place.
+//! [`Application::run_until_stopped`] serves until a signal, then stops the background tasks.
 
 use std::net::TcpListener;
 use std::sync::Arc;
 
+use crate::backend::{Backend, BackendError};
+use crate::configuration::Settings;
+use crate::error::chain;
+use crate::gate::Gate;
+use crate::instances::Instances;
+use crate::routes::{deploy, forward_auth, health, json_error, traefik_config};
+use crate::tasks::Tasks;
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{Server, ServiceRequest, ServiceResponse};
 use actix_web::http::StatusCode;
 use actix_web::middleware::{from_fn, Next};
 use actix_web::{middleware::Logger, web, App, HttpResponse, HttpServer};
-use tokio::sync::watch;
 
-use crate::configuration::Settings;
-use crate::docker::DockerClient;
-use crate::instances::Instances;
-use crate::routes::{deploy, forward_auth, health, json_error, traefik_config};
+/// How long shutdown waits for background tasks (start waits, the watcher) to end.
+const TASKS_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
@@ -25,10 +30,10 @@ pub enum StartupError {
         source: std::io::Error,
     },
     #[error(
-        "cannot reach Docker ({0}); mount the Docker socket (-v /var/run/docker.sock:/var/run/docker.sock) \
-         or point --docker-host / DOCKER_HOST at the daemon"
+        "cannot reach Docker ({}); mount the Docker socket (-v /var/run/docker.sock:/var/run/docker.sock) \
+         or point --docker-host / DOCKER_HOST at the daemon", chain(.0)
     )]
-    Docker(String),
+    Docker(#[source] BackendError),
     #[error(transparent)]
     Io(#[from] std::io::Error),
 }
@@ -39,7 +44,7 @@ pub struct Application {
     api: Server,
     auth: Server,
     instances: Arc<Instances>,
-    shutdown: watch::Sender<bool>,
+    tasks: Tasks,
 }
 
 fn bind(setting: &'static str, addr: std::net::SocketAddr) -> Result<TcpListener, StartupError> {
@@ -82,12 +87,13 @@ async fn not_found() -> HttpResponse {
 
 impl Application {
     pub async fn build(settings: Settings) -> Result<Self, StartupError> {
+        log::info!("settings: {}", settings.summary());
         let api_listener = bind("api_addr", settings.api_addr)?;
         let auth_listener = bind("auth_addr", settings.auth_addr)?;
-        let docker = DockerClient::connect(&settings.docker_host)
+        let backend = Backend::docker(&settings.docker_host)
             .await
-            .map_err(|e| StartupError::Docker(e.to_string()))?;
-        match docker.network_exists(&settings.network).await {
+            .map_err(StartupError::Docker)?;
+        match backend.network_exists(&settings.network).await {
             Ok(true) => {}
             Ok(false) => log::warn!(
                 "network {:?} does not exist: deploys on it will fail until it is created \
@@ -95,23 +101,26 @@ impl Application {
                 settings.network,
                 settings.network
             ),
-            Err(e) => log::error!("{e}; spawner keeps trying"),
+            Err(e) => log::error!("{}; spawner keeps trying", chain(&e)),
         }
-        let instances = Instances::new(docker, Arc::new(settings));
-        let (shutdown, shutdown_rx) = watch::channel(false);
-        tokio::spawn(Arc::clone(&instances).watch_events(shutdown_rx));
+        let settings = Arc::new(settings);
+        let tasks = Tasks::on_current_runtime();
+        let instances = Instances::new(backend, Arc::clone(&settings), tasks.clone());
+        instances.start_watcher();
+        let gate = web::Data::new(Gate::new(Arc::clone(&settings), Arc::clone(&instances)));
+        let settings = web::Data::from(settings);
 
         let api_port = api_listener.local_addr()?.port();
         let auth_port = auth_listener.local_addr()?.port();
-        let data = web::Data::from(Arc::clone(&instances));
-
-        let api_data = data.clone();
+        let api_data = web::Data::from(Arc::clone(&instances));
+        let api_settings = settings.clone();
         let config_cache = web::Data::new(traefik_config::ConfigCache::default());
         let api = HttpServer::new(move || {
             App::new()
                 .wrap(from_fn(refuse_instances))
                 .wrap(Logger::new("%a \"%r\" %s %Dms"))
                 .app_data(api_data.clone())
+                .app_data(api_settings.clone())
                 .app_data(config_cache.clone())
                 .route("/deploy", web::post().to(deploy::create))
                 .route("/deploy/", web::post().to(deploy::create))
@@ -135,7 +144,8 @@ impl Application {
         // No access log here: this answers every request the site gets; decisions are logged.
         let auth = HttpServer::new(move || {
             App::new()
-                .app_data(data.clone())
+                .app_data(gate.clone())
+                .app_data(settings.clone())
                 .route("/auth", web::route().to(forward_auth::auth))
                 .route("/healthz", web::get().to(health::healthz))
                 .default_service(web::to(not_found))
@@ -152,7 +162,7 @@ impl Application {
             api,
             auth,
             instances,
-            shutdown,
+            tasks,
         })
     }
 
@@ -168,7 +178,7 @@ impl Application {
         Arc::clone(&self.instances)
     }
 
-    /// Serves until a signal (or either server) stops it, then stops the event watcher.
+    /// Serves until a signal (or either server) stops it, then stops the background tasks.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let api = self.api.handle();
         let auth = self.auth.handle();
@@ -178,7 +188,7 @@ impl Application {
         };
         api.stop(true).await;
         auth.stop(true).await;
-        self.shutdown.send_replace(true);
+        self.tasks.shutdown(TASKS_GRACE).await;
         result
     }
 }

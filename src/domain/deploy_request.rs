@@ -2,7 +2,7 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
-use super::InstanceName;
+use super::{labels, InstanceName};
 
 /// The body of `POST /deploy`, as the old spawner's clients send it. Unknown fields are refused:
 /// the body grants nothing beyond these (no binds, no privileges, no host network).
@@ -33,11 +33,6 @@ pub struct DeploySpec {
     pub envs: BTreeMap<String, String>,
     pub port: Option<u16>,
     pub start: bool,
-}
-
-/// Labels spawner sets itself; a client may not choose them.
-fn is_reserved_label(key: &str) -> bool {
-    key == crate::docker::ORIGIN_LABEL || key.starts_with("spawner.")
 }
 
 impl DeploySpec {
@@ -95,7 +90,7 @@ impl DeploySpec {
             if key.trim().is_empty() {
                 return Err("`labels` has an empty key".into());
             }
-            if is_reserved_label(key) {
+            if labels::is_reserved(key) {
                 return Err(format!(
                     "`labels.{key}` is set by spawner itself; remove it from the request"
                 ));

@@ -1,9 +1,13 @@
-//! Input types that cannot hold an invalid value: every string from a user (an instance name, a
-//! cookie, a deploy body) is parsed here once, with an error that names the field and says what to
-//! do, and the rest of the crate only handles the parsed types.
+//! The types the rest of the crate speaks. Input types cannot hold an invalid value: every string
+//! from a user (an instance name, a cookie, a deploy body) is parsed here once, with an error that
+//! names the field and says what to do. Container facts ([`ContainerInfo`]) are what any backend
+//! reports, and the labels spawner uses are named once ([`labels`]).
 
+mod container;
 mod deploy_request;
 mod instance_name;
+pub mod labels;
 
+pub use container::{ContainerInfo, Health, RunState};
 pub use deploy_request::{DeployRequest, DeploySpec};
 pub use instance_name::InstanceName;

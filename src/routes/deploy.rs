@@ -1,65 +1,61 @@
-//! The private API's `/deploy` endpoints, compatible with the old spawner's clients.
+//! The private API's `/deploy` endpoints, compatible with the old spawner's clients. Each handler
+//! parses its input, calls one operation on [`Instances`], and maps the outcome; failures are
+//! [`DeployError`]s with a status and a sentence for the caller (plus the engine's cause).
 
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse, ResponseError};
 
-use crate::docker::DockerError;
+use crate::configuration::Settings;
 use crate::domain::DeploySpec;
-use crate::instances::{CreateError, Instance, Instances};
+use crate::error::chain;
+use crate::instances::{Instance, Instances, OpError};
 
-use super::json_error;
+use super::json_error_with_cause;
 
 #[derive(Debug, thiserror::Error)]
 pub enum DeployError {
     #[error("{0}")]
     BadRequest(String),
-    #[error("no instance named {0:?} is managed by spawner")]
-    NotFound(String),
     #[error("spawner has not read the container list from Docker yet; try again shortly")]
     NotSynced,
     #[error(transparent)]
-    Create(#[from] CreateError),
-    #[error(transparent)]
-    Docker(#[from] DockerError),
-}
-
-fn docker_status(e: &DockerError) -> StatusCode {
-    match e {
-        DockerError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
-        DockerError::NotFound(_) => StatusCode::NOT_FOUND,
-        DockerError::Conflict(_) => StatusCode::CONFLICT,
-        DockerError::Rejected(_) => StatusCode::BAD_REQUEST,
-        DockerError::Other(_) => StatusCode::BAD_GATEWAY,
-    }
+    Op(#[from] OpError),
 }
 
 impl ResponseError for DeployError {
     fn status_code(&self) -> StatusCode {
         match self {
             DeployError::BadRequest(_) => StatusCode::BAD_REQUEST,
-            DeployError::NotFound(_) => StatusCode::NOT_FOUND,
             DeployError::NotSynced => StatusCode::SERVICE_UNAVAILABLE,
-            DeployError::Create(e) => match e {
-                CreateError::ImageNotFound(_) => StatusCode::NOT_FOUND,
-                CreateError::NetworkNotFound(_) => StatusCode::BAD_REQUEST,
-                CreateError::NameTaken(_) => StatusCode::CONFLICT,
-                CreateError::StartFailed { .. } => StatusCode::BAD_GATEWAY,
-                CreateError::Docker(e) => docker_status(e),
+            DeployError::Op(e) => match e {
+                OpError::NotFound(_) | OpError::ImageNotFound(_) => StatusCode::NOT_FOUND,
+                OpError::NetworkNotFound(_) => StatusCode::BAD_REQUEST,
+                OpError::NameTaken(_) => StatusCode::CONFLICT,
+                OpError::StartFailed { .. } | OpError::Engine(_) => StatusCode::BAD_GATEWAY,
+                OpError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             },
-            DeployError::Docker(e) => docker_status(e),
         }
     }
 
     fn error_response(&self) -> HttpResponse {
-        json_error(self.status_code(), self)
+        let status = self.status_code();
+        // `Op` is transparent: its source is the engine's error.
+        let cause = std::error::Error::source(self).map(chain);
+        if status.is_server_error() {
+            log::warn!("deploy API: {status}: {}", chain(self));
+        }
+        json_error_with_cause(status, self, cause)
     }
 }
 
 type Reply = Result<HttpResponse, DeployError>;
 
 /// `POST /deploy`: create and (unless `"start": false`) start.
-pub async fn create(body: web::Bytes, instances: web::Data<Instances>) -> Reply {
-    let settings = instances.settings();
+pub async fn create(
+    body: web::Bytes,
+    instances: web::Data<Instances>,
+    settings: web::Data<Settings>,
+) -> Reply {
     let spec = DeploySpec::parse(&body, &settings.network, &settings.allowed_networks)
         .map_err(DeployError::BadRequest)?;
     let view = instances.create(&spec).await?;
@@ -75,10 +71,7 @@ pub async fn list(instances: web::Data<Instances>) -> Reply {
 }
 
 async fn resolve(instances: &Instances, name_or_id: &str) -> Result<Instance, DeployError> {
-    instances
-        .resolve(name_or_id)
-        .await?
-        .ok_or_else(|| DeployError::NotFound(name_or_id.to_string()))
+    Ok(instances.resolve(name_or_id).await?)
 }
 
 /// `GET /deploy/{name-or-id}`.

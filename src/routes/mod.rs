@@ -1,17 +1,29 @@
 //! HTTP endpoints, one file per group. Handlers stay thin: extract, call the function that
-//! decides, map its outcome to a response.
+//! decides, map its outcome to a response. Settings and services come in as `web::Data`.
 
 pub mod deploy;
 pub mod forward_auth;
 pub mod health;
 pub mod traefik_config;
 
+use actix_web::http::StatusCode;
 use actix_web::HttpResponse;
 
 /// Errors are JSON `{"error": "…"}` everywhere.
-pub fn json_error(
-    status: actix_web::http::StatusCode,
+pub fn json_error(status: StatusCode, message: impl std::fmt::Display) -> HttpResponse {
+    json_error_with_cause(status, message, None)
+}
+
+/// `{"error": "<what to do>", "cause": "<what the engine said>"}`: the sentence for the caller,
+/// and for the operator the underlying error.
+pub fn json_error_with_cause(
+    status: StatusCode,
     message: impl std::fmt::Display,
+    cause: Option<String>,
 ) -> HttpResponse {
-    HttpResponse::build(status).json(serde_json::json!({ "error": message.to_string() }))
+    let mut body = serde_json::json!({ "error": message.to_string() });
+    if let Some(cause) = cause {
+        body["cause"] = cause.into();
+    }
+    HttpResponse::build(status).json(body)
 }

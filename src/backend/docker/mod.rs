@@ -1,0 +1,284 @@
+//! The Docker engine behind [`Backend`](super::Backend), and the only module that imports
+//! `bollard`. Calls go to the daemon's API (version negotiated, so Docker 20.10's API 1.41 works);
+//! answers are translated into domain types in [`convert`], errors into
+//! [`BackendError`](super::BackendError) with bollard's error kept as the source.
+
+mod convert;
+
+use std::collections::HashMap;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use bollard::exec::{StartExecOptions, StartExecResults};
+use bollard::models::{ContainerCreateBody, ExecConfig, HostConfig};
+use bollard::query_parameters::{
+    CreateContainerOptionsBuilder, CreateImageOptionsBuilder, EventsOptionsBuilder,
+    ListContainersOptionsBuilder, RemoveContainerOptionsBuilder, StatsOptionsBuilder,
+    StopContainerOptionsBuilder,
+};
+use futures_util::stream::BoxStream;
+use futures_util::{StreamExt, TryStreamExt};
+
+use super::{BackendError, CreateSpec, Event, ExecOutput, Op, Stats};
+use crate::domain::{labels, ContainerInfo};
+use convert::{already_done_is_done, error, exists, not_managed};
+
+/// Inspections run at once when (re)listing every managed container.
+const INSPECT_CONCURRENCY: usize = 16;
+
+#[derive(Clone)]
+pub struct DockerBackend {
+    docker: bollard::Docker,
+}
+
+fn managed_filter() -> HashMap<String, Vec<String>> {
+    HashMap::from([(
+        "label".to_string(),
+        vec![format!("{}={}", labels::ORIGIN, labels::ORIGIN_VALUE)],
+    )])
+}
+
+impl DockerBackend {
+    /// Connects to `host` (`unix://…`, `tcp://…`), or when it is empty as the `docker` CLI would
+    /// (`DOCKER_HOST`, else the local socket), and agrees on an API version with the daemon. An
+    /// unreachable daemon is not an error here: calls fail with `Unavailable` until it is back.
+    pub async fn connect(host: &str) -> Result<Self, BackendError> {
+        let docker = if host.is_empty() {
+            bollard::Docker::connect_with_defaults()
+        } else {
+            bollard::Docker::connect_with_host(host)
+        }
+        .map_err(|source| BackendError::Unavailable {
+            op: Op::Connect,
+            source: source.into(),
+        })?;
+        let docker = match docker.clone().negotiate_version().await {
+            Ok(negotiated) => negotiated,
+            Err(e) => {
+                log::warn!("could not agree on a Docker API version ({e}); using the default");
+                docker
+            }
+        };
+        Ok(Self { docker })
+    }
+
+    pub async fn list_managed(&self) -> Result<Vec<ContainerInfo>, BackendError> {
+        let options = ListContainersOptionsBuilder::default()
+            .all(true)
+            .filters(&managed_filter())
+            .build();
+        let summaries = self
+            .docker
+            .list_containers(Some(options))
+            .await
+            .map_err(error(Op::List, "containers"))?;
+        let ids: Vec<String> = summaries.into_iter().filter_map(|s| s.id).collect();
+        let infos: Vec<Option<ContainerInfo>> = futures_util::stream::iter(ids)
+            .map(|id| async move {
+                match self.inspect_managed(&id).await {
+                    Ok(info) => Ok(Some(info)),
+                    // Removed between the list and the inspect.
+                    Err(e) if e.is_not_found() => Ok(None),
+                    Err(e) => Err(e),
+                }
+            })
+            .buffer_unordered(INSPECT_CONCURRENCY)
+            .try_collect()
+            .await?;
+        Ok(infos.into_iter().flatten().collect())
+    }
+
+    pub async fn inspect_managed(&self, name_or_id: &str) -> Result<ContainerInfo, BackendError> {
+        let response = self
+            .docker
+            .inspect_container(name_or_id, None)
+            .await
+            .map_err(error(Op::Inspect, name_or_id))?;
+        match convert::to_info(response) {
+            Some(info) if info.label(labels::ORIGIN) == Some(labels::ORIGIN_VALUE) => Ok(info),
+            _ => Err(not_managed(name_or_id)),
+        }
+    }
+
+    pub async fn image_exists(&self, image: &str) -> Result<bool, BackendError> {
+        let answer = self.docker.inspect_image(image).await;
+        exists(answer.map_err(error(Op::InspectImage, image)))
+    }
+
+    pub async fn network_exists(&self, network: &str) -> Result<bool, BackendError> {
+        let answer = self.docker.inspect_network(network, None).await;
+        exists(answer.map_err(error(Op::InspectNetwork, network)))
+    }
+
+    /// The caller's labels are kept and `origin=spawner` is always set; nothing else of the host
+    /// is granted (no binds, no privileges).
+    pub async fn create(&self, spec: &CreateSpec) -> Result<String, BackendError> {
+        let mut labels: HashMap<String, String> = spec.labels.clone().into_iter().collect();
+        labels.insert(labels::ORIGIN.into(), labels::ORIGIN_VALUE.into());
+        labels.insert(labels::NETWORK.into(), spec.network.clone());
+        let body = ContainerCreateBody {
+            image: Some(spec.image.clone()),
+            hostname: Some(spec.name.clone()),
+            env: Some(spec.envs.iter().map(|(k, v)| format!("{k}={v}")).collect()),
+            labels: Some(labels),
+            host_config: Some(HostConfig {
+                network_mode: Some(spec.network.clone()),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let options = CreateContainerOptionsBuilder::default()
+            .name(&spec.name)
+            .build();
+        let created = self
+            .docker
+            .create_container(Some(options), body)
+            .await
+            .map_err(error(Op::Create, &spec.name))?;
+        Ok(created.id)
+    }
+
+    pub async fn start(&self, id: &str) -> Result<(), BackendError> {
+        already_done_is_done(self.docker.start_container(id, None).await, Op::Start, id)
+    }
+
+    pub async fn stop(&self, id: &str, grace: Duration) -> Result<(), BackendError> {
+        let options = StopContainerOptionsBuilder::default()
+            .t(grace.as_secs().try_into().unwrap_or(i32::MAX))
+            .build();
+        let answer = self.docker.stop_container(id, Some(options)).await;
+        already_done_is_done(answer, Op::Stop, id)
+    }
+
+    pub async fn pause(&self, id: &str) -> Result<(), BackendError> {
+        let answer = self.docker.pause_container(id).await;
+        answer.map_err(error(Op::Pause, id))
+    }
+
+    pub async fn unpause(&self, id: &str) -> Result<(), BackendError> {
+        let answer = self.docker.unpause_container(id).await;
+        answer.map_err(error(Op::Unpause, id))
+    }
+
+    pub async fn remove(&self, id: &str) -> Result<(), BackendError> {
+        let options = RemoveContainerOptionsBuilder::default().force(true).build();
+        let answer = self.docker.remove_container(id, Some(options)).await;
+        answer.map_err(error(Op::Remove, id))
+    }
+
+    /// Replaying a little history (`since`) closes the gap between opening the stream and listing.
+    pub fn events(&self, since: SystemTime) -> BoxStream<'static, Result<Event, BackendError>> {
+        let mut filters = managed_filter();
+        filters.insert("type".into(), vec!["container".into()]);
+        let since = since
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_secs()
+            .to_string();
+        let options = EventsOptionsBuilder::default()
+            .since(&since)
+            .filters(&filters)
+            .build();
+        self.docker
+            .events(Some(options))
+            .filter_map(|item| async move {
+                match item {
+                    Ok(message) => convert::to_event(message).map(Ok),
+                    Err(e) => Some(Err(error(Op::Events, "stream")(e))),
+                }
+            })
+            .boxed()
+    }
+
+    pub async fn exec(&self, id: &str, cmd: &[String]) -> Result<ExecOutput, BackendError> {
+        let config = ExecConfig {
+            cmd: Some(cmd.to_vec()),
+            attach_stdout: Some(true),
+            attach_stderr: Some(true),
+            ..Default::default()
+        };
+        let created = self
+            .docker
+            .create_exec(id, config)
+            .await
+            .map_err(error(Op::Exec, id))?;
+        let options = StartExecOptions {
+            detach: false,
+            tty: false,
+            output_capacity: None,
+        };
+        let started = self
+            .docker
+            .start_exec(&created.id, Some(options))
+            .await
+            .map_err(error(Op::Exec, id))?;
+        let mut output = String::new();
+        if let StartExecResults::Attached {
+            output: mut out, ..
+        } = started
+        {
+            while let Some(chunk) = out.next().await {
+                let chunk = chunk.map_err(error(Op::Exec, id))?;
+                output.push_str(&String::from_utf8_lossy(&chunk.into_bytes()));
+            }
+        }
+        let inspected = self
+            .docker
+            .inspect_exec(&created.id)
+            .await
+            .map_err(error(Op::Exec, id))?;
+        Ok(ExecOutput {
+            exit_code: inspected.exit_code,
+            output,
+        })
+    }
+
+    pub async fn stats(&self, id: &str) -> Result<Stats, BackendError> {
+        let options = StatsOptionsBuilder::default()
+            .stream(false)
+            .one_shot(true)
+            .build();
+        let mut samples = self.docker.stats(id, Some(options));
+        match samples.next().await {
+            Some(sample) => Ok(convert::to_stats(sample.map_err(error(Op::Stats, id))?)),
+            None => Err(BackendError::Failed {
+                op: Op::Stats,
+                target: id.to_string(),
+                source: "the daemon sent no sample".into(),
+            }),
+        }
+    }
+
+    pub async fn pull(&self, image: &str) -> Result<(), BackendError> {
+        let options = CreateImageOptionsBuilder::default()
+            .from_image(image)
+            .build();
+        let mut progress = self.docker.create_image(Some(options), None, None);
+        while let Some(step) = progress.next().await {
+            let step = step.map_err(error(Op::Pull, image))?;
+            if let Some(detail) = step.error_detail.and_then(|d| d.message) {
+                return Err(BackendError::Failed {
+                    op: Op::Pull,
+                    target: image.to_string(),
+                    source: detail.into(),
+                });
+            }
+            if let Some(status) = step.status {
+                log::info!("pull {image}: {status} {}", step.id.unwrap_or_default());
+            }
+        }
+        Ok(())
+    }
+
+    pub async fn now(&self) -> Result<SystemTime, BackendError> {
+        let info = self
+            .docker
+            .info()
+            .await
+            .map_err(error(Op::Inspect, "daemon"))?;
+        convert::parse_time(info.system_time.as_deref()).ok_or_else(|| BackendError::Failed {
+            op: Op::Inspect,
+            target: "daemon".into(),
+            source: "the daemon did not tell its time".into(),
+        })
+    }
+}

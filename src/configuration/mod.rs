@@ -1,0 +1,226 @@
+//! Settings and where they come from: defaults < `spawner.toml` (`--config` / `SPAWNER_CONFIG`) <
+//! environment `SPAWNER_<KEY>` < command-line `--key-with-dashes`.
+//!
+//! One table ([`SETTINGS`]) names every setting once, with its default and help; the command line,
+//! `--help`, the layering and the error messages are all built from it, so a setting cannot be
+//! documented in one place and missing in another. Every value is read as text from whichever
+//! layer set it and parsed ([`parse`]), so a bad value gets the same message, naming the setting, whatever
+//! layer it came from.
+
+mod cli;
+mod parse;
+mod table;
+#[cfg(test)]
+mod tests;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+pub use cli::{command, flag};
+pub use table::SETTINGS;
+
+use parse::*;
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub api_addr: SocketAddr,
+    pub auth_addr: SocketAddr,
+    pub docker_host: String,
+    pub network: String,
+    pub allowed_networks: Vec<String>,
+    pub cookie_key: String,
+    pub cookie_fallback_url: String,
+    pub public_path: String,
+    pub redirect_timeout: Duration,
+    pub http_probe_ok_status: u16,
+    pub http_probe_timeout: Duration,
+    pub traefik_base_url: String,
+    pub traefik_check_enabled: bool,
+    pub use_path_routing: bool,
+    pub container_prefix: String,
+    pub hold_timeout: Duration,
+    pub route_timeout: Duration,
+    pub ready_timeout: Duration,
+    pub max_concurrent_starts: usize,
+    pub entrypoint: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("invalid value {value:?} for setting `{key}` (--{flag}, SPAWNER_{env}): {reason}")]
+    Invalid {
+        key: String,
+        flag: String,
+        env: String,
+        value: String,
+        reason: String,
+    },
+    #[error("unknown setting `{key}` in {file}; known settings: {known}")]
+    UnknownKey {
+        key: String,
+        file: String,
+        known: String,
+    },
+    #[error("cannot read the configuration: {0}")]
+    Source(String),
+}
+
+impl Settings {
+    /// Reads the layers. `args` includes the program name; `env` is the process environment.
+    /// A clap error (including `--help`) is returned as such so the caller can print it and exit.
+    pub fn load(
+        args: impl IntoIterator<Item = String>,
+        env: HashMap<String, String>,
+    ) -> Result<Result<Self, ConfigError>, clap::Error> {
+        let matches = command().try_get_matches_from(cli::go_style(args))?;
+        Ok(Self::from_layers(&matches, env))
+    }
+
+    fn from_layers(
+        matches: &clap::ArgMatches,
+        env: HashMap<String, String>,
+    ) -> Result<Self, ConfigError> {
+        let mut builder = defaults();
+        let (file, required) = match matches
+            .get_one::<String>("config")
+            .cloned()
+            .or_else(|| env.get("SPAWNER_CONFIG").cloned())
+        {
+            Some(path) => (path, true),
+            None => ("spawner.toml".to_string(), false),
+        };
+        check_file_keys(&file, required)?;
+        builder = builder
+            .add_source(config::File::new(&file, config::FileFormat::Toml).required(required))
+            .add_source(
+                config::Environment::with_prefix("SPAWNER")
+                    .prefix_separator("_")
+                    .source(Some(env.into_iter().collect())),
+            );
+        for (key, _, _, _) in SETTINGS {
+            if let Some(value) = matches.get_one::<String>(key) {
+                builder = builder
+                    .set_override(*key, value.clone())
+                    .map_err(|e| ConfigError::Source(e.to_string()))?;
+            }
+        }
+        let layers = builder
+            .build()
+            .map_err(|e| ConfigError::Source(e.to_string()))?;
+        Self::from_config(&layers)
+    }
+
+    fn from_config(c: &config::Config) -> Result<Self, ConfigError> {
+        let network: String = get(c, "network", non_empty)?;
+        let mut allowed_networks: Vec<String> = get::<String>(c, "allowed_networks", Ok)?
+            .split(',')
+            .map(|n| n.trim().to_string())
+            .filter(|n| !n.is_empty())
+            .collect();
+        if !allowed_networks.contains(&network) {
+            allowed_networks.insert(0, network.clone());
+        }
+        Ok(Self {
+            api_addr: get(c, "api_addr", parse::<SocketAddr>)?,
+            auth_addr: get(c, "auth_addr", parse::<SocketAddr>)?,
+            docker_host: get(c, "docker_host", |h| Ok(h.trim().to_string()))?,
+            network,
+            allowed_networks,
+            cookie_key: get(c, "cookie_key", cookie_key)?,
+            cookie_fallback_url: get(c, "cookie_fallback_url", non_empty)?,
+            public_path: get(c, "public_path", path)?,
+            redirect_timeout: get(c, "redirect_timeout", duration)?,
+            http_probe_ok_status: get(c, "http_probe_ok_status", status)?,
+            http_probe_timeout: get(c, "http_probe_timeout", positive_duration)?,
+            traefik_base_url: get(c, "traefik_base_url", http_url)?,
+            traefik_check_enabled: get(c, "traefik_check_enabled", boolean)?,
+            use_path_routing: get(c, "use_path_routing", boolean)?,
+            container_prefix: get(c, "container_prefix", prefix)?,
+            hold_timeout: get(c, "hold_timeout", positive_duration)?,
+            route_timeout: get(c, "route_timeout", positive_duration)?,
+            ready_timeout: get(c, "ready_timeout", positive_duration)?,
+            max_concurrent_starts: get(c, "max_concurrent_starts", positive_count)?,
+            entrypoint: get(c, "entrypoint", non_empty)?,
+        })
+    }
+
+    /// The settings that shape behaviour, as `key=value` pairs for the start-up log.
+    pub fn summary(&self) -> String {
+        format!(
+            "network={} use_path_routing={} container_prefix={:?} cookie_key={} \
+             traefik_check_enabled={} hold_timeout={} max_concurrent_starts={}",
+            self.network,
+            self.use_path_routing,
+            self.container_prefix,
+            self.cookie_key,
+            self.traefik_check_enabled,
+            humantime::format_duration(self.hold_timeout),
+            self.max_concurrent_starts,
+        )
+    }
+
+    /// Settings for tests and embedding: the defaults, with both listeners on free loopback ports.
+    pub fn for_tests() -> Self {
+        let layers = defaults()
+            .set_override("api_addr", "127.0.0.1:0")
+            .and_then(|b| b.set_override("auth_addr", "127.0.0.1:0"))
+            .and_then(|b| b.build())
+            .expect("static defaults");
+        Self::from_config(&layers).expect("the defaults are valid")
+    }
+}
+
+/// The bottom layer: every setting's default from [`SETTINGS`].
+fn defaults() -> config::ConfigBuilder<config::builder::DefaultState> {
+    SETTINGS.iter().fold(
+        config::Config::builder(),
+        |builder, (key, default, _, _)| {
+            builder
+                .set_default(*key, *default)
+                .expect("a static string default is always accepted")
+        },
+    )
+}
+
+/// A typo in the file would otherwise be ignored silently.
+fn check_file_keys(file: &str, required: bool) -> Result<(), ConfigError> {
+    let only_file = config::Config::builder()
+        .add_source(config::File::new(file, config::FileFormat::Toml).required(required))
+        .build()
+        .map_err(|e| ConfigError::Source(e.to_string()))?;
+    let keys = only_file
+        .try_deserialize::<HashMap<String, config::Value>>()
+        .map_err(|e| ConfigError::Source(e.to_string()))?;
+    for key in keys.keys() {
+        if !SETTINGS.iter().any(|(k, ..)| k == key) {
+            return Err(ConfigError::UnknownKey {
+                key: key.clone(),
+                file: file.to_string(),
+                known: SETTINGS
+                    .iter()
+                    .map(|(k, ..)| *k)
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            });
+        }
+    }
+    Ok(())
+}
+
+fn get<T>(
+    c: &config::Config,
+    key: &str,
+    parser: impl Fn(String) -> Result<T, String>,
+) -> Result<T, ConfigError> {
+    let raw = c
+        .get_string(key)
+        .map_err(|e| ConfigError::Source(e.to_string()))?;
+    parser(raw.clone()).map_err(|reason| ConfigError::Invalid {
+        key: key.to_string(),
+        flag: flag(key),
+        env: key.to_uppercase(),
+        value: raw,
+        reason,
+    })
+}

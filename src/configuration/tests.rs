@@ -1,0 +1,129 @@
+//! Unit tests of the layers, the parsers and the command line.
+
+use std::time::Duration;
+
+use super::*;
+
+fn load(args: &[&str], env: &[(&str, &str)]) -> Result<Settings, ConfigError> {
+    let args = std::iter::once("spawner")
+        .chain(args.iter().copied())
+        .map(String::from);
+    let env = env
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    Settings::load(args, env).expect("valid command line")
+}
+
+#[test]
+fn defaults_match_the_design() {
+    let s = load(&[], &[]).unwrap();
+    assert_eq!(s.api_addr.to_string(), "0.0.0.0:8008");
+    assert_eq!(s.auth_addr.to_string(), "0.0.0.0:8000");
+    assert_eq!(s.cookie_key, "instance");
+    assert_eq!(s.cookie_fallback_url, "/home");
+    assert_eq!(s.redirect_timeout, Duration::from_secs(2));
+    assert_eq!(s.hold_timeout, Duration::from_secs(25));
+    assert_eq!(s.allowed_networks, vec!["traefiknet".to_string()]);
+    assert!(s.traefik_check_enabled && !s.use_path_routing);
+    assert_eq!(s.max_concurrent_starts, 32);
+}
+
+#[test]
+fn environment_wins_over_defaults_and_flags_win_over_environment() {
+    let env = [
+        ("SPAWNER_HOLD_TIMEOUT", "3s"),
+        ("SPAWNER_NETWORK", "envnet"),
+    ];
+    let s = load(&[], &env).unwrap();
+    assert_eq!(s.hold_timeout, Duration::from_secs(3));
+    assert_eq!(s.network, "envnet");
+    let s = load(
+        &["--hold-timeout", "4s", "--traefik-check-enabled=false"],
+        &env,
+    )
+    .unwrap();
+    assert_eq!(s.hold_timeout, Duration::from_secs(4));
+    assert!(!s.traefik_check_enabled);
+    let s = load(&["--use-path-routing", "--container-prefix", "/p/"], &[]).unwrap();
+    assert!(s.use_path_routing);
+    assert_eq!(s.container_prefix, "/p");
+}
+
+#[test]
+fn the_file_sits_between_defaults_and_environment() {
+    let dir = std::env::temp_dir().join(format!("spawner-cfg-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("spawner.toml");
+    std::fs::write(&file, "hold_timeout = \"7s\"\nnetwork = \"filenet\"\n").unwrap();
+    let path = file.to_str().unwrap();
+    let s = load(&["--config", path], &[]).unwrap();
+    assert_eq!(s.hold_timeout, Duration::from_secs(7));
+    let s = load(
+        &[],
+        &[("SPAWNER_CONFIG", path), ("SPAWNER_NETWORK", "envnet")],
+    )
+    .unwrap();
+    assert_eq!(
+        (s.network.as_str(), s.hold_timeout),
+        ("envnet", Duration::from_secs(7))
+    );
+    std::fs::write(&file, "hold_timout = \"7s\"\n").unwrap();
+    let err = load(&["--config", path], &[]).unwrap_err().to_string();
+    assert!(err.contains("unknown setting `hold_timout`"), "{err}");
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn a_bad_value_names_the_setting_whatever_layer_it_came_from() {
+    let err = load(&["--hold-timeout", "soon"], &[])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("`hold_timeout`") && err.contains("--hold-timeout"),
+        "{err}"
+    );
+    let err = load(&[], &[("SPAWNER_HTTP_PROBE_OK_STATUS", "abc")])
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("`http_probe_ok_status`"), "{err}");
+    let err = load(&["--api-addr", "nowhere"], &[])
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("`api_addr`"), "{err}");
+    let err = load(&["--traefik-check-enabled=maybe"], &[])
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("`traefik_check_enabled`"), "{err}");
+}
+
+#[test]
+fn help_lists_every_setting() {
+    let help = command().render_long_help().to_string();
+    for (key, ..) in SETTINGS {
+        assert!(help.contains(&format!("--{}", flag(key))), "{key}");
+    }
+}
+
+#[test]
+fn go_style_single_dash_flags_are_read_as_long_flags() {
+    let s = load(
+        &[
+            "-use-path-routing=true",
+            "-container-prefix",
+            "/mycustomprefix",
+        ],
+        &[],
+    )
+    .unwrap();
+    assert!(s.use_path_routing);
+    assert_eq!(s.container_prefix, "/mycustomprefix");
+    let s = load(&["-traefik-check-enabled=false", "-hold-timeout=3s"], &[]).unwrap();
+    assert!(!s.traefik_check_enabled);
+    assert_eq!(s.hold_timeout, Duration::from_secs(3));
+    // Short flags and unknown names are left for clap to judge.
+    assert_eq!(
+        cli::go_style(["spawner", "-h", "-x", "-config=a"].map(String::from)),
+        ["spawner", "-h", "-x", "--config=a"]
+    );
+}

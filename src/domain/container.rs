@@ -1,0 +1,61 @@
+//! What spawner knows of one container, whatever engine runs it: its state, its health and the
+//! facts readiness and routing are derived from. Backends translate their own models into these.
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::time::SystemTime;
+
+/// Lifecycle state of a container.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RunState {
+    Created,
+    Running,
+    Paused,
+    Restarting,
+    Removing,
+    Exited,
+    Dead,
+}
+
+/// Result of the container's own health check (Docker `HEALTHCHECK`); `None` when it has none.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Health {
+    None,
+    Starting,
+    Healthy,
+    Unhealthy,
+}
+
+/// One managed container as the engine last described it.
+#[derive(Debug, Clone)]
+pub struct ContainerInfo {
+    pub id: String,
+    pub name: String,
+    pub image: String,
+    pub labels: BTreeMap<String, String>,
+    pub state: RunState,
+    pub health: Health,
+    pub has_healthcheck: bool,
+    /// The last run's exit code; `None` while it runs or when the engine did not say.
+    pub exit_code: Option<i64>,
+    /// When the current (or last) run started; `None` if it never ran. It identifies a run.
+    pub started_at: Option<SystemTime>,
+    pub finished_at: Option<SystemTime>,
+    pub exposed_tcp_ports: Vec<u16>,
+    /// Address on each attached network.
+    pub ips: BTreeMap<String, IpAddr>,
+}
+
+impl ContainerInfo {
+    /// The last time the container started or stopped: a later description never shows an
+    /// earlier one, so it orders two views of the same container.
+    pub fn last_transition(&self) -> Option<SystemTime> {
+        self.started_at.max(self.finished_at)
+    }
+
+    pub fn label(&self, key: &str) -> Option<&str> {
+        self.labels.get(key).map(String::as_str)
+    }
+}

@@ -1,0 +1,24 @@
+//! The labels spawner reads and writes on its containers, named once. A container is spawner's
+//! if, and only if, it carries `origin=spawner`; the `spawner.` prefix is reserved for spawner.
+
+/// The label that marks a container as spawner's, and its value.
+pub const ORIGIN: &str = "origin";
+pub const ORIGIN_VALUE: &str = "spawner";
+/// Labels under this prefix are set by spawner alone; a deploy body may not choose them.
+pub const RESERVED_PREFIX: &str = "spawner.";
+/// The service port given at creation (`port` in the deploy body).
+pub const PORT: &str = "spawner.port";
+/// The network the container was created on: its address there is the one probed.
+pub const NETWORK: &str = "spawner.network";
+/// URL probed for readiness; the old spawner's clients send `health-check`, older ones `healthcheck`.
+pub const HEALTH_CHECK: [&str; 2] = ["health-check", "healthcheck"];
+
+/// The traefik Docker-provider label that the old clients use to name an instance's port.
+pub fn traefik_port(instance: &str) -> String {
+    format!("traefik.http.services.{instance}.loadbalancer.server.port")
+}
+
+/// Whether a client may not set this label itself.
+pub fn is_reserved(key: &str) -> bool {
+    key == ORIGIN || key.starts_with(RESERVED_PREFIX)
+}

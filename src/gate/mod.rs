@@ -1,0 +1,111 @@
+//! The ForwardAuth decision: given what a request asks for ([`AuthRequest`]), what to answer.
+//!
+//! [`route`] decides from the request alone which case applies. [`Gate::decide`] then answers
+//! from the index when the instance is ready (the hot path: memory only), or holds the request
+//! while the instance is started and made ready, or, for the catch-all router's fallback, also
+//! waits until traefik has loaded the instance's route. traefik gives up on an auth call after
+//! 30 s, so every branch ends in a deliberate [`Outcome`] before `hold_timeout`.
+
+mod request;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+pub use request::{route, same_site, AuthRequest, Route};
+
+use crate::configuration::Settings;
+use crate::domain::InstanceName;
+use crate::instances::{Instances, Lookup, StartError};
+use crate::traefik::api::TraefikApi;
+
+/// What `/auth` answers; [`crate::routes::forward_auth`] turns it into a response.
+#[derive(Debug)]
+pub enum Outcome {
+    /// 200: traefik forwards the original request.
+    Allow,
+    /// 302 to `cookie_fallback_url`: no usable instance.
+    Home,
+    /// 307 to the same URI: the route is loaded now, the client retries on it.
+    Retry { location: String },
+    /// 503: not ready within the wait; the start goes on.
+    NotReady {
+        name: InstanceName,
+        waited: Duration,
+    },
+    /// 502 (503 when the engine is away): the start failed.
+    Failed {
+        name: InstanceName,
+        error: StartError,
+    },
+}
+
+pub struct Gate {
+    settings: Arc<Settings>,
+    instances: Arc<Instances>,
+    traefik: TraefikApi,
+}
+
+impl Gate {
+    pub fn new(settings: Arc<Settings>, instances: Arc<Instances>) -> Self {
+        let traefik = TraefikApi::new(&settings.traefik_base_url);
+        Self {
+            settings,
+            instances,
+            traefik,
+        }
+    }
+
+    pub async fn decide(&self, request: &AuthRequest, fallback: bool) -> Outcome {
+        let settings = &self.settings;
+        let name = match route(request, settings) {
+            Route::Public => return Outcome::Allow,
+            Route::Home => return Outcome::Home,
+            Route::Instance(name) => name,
+        };
+        let ready = match self.instances.lookup(name.as_str()) {
+            Lookup::Unknown => {
+                log::debug!("{name}: unknown instance; sending the client home");
+                return Outcome::Home;
+            }
+            Lookup::Ready if !fallback => return Outcome::Allow,
+            Lookup::Ready => true,
+            Lookup::NotReady => false,
+        };
+        let started = Instant::now();
+        if !ready {
+            let wait = self.instances.ensure_ready(name.as_str());
+            match tokio::time::timeout(settings.hold_timeout, wait).await {
+                Ok(Ok(())) => {}
+                Ok(Err(StartError::Gone(_))) => return Outcome::Home,
+                Ok(Err(error)) => return Outcome::Failed { name, error },
+                Err(_) => {
+                    log::warn!(
+                        "{name}: not ready within the hold timeout ({:?})",
+                        settings.hold_timeout
+                    );
+                    let waited = settings.hold_timeout;
+                    return Outcome::NotReady { name, waited };
+                }
+            }
+        }
+        if !fallback {
+            log::info!("{name}: request held {:?} until ready", started.elapsed());
+            return Outcome::Allow;
+        }
+        if settings.traefik_check_enabled {
+            let left = settings.hold_timeout.saturating_sub(started.elapsed());
+            let wait = settings.route_timeout.min(left);
+            if !self.traefik.wait_for_route(name.as_str(), wait).await {
+                log::warn!("{name}: traefik did not load its route within {wait:?}; stopping it");
+                self.instances.stop(name.as_str()).await;
+                return Outcome::NotReady { name, waited: wait };
+            }
+        }
+        let location = same_site(&request.uri).to_string();
+        log::info!(
+            "{name}: route ready after {:?}; 307 to {location}",
+            started.elapsed()
+        );
+        Outcome::Retry { location }
+    }
+}

@@ -1,0 +1,171 @@
+//! The index of managed containers: pure data and the rules for changing it, with no I/O, so the
+//! ordering rules are tested without Docker. [`super::Instances`] holds it behind a lock.
+
+use std::collections::{HashMap, HashSet};
+use std::time::SystemTime;
+
+use super::instance::Instance;
+use crate::domain::{ContainerInfo, RunState};
+
+#[derive(Default)]
+pub struct Index {
+    pub by_name: HashMap<String, Instance>,
+    name_of_id: HashMap<String, String>,
+    /// Whether the whole list has been read from the engine at least once.
+    pub synced: bool,
+}
+
+impl Index {
+    pub fn get(&self, name: &str) -> Option<&Instance> {
+        self.by_name.get(name)
+    }
+
+    pub fn remove_id(&mut self, id: &str) -> Option<Instance> {
+        let name = self.name_of_id.remove(id)?;
+        self.by_name.remove(&name)
+    }
+
+    /// Marks a running container dead as of `at`, the moment its `die` event happened, without
+    /// waiting for an inspect: until then the hot path would still answer 200 for it. A `die`
+    /// older than the run the index holds (a restart already seen) changes nothing.
+    pub fn mark_died(&mut self, id: &str, at: SystemTime, exit_code: Option<i64>) -> bool {
+        let Some(name) = self.name_of_id.get(id) else {
+            return false;
+        };
+        match self.by_name.get_mut(name) {
+            Some(i)
+                if i.info.state == RunState::Running
+                    && i.info.started_at.is_some_and(|run| at >= run) =>
+            {
+                i.info.state = RunState::Exited;
+                i.info.finished_at = Some(at);
+                i.info.exit_code = exit_code;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Applies a fresh description unless the index already holds a newer view of that container.
+    pub fn upsert(&mut self, info: ContainerInfo) -> bool {
+        if let Some(old) = self.name_of_id.get(&info.id).map(|n| &self.by_name[n]) {
+            if info.last_transition() < old.info.last_transition() {
+                return false;
+            }
+        }
+        let kept = self.remove_id(&info.id);
+        // A different container under the same name (removed and re-created): its events follow.
+        if let Some(other) = self.by_name.remove(&info.name) {
+            self.name_of_id.remove(&other.info.id);
+        }
+        let mut instance = Instance::new(info);
+        if let Some(old) = kept {
+            instance.last_activity = old.last_activity;
+            instance.probed_ready = old.probed_ready;
+        }
+        self.name_of_id
+            .insert(instance.info.id.clone(), instance.info.name.clone());
+        self.by_name.insert(instance.info.name.clone(), instance);
+        true
+    }
+
+    /// Replaces the whole content with a fresh list, keeping what spawner itself learnt (activity,
+    /// probes) of the containers that are still there.
+    pub fn replace_all(&mut self, infos: Vec<ContainerInfo>) {
+        let live: HashSet<&str> = infos.iter().map(|i| i.id.as_str()).collect();
+        let gone: Vec<String> = self
+            .name_of_id
+            .keys()
+            .filter(|id| !live.contains(id.as_str()))
+            .cloned()
+            .collect();
+        for id in gone {
+            self.remove_id(&id);
+        }
+        for info in infos {
+            self.upsert(info);
+        }
+        self.synced = true;
+    }
+
+    /// Records that the run starting at `run` passed its readiness probe.
+    pub fn mark_probed(&mut self, name: &str, run: Option<SystemTime>) {
+        if let Some(instance) = self.by_name.get_mut(name) {
+            instance.probed_ready = run;
+        }
+    }
+
+    /// Name and port of every instance, sorted by name.
+    pub fn routes(&self) -> Vec<(String, u16)> {
+        let mut routes: Vec<_> = self
+            .by_name
+            .values()
+            .map(|i| (i.info.name.clone(), i.port))
+            .collect();
+        routes.sort();
+        routes
+    }
+
+    pub fn find_by_id_prefix(&self, prefix: &str) -> Option<&Instance> {
+        self.by_name
+            .values()
+            .find(|i| prefix.len() >= 12 && i.info.id.starts_with(prefix))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, UNIX_EPOCH};
+
+    use super::super::instance::tests::info;
+    use super::*;
+
+    fn at(secs: u64) -> SystemTime {
+        UNIX_EPOCH + Duration::from_secs(secs)
+    }
+
+    #[test]
+    fn a_die_event_stops_the_run_it_belongs_to_and_no_later_one() {
+        let mut index = Index::default();
+        let mut running = info(&[], &[], false);
+        running.state = RunState::Running;
+        running.started_at = Some(at(100));
+        index.upsert(running);
+        // A die from before this run (the previous one) is ignored.
+        assert!(!index.mark_died("abc", at(99), Some(1)));
+        assert_eq!(index.by_name["minion-1"].info.state, RunState::Running);
+        assert!(index.mark_died("abc", at(101), Some(3)));
+        assert_eq!(index.by_name["minion-1"].info.state, RunState::Exited);
+        assert_eq!(index.by_name["minion-1"].info.exit_code, Some(3));
+    }
+
+    #[test]
+    fn an_older_view_never_overwrites_a_newer_one() {
+        let mut index = Index::default();
+        let mut running = info(&[], &[], false);
+        running.state = RunState::Running;
+        running.started_at = Some(at(100));
+        let mut stale = info(&[], &[], false);
+        stale.finished_at = Some(at(50));
+        assert!(index.upsert(running));
+        assert!(!index.upsert(stale));
+        assert_eq!(index.by_name["minion-1"].info.state, RunState::Running);
+    }
+
+    #[test]
+    fn a_fresh_list_drops_the_gone_and_keeps_what_spawner_learnt_of_the_rest() {
+        let mut index = Index::default();
+        let mut kept = info(&[], &[], false);
+        kept.started_at = Some(at(10));
+        let mut gone = info(&[], &[], false);
+        gone.id = "def".into();
+        gone.name = "minion-2".into();
+        index.upsert(kept.clone());
+        index.upsert(gone);
+        index.by_name["minion-1"].touch(at(20));
+        index.replace_all(vec![kept]);
+        assert!(index.synced);
+        assert_eq!(index.routes(), vec![("minion-1".to_string(), 80)]);
+        assert_eq!(index.by_name["minion-1"].last_activity(), Some(at(20)));
+    }
+}

@@ -1,0 +1,250 @@
+//! One managed container as the index holds it, and what is derived from its description: the
+//! service port, how it tells readiness, whether the current run is ready, and its API view.
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use actix_web::http::Uri;
+use serde::Serialize;
+
+use crate::domain::{labels, ContainerInfo, Health, RunState};
+
+/// How a container tells it is ready to serve.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Readiness {
+    /// The image's Docker `HEALTHCHECK`: wait for `healthy`.
+    DockerHealth,
+    /// The `health-check` label: GET this path and query on the container's IP and this port.
+    Http { port: u16, path: String },
+    /// A known service port: a TCP connect.
+    Tcp { port: u16 },
+    /// Nothing known: wait `redirect_timeout`.
+    Delay,
+}
+
+#[derive(Debug, Clone)]
+pub struct Instance {
+    pub info: ContainerInfo,
+    pub port: u16,
+    pub readiness: Readiness,
+    /// The run (its start time) a readiness probe succeeded for.
+    pub(super) probed_ready: Option<SystemTime>,
+    /// Milliseconds since the Unix epoch of the last request let through; shared by every view
+    /// of this container so the hot path records it under the read lock.
+    pub(super) last_activity: Arc<AtomicU64>,
+}
+
+impl Instance {
+    pub fn new(info: ContainerInfo) -> Self {
+        let (port, port_known) = service_port(&info);
+        let readiness = readiness(&info, port, port_known);
+        Self {
+            info,
+            port,
+            readiness,
+            probed_ready: None,
+            last_activity: Arc::new(AtomicU64::new(0)),
+        }
+    }
+
+    pub fn name(&self) -> &str {
+        &self.info.name
+    }
+
+    pub fn is_ready(&self) -> bool {
+        self.info.state == RunState::Running
+            && match self.readiness {
+                Readiness::DockerHealth => self.info.health == Health::Healthy,
+                _ => self.probed_ready.is_some() && self.probed_ready == self.info.started_at,
+            }
+    }
+
+    /// The container's address on the network it was created on (or its only one).
+    pub fn ip(&self) -> Option<IpAddr> {
+        let ips = &self.info.ips;
+        self.info
+            .label(labels::NETWORK)
+            .and_then(|net| ips.get(net))
+            .or_else(|| ips.values().next())
+            .copied()
+    }
+
+    pub(super) fn touch(&self, now: SystemTime) {
+        let millis = now
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_millis();
+        self.last_activity
+            .store(u64::try_from(millis).unwrap_or(u64::MAX), Ordering::Relaxed);
+    }
+
+    pub fn last_activity(&self) -> Option<SystemTime> {
+        match self.last_activity.load(Ordering::Relaxed) {
+            0 => None,
+            millis => Some(UNIX_EPOCH + Duration::from_millis(millis)),
+        }
+    }
+
+    pub fn view(&self) -> InstanceView {
+        InstanceView {
+            id: self.info.id.clone(),
+            name: self.info.name.clone(),
+            image: self.info.image.clone(),
+            state: self.info.state,
+            health: self.info.health,
+            ready: self.is_ready(),
+            labels: self.info.labels.clone(),
+            port: self.port,
+            last_activity: self
+                .last_activity()
+                .map(|t| humantime::format_rfc3339_millis(t).to_string()),
+        }
+    }
+}
+
+/// An instance as the API shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct InstanceView {
+    pub id: String,
+    pub name: String,
+    pub image: String,
+    pub state: RunState,
+    pub health: Health,
+    pub ready: bool,
+    pub labels: BTreeMap<String, String>,
+    pub port: u16,
+    pub last_activity: Option<String>,
+}
+
+/// The service port: `port` (kept as a label), the traefik port label, the health-check URL's
+/// port, the image's single exposed port, else 80. The flag says whether it was known at all.
+fn service_port(info: &ContainerInfo) -> (u16, bool) {
+    let from_label = |key: &str| info.label(key).and_then(|p| p.trim().parse().ok());
+    let port = from_label(labels::PORT)
+        .or_else(|| from_label(&labels::traefik_port(&info.name)))
+        .or_else(|| health_check_uri(info).and_then(|u| u.port_u16()))
+        .or(match info.exposed_tcp_ports.as_slice() {
+            [only] => Some(*only),
+            _ => None,
+        });
+    (port.unwrap_or(80), port.is_some())
+}
+
+fn health_check_uri(info: &ContainerInfo) -> Option<Uri> {
+    let raw = labels::HEALTH_CHECK
+        .iter()
+        .find_map(|key| info.label(key))?;
+    match raw.trim().parse::<Uri>() {
+        Ok(uri) if uri.scheme_str() == Some("http") && uri.host().is_some() => Some(uri),
+        _ => {
+            log::warn!(
+                "{}: health-check label {raw:?} is not an http:// URL; ignoring it",
+                info.name
+            );
+            None
+        }
+    }
+}
+
+fn readiness(info: &ContainerInfo, port: u16, port_known: bool) -> Readiness {
+    if info.has_healthcheck {
+        return Readiness::DockerHealth;
+    }
+    if let Some(uri) = health_check_uri(info) {
+        let path = uri
+            .path_and_query()
+            .map(|p| p.as_str().to_string())
+            .unwrap_or_else(|| "/".into());
+        return Readiness::Http {
+            port: uri.port_u16().unwrap_or(80),
+            path,
+        };
+    }
+    if port_known {
+        Readiness::Tcp { port }
+    } else {
+        Readiness::Delay
+    }
+}
+
+#[cfg(test)]
+pub(super) mod tests {
+    use super::*;
+
+    pub fn info(labels: &[(&str, &str)], exposed: &[u16], healthcheck: bool) -> ContainerInfo {
+        ContainerInfo {
+            id: "abc".into(),
+            name: "minion-1".into(),
+            image: "mock-app:latest".into(),
+            labels: labels
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            state: RunState::Exited,
+            health: Health::None,
+            has_healthcheck: healthcheck,
+            exit_code: Some(0),
+            started_at: None,
+            finished_at: None,
+            exposed_tcp_ports: exposed.to_vec(),
+            ips: BTreeMap::new(),
+        }
+    }
+
+    #[test]
+    fn the_service_port_follows_the_documented_order() {
+        let traefik = "traefik.http.services.minion-1.loadbalancer.server.port";
+        let hc = "http://minion-1:9100/status";
+        type Case<'a> = (&'a [(&'a str, &'a str)], &'a [u16], u16);
+        let cases: [Case; 5] = [
+            (&[(labels::PORT, "7000"), (traefik, "9000")], &[], 7000),
+            (&[(traefik, "9000"), ("health-check", hc)], &[], 9000),
+            (&[("healthcheck", hc)], &[1, 2], 9100),
+            (&[], &[8888], 8888),
+            (&[], &[1, 2], 80),
+        ];
+        for (labels, exposed, expected) in cases {
+            assert_eq!(service_port(&info(labels, exposed, false)).0, expected);
+        }
+    }
+
+    #[test]
+    fn readiness_prefers_healthcheck_then_label_then_tcp_then_delay() {
+        let hc = [("health-check", "http://minion-1:9000/status?x=1")];
+        assert_eq!(
+            Instance::new(info(&hc, &[], true)).readiness,
+            Readiness::DockerHealth
+        );
+        assert_eq!(
+            Instance::new(info(&hc, &[], false)).readiness,
+            Readiness::Http {
+                port: 9000,
+                path: "/status?x=1".into()
+            }
+        );
+        assert_eq!(
+            Instance::new(info(&[], &[9000], false)).readiness,
+            Readiness::Tcp { port: 9000 }
+        );
+        assert_eq!(
+            Instance::new(info(&[], &[], false)).readiness,
+            Readiness::Delay
+        );
+    }
+
+    #[test]
+    fn a_probe_counts_only_for_the_run_it_was_made_in() {
+        let mut running = info(&[], &[9000], false);
+        running.state = RunState::Running;
+        running.started_at = Some(UNIX_EPOCH + Duration::from_secs(100));
+        let mut instance = Instance::new(running);
+        assert!(!instance.is_ready());
+        instance.probed_ready = Some(UNIX_EPOCH + Duration::from_secs(99));
+        assert!(!instance.is_ready());
+        instance.probed_ready = instance.info.started_at;
+        assert!(instance.is_ready());
+    }
+}

@@ -1,0 +1,205 @@
+//! The managed containers: an index of them that the hot path reads without an engine call, and
+//! the operations that change them.
+//!
+//! The engine is the source of truth; the index is a copy, filled by one list at start and kept
+//! current by the events stream ([`watcher`]). Every change goes through [`Instances`], which bumps
+//! a generation and wakes whoever waits for a change (readiness waits, the traefik configuration
+//! cache). A request for a stopped instance starts it once however many wait ([`wake`]), then
+//! waits for readiness ([`readiness`]). The private API's operations are in [`operations`].
+//!
+//! Files: [`index`] (pure data and its rules), [`instance`] (one container and what is derived from
+//! it), [`watcher`], [`wake`], [`readiness`], [`operations`]. The idle/capacity policy and its
+//! culler task will stand beside them, reading activity from the index and acting through
+//! [`operations`].
+
+mod index;
+mod instance;
+mod operations;
+mod readiness;
+mod wake;
+mod watcher;
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::time::{Duration, SystemTime};
+
+use tokio::sync::{watch, Semaphore};
+
+pub use instance::{Instance, InstanceView, Readiness};
+pub use operations::OpError;
+pub use wake::StartError;
+pub use watcher::REPLAY as EVENTS_REPLAY;
+
+use crate::backend::{Backend, BackendError};
+use crate::configuration::Settings;
+use crate::domain::ContainerInfo;
+use crate::tasks::Tasks;
+use index::Index;
+use wake::StartResult;
+
+/// Result of a lookup on the hot path.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Lookup {
+    Ready,
+    NotReady,
+    Unknown,
+}
+
+pub struct Instances {
+    backend: Backend,
+    settings: Arc<Settings>,
+    index: RwLock<Index>,
+    /// The index's generation, bumped on every change; waiters re-check their condition.
+    changes: watch::Sender<u64>,
+    /// Starts under way: their result, shared by every request that waits on them.
+    starts: Mutex<HashMap<String, watch::Receiver<StartResult>>>,
+    /// Bounds the engine start calls made at once (`max_concurrent_starts`).
+    start_permits: Semaphore,
+    /// Readiness probes: one client, no kept connections (each run of a container is new).
+    probe_client: reqwest::Client,
+    tasks: Tasks,
+}
+
+impl Instances {
+    pub fn new(backend: Backend, settings: Arc<Settings>, tasks: Tasks) -> Arc<Self> {
+        let probe_client = reqwest::Client::builder()
+            .timeout(settings.http_probe_timeout)
+            .pool_max_idle_per_host(0)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("a client without TLS always builds");
+        Arc::new(Self {
+            backend,
+            start_permits: Semaphore::new(settings.max_concurrent_starts),
+            settings,
+            index: RwLock::new(Index::default()),
+            changes: watch::channel(0).0,
+            starts: Mutex::new(HashMap::new()),
+            probe_client,
+            tasks,
+        })
+    }
+
+    fn read(&self) -> RwLockReadGuard<'_, Index> {
+        // A panic while the lock was held cannot leave the index half-changed: every change is
+        // one call on `Index`, so the data is still consistent.
+        self.index.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn write(&self) -> RwLockWriteGuard<'_, Index> {
+        self.index.write().unwrap_or_else(|e| e.into_inner())
+    }
+
+    // ---- the hot path: memory only --------------------------------------------------------
+
+    /// Answers from memory; records activity on a ready instance.
+    pub fn lookup(&self, name: &str) -> Lookup {
+        let index = self.read();
+        match index.get(name) {
+            None => Lookup::Unknown,
+            Some(instance) if instance.is_ready() => {
+                instance.touch(SystemTime::now());
+                Lookup::Ready
+            }
+            Some(_) => Lookup::NotReady,
+        }
+    }
+
+    /// Whether a managed container has this address (the private API refuses to serve it).
+    pub fn is_instance_address(&self, ip: IpAddr) -> bool {
+        self.read()
+            .by_name
+            .values()
+            .any(|i| i.info.ips.values().any(|a| *a == ip))
+    }
+
+    pub fn get(&self, name: &str) -> Option<Instance> {
+        self.read().get(name).cloned()
+    }
+
+    /// Whether the index has been filled from the engine at least once.
+    pub fn is_synced(&self) -> bool {
+        self.read().synced
+    }
+
+    pub fn list(&self) -> Vec<InstanceView> {
+        let index = self.read();
+        let mut views: Vec<_> = index.by_name.values().map(Instance::view).collect();
+        views.sort_by(|a, b| a.name.cmp(&b.name));
+        views
+    }
+
+    /// Name and port of every instance, sorted by name (for traefik's configuration).
+    pub fn routes(&self) -> Vec<(String, u16)> {
+        self.read().routes()
+    }
+
+    /// Changes whenever the index changes.
+    pub fn generation(&self) -> u64 {
+        *self.changes.borrow()
+    }
+
+    // ---- changing the index -----------------------------------------------------------------
+
+    fn changed(&self, applied: bool) {
+        if applied {
+            self.changes.send_modify(|generation| *generation += 1);
+        }
+    }
+
+    fn upsert(&self, info: ContainerInfo) {
+        let applied = self.write().upsert(info);
+        self.changed(applied);
+    }
+
+    fn mark_died(&self, id: &str, at: SystemTime, exit_code: Option<i64>) {
+        let marked = self.write().mark_died(id, at, exit_code);
+        self.changed(marked);
+    }
+
+    fn mark_probed(&self, name: &str, run: Option<SystemTime>) {
+        self.write().mark_probed(name, run);
+        self.changed(true);
+    }
+
+    fn remove_id(&self, id: &str) {
+        let removed = self.write().remove_id(id);
+        if let Some(instance) = &removed {
+            log::info!("{}: removed", instance.name());
+        }
+        self.changed(removed.is_some());
+    }
+
+    /// Re-reads one container from the engine into the index; `None` when it is gone.
+    async fn refresh(&self, id: &str) -> Result<Option<Instance>, BackendError> {
+        match self.backend.inspect_managed(id).await {
+            Ok(info) => {
+                let name = info.name.clone();
+                self.upsert(info);
+                Ok(self.get(&name))
+            }
+            Err(e) if e.is_not_found() => {
+                self.remove_id(id);
+                Ok(None)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Reads the whole list again; returns how many containers spawner manages.
+    async fn resync(&self) -> Result<usize, BackendError> {
+        let infos = self.backend.list_managed().await?;
+        let count = infos.len();
+        self.write().replace_all(infos);
+        self.changed(true);
+        Ok(count)
+    }
+
+    /// Stops a container, logging (not returning) a failure: for decisions already answered.
+    async fn stop_logged(&self, name: &str, id: &str, grace: Duration) {
+        if let Err(e) = self.backend.stop(id, grace).await {
+            log::warn!("{name}: could not stop it: {}", crate::error::chain(&e));
+        }
+    }
+}

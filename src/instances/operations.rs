@@ -1,0 +1,144 @@
+//! What the private API does to instances: create, find, start, stop and delete. Each is a few
+//! engine calls that leave nothing half-made, and each failure is an [`OpError`] that says what a
+//! caller can do, with the engine's error kept as its source.
+
+use std::time::Duration;
+
+use super::{Instance, InstanceView, Instances};
+use crate::backend::{gone_is_done, BackendError, CreateSpec};
+use crate::domain::{labels, DeploySpec, InstanceName};
+use crate::error::chain;
+
+#[derive(Debug, thiserror::Error)]
+pub enum OpError {
+    #[error("no instance named {0:?} is managed by spawner")]
+    NotFound(String),
+    #[error("image {0:?} is not present on the Docker host; build or pull it first")]
+    ImageNotFound(String),
+    #[error("network {0:?} does not exist on the Docker host; create it (docker network create {0}) or choose another")]
+    NetworkNotFound(String),
+    #[error("the name {0:?} is already taken by another container; choose another name or delete it first")]
+    NameTaken(String),
+    #[error("container {name} was created but could not start; it has been removed again")]
+    StartFailed {
+        name: String,
+        #[source]
+        source: BackendError,
+    },
+    #[error("the container engine (Docker) cannot be reached; check that it runs and that spawner can reach it, then try again")]
+    Unavailable(#[source] BackendError),
+    #[error("the container engine (Docker) refused the request")]
+    Engine(#[source] BackendError),
+}
+
+impl From<BackendError> for OpError {
+    fn from(e: BackendError) -> Self {
+        if e.is_unavailable() {
+            OpError::Unavailable(e)
+        } else {
+            OpError::Engine(e)
+        }
+    }
+}
+
+impl Instances {
+    /// Creates (and unless told otherwise starts) an instance; nothing half-made is left behind.
+    pub async fn create(&self, spec: &DeploySpec) -> Result<InstanceView, OpError> {
+        if !self.backend.image_exists(&spec.image).await? {
+            return Err(OpError::ImageNotFound(spec.image.clone()));
+        }
+        if !self.backend.network_exists(&spec.network).await? {
+            return Err(OpError::NetworkNotFound(spec.network.clone()));
+        }
+        let mut labels = spec.labels.clone();
+        if let Some(port) = spec.port {
+            labels.insert(labels::PORT.into(), port.to_string());
+        }
+        let create = CreateSpec {
+            name: spec.name.to_string(),
+            image: spec.image.clone(),
+            network: spec.network.clone(),
+            labels,
+            envs: spec.envs.clone(),
+        };
+        let id = self.backend.create(&create).await.map_err(|e| match e {
+            BackendError::Conflict { .. } => OpError::NameTaken(spec.name.to_string()),
+            BackendError::NotFound { .. } => OpError::ImageNotFound(spec.image.clone()),
+            other => other.into(),
+        })?;
+        if spec.start {
+            if let Err(source) = self.backend.start(&id).await {
+                if let Err(cleanup) = self.backend.remove(&id).await {
+                    log::error!(
+                        "{}: could not remove it after a failed start: {}",
+                        spec.name,
+                        chain(&cleanup)
+                    );
+                }
+                return Err(OpError::StartFailed {
+                    name: spec.name.to_string(),
+                    source,
+                });
+            }
+        }
+        log::info!(
+            "{}: created from {} (started: {})",
+            spec.name,
+            spec.image,
+            spec.start
+        );
+        // Removed again at once (by someone else): to the caller, it is not there.
+        let instance = self
+            .refresh(&id)
+            .await?
+            .ok_or_else(|| OpError::NotFound(spec.name.to_string()))?;
+        Ok(instance.view())
+    }
+
+    /// Finds a managed instance by name or id (or an id prefix of 12 or more hex digits).
+    pub async fn resolve(&self, name_or_id: &str) -> Result<Instance, OpError> {
+        let not_found = || OpError::NotFound(name_or_id.to_string());
+        let is_id = (12..=64).contains(&name_or_id.len())
+            && name_or_id.bytes().all(|b| b.is_ascii_hexdigit());
+        if !is_id && InstanceName::parse(name_or_id).is_err() {
+            return Err(not_found());
+        }
+        {
+            let index = self.read();
+            let found = index
+                .get(name_or_id)
+                .or_else(|| index.find_by_id_prefix(name_or_id));
+            if let Some(instance) = found {
+                return Ok(instance.clone());
+            }
+        }
+        // Not (yet) in the index: the engine decides.
+        self.refresh(name_or_id).await?.ok_or_else(not_found)
+    }
+
+    /// Starts without waiting for readiness (`PUT /deploy/{name}`).
+    pub async fn start(&self, instance: &Instance) -> Result<InstanceView, OpError> {
+        self.backend.start(&instance.info.id).await?;
+        log::info!("{}: started through the API", instance.name());
+        let fresh = self.refresh(&instance.info.id).await?;
+        Ok(fresh.unwrap_or_else(|| instance.clone()).view())
+    }
+
+    /// Stops and removes (`DELETE /deploy/{name}`).
+    pub async fn delete(&self, instance: &Instance) -> Result<(), OpError> {
+        let id = &instance.info.id;
+        gone_is_done(self.backend.stop(id, Duration::from_secs(10)).await)?;
+        gone_is_done(self.backend.remove(id).await)?;
+        self.remove_id(id);
+        log::info!("{}: deleted through the API", instance.name());
+        Ok(())
+    }
+
+    /// Stops an instance, e.g. one whose route traefik never loaded; a failure is logged.
+    pub async fn stop(&self, name: &str) {
+        if let Some(instance) = self.get(name) {
+            self.stop_logged(name, &instance.info.id, Duration::from_secs(5))
+                .await;
+        }
+    }
+}

@@ -1,0 +1,196 @@
+//! Getting a stopped instance ready: one start however many requests wait for it (single flight),
+//! in a task of its own so that a request that gives up (hold timeout) does not cancel it, with
+//! the engine's start calls bounded by `max_concurrent_starts`.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use tokio::sync::watch;
+
+use super::{Instances, Readiness};
+use crate::backend::BackendError;
+use crate::domain::RunState;
+use crate::error::chain;
+
+/// Why an instance could not be made ready. Cheap to clone: every waiter gets the same one.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum StartError {
+    #[error("instance {0} no longer exists")]
+    Gone(String),
+    #[error("instance {name} could not be started")]
+    StartFailed {
+        name: String,
+        #[source]
+        source: Arc<BackendError>,
+    },
+    #[error("instance {name} was restarted by someone else while it was starting")]
+    Superseded { name: String },
+    #[error("instance {name} stopped while starting ({})", exit_text(*.code))]
+    Exited { name: String, code: Option<i64> },
+    #[error("instance {0} reported itself unhealthy and was stopped")]
+    Unhealthy(String),
+    #[error("instance {0} did not become ready in time")]
+    NeverReady(String),
+    #[error("instance {0} has no address on its network")]
+    NoAddress(String),
+    #[error("the container engine cannot be reached")]
+    Unavailable(#[source] Arc<BackendError>),
+    #[error("spawner is shutting down")]
+    ShuttingDown,
+}
+
+fn exit_text(code: Option<i64>) -> String {
+    match code {
+        Some(code) => format!("exit code {code}"),
+        None => "exit code unknown".into(),
+    }
+}
+
+impl StartError {
+    /// An engine failure while starting `name`, by kind.
+    fn from_backend(name: &str, e: BackendError) -> Self {
+        if e.is_not_found() {
+            StartError::Gone(name.into())
+        } else if e.is_unavailable() {
+            StartError::Unavailable(Arc::new(e))
+        } else {
+            StartError::StartFailed {
+                name: name.into(),
+                source: Arc::new(e),
+            }
+        }
+    }
+}
+
+pub(super) type StartResult = Option<Result<(), StartError>>;
+
+impl Instances {
+    /// Starts the instance if needed and waits until it is ready; one start however many callers.
+    /// The caller bounds its wait; the start itself goes on (up to `ready_timeout`).
+    pub async fn ensure_ready(self: &Arc<Self>, name: &str) -> Result<(), StartError> {
+        let mut result = {
+            let mut starts = self.starts.lock().unwrap_or_else(|e| e.into_inner());
+            match starts.get(name) {
+                Some(rx) => rx.clone(),
+                None => {
+                    let (tx, rx) = watch::channel(None);
+                    starts.insert(name.to_string(), rx.clone());
+                    let guard = StartGuard {
+                        instances: Arc::clone(self),
+                        name: name.to_string(),
+                        rx: rx.clone(),
+                    };
+                    self.tasks.spawn(Arc::clone(self).run_start(guard, tx));
+                    rx
+                }
+            }
+        };
+        let outcome = result
+            .wait_for(Option::is_some)
+            .await
+            .map(|r| r.clone())
+            .ok()
+            .flatten();
+        outcome.unwrap_or_else(|| Err(StartError::Gone(name.to_string())))
+    }
+
+    /// The start task: bounded by `ready_timeout` and by shutdown; publishes its outcome.
+    async fn run_start(self: Arc<Self>, guard: StartGuard, tx: watch::Sender<StartResult>) {
+        let name = guard.name.clone();
+        let started = Instant::now();
+        let work = tokio::time::timeout(self.settings.ready_timeout, self.start_and_wait(&name));
+        let outcome = tokio::select! {
+            finished = work => finished.unwrap_or_else(|_| Err(StartError::NeverReady(name.clone()))),
+            // The engine finishes a start already asked for; only the wait is abandoned.
+            () = self.tasks.stopping() => Err(StartError::ShuttingDown),
+        };
+        match &outcome {
+            Ok(()) => log::info!("{name}: ready after {:?}", started.elapsed()),
+            Err(e) => log::warn!("{name}: {} (after {:?})", chain(e), started.elapsed()),
+        }
+        // Out of the map first: a request from now on starts afresh.
+        drop(guard);
+        tx.send_replace(Some(outcome));
+    }
+
+    async fn start_and_wait(&self, name: &str) -> Result<(), StartError> {
+        let instance = self
+            .get(name)
+            .ok_or_else(|| StartError::Gone(name.into()))?;
+        if instance.is_ready() {
+            return Ok(());
+        }
+        let id = instance.info.id.clone();
+        let instance = {
+            let _permit = self
+                .start_permits
+                .acquire()
+                .await
+                .map_err(|_| StartError::ShuttingDown)?;
+            if instance.info.state != RunState::Running {
+                log::info!("{name}: starting ({:?})", instance.info.state);
+                self.backend
+                    .start(&id)
+                    .await
+                    .map_err(|e| StartError::from_backend(name, e))?;
+            }
+            // The start's own view (address, start time) before the events stream delivers it.
+            self.refresh(&id)
+                .await
+                .map_err(|e| StartError::from_backend(name, e))?
+                .ok_or_else(|| StartError::Gone(name.into()))?
+        };
+        let run = instance.info.started_at;
+        if instance.info.state != RunState::Running {
+            return Err(self.ended(name, run));
+        }
+        let probe = async {
+            match &instance.readiness {
+                Readiness::DockerHealth => self.wait_healthy(name, run).await,
+                Readiness::Http { port, path } => self.probe_http(&instance, *port, path).await,
+                Readiness::Tcp { port } => self.probe_tcp(&instance, *port).await,
+                Readiness::Delay => {
+                    tokio::time::sleep(self.settings.redirect_timeout).await;
+                    Ok(())
+                }
+            }
+        };
+        let ready = tokio::select! {
+            ready = probe => ready,
+            () = self.wait_run_ended(name, run) => Err(self.ended(name, run)),
+        };
+        if let Err(StartError::Unhealthy(_)) = &ready {
+            log::warn!("{name}: unhealthy; stopping it");
+            self.stop_logged(name, &id, std::time::Duration::from_secs(5))
+                .await;
+        }
+        ready?;
+        self.mark_probed(name, run);
+        Ok(())
+    }
+}
+
+/// Takes a start out of the map when its task ends, however it ends (even by a panic), so a
+/// dead start never leaves an instance waiting on a channel nobody will fill.
+pub(super) struct StartGuard {
+    instances: Arc<Instances>,
+    name: String,
+    rx: watch::Receiver<StartResult>,
+}
+
+impl Drop for StartGuard {
+    fn drop(&mut self) {
+        let mut starts = self
+            .instances
+            .starts
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        // Only this start's entry: a newer one may already stand under the same name.
+        if starts
+            .get(&self.name)
+            .is_some_and(|rx| rx.same_channel(&self.rx))
+        {
+            starts.remove(&self.name);
+        }
+    }
+}

@@ -1,0 +1,168 @@
+//! traefik's dynamic configuration (HTTP provider) for every managed container, running or
+//! stopped: a router and a service each. A stopped container's route stays, so a held request goes
+//! through the moment its container is ready; traefik resolves `<name>` when it dials.
+//!
+//! Maps are ordered, so an unchanged set of instances gives byte-identical output and traefik's
+//! poll ignores it.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::configuration::Settings;
+
+/// Above the catch-all router (priority 1) and any rule-length default.
+pub const ROUTER_PRIORITY: u32 = 1000;
+pub const AUTH_MIDDLEWARE: &str = "spawner-auth@file";
+/// Ahead of the auth middleware: when the container refuses the connection (it stopped a moment
+/// before spawner heard of it), traefik asks spawner again, which then starts it.
+pub const RETRY_MIDDLEWARE: &str = "spawner-retry@file";
+
+#[derive(Debug, Serialize, PartialEq)]
+pub struct DynamicConfig {
+    pub http: HttpConfig,
+}
+
+#[derive(Debug, Serialize, PartialEq)]
+pub struct HttpConfig {
+    pub routers: BTreeMap<String, Router>,
+    pub services: BTreeMap<String, Service>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub middlewares: BTreeMap<String, Middleware>,
+}
+
+#[derive(Debug, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Router {
+    pub rule: String,
+    pub entry_points: Vec<String>,
+    pub middlewares: Vec<String>,
+    pub service: String,
+    pub priority: u32,
+}
+
+#[derive(Debug, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Service {
+    pub load_balancer: LoadBalancer,
+}
+
+#[derive(Debug, Serialize, PartialEq)]
+pub struct LoadBalancer {
+    pub servers: Vec<Server>,
+}
+
+#[derive(Debug, Serialize, PartialEq)]
+pub struct Server {
+    pub url: String,
+}
+
+#[derive(Debug, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub enum Middleware {
+    StripPrefix { prefixes: Vec<String> },
+}
+
+/// Escapes every character that is not a letter, digit or `_` (Go's RE2 takes `\` + punctuation
+/// as the literal), so a name is matched as itself.
+pub fn regex_escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() * 2);
+    for c in text.chars() {
+        if !(c.is_ascii_alphanumeric() || c == '_') && c.is_ascii_punctuation() {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+pub fn build(settings: &Settings, routes: &[(String, u16)]) -> DynamicConfig {
+    let mut config = HttpConfig {
+        routers: BTreeMap::new(),
+        services: BTreeMap::new(),
+        middlewares: BTreeMap::new(),
+    };
+    for (name, port) in routes {
+        let mut middlewares = vec![RETRY_MIDDLEWARE.to_string(), AUTH_MIDDLEWARE.to_string()];
+        let rule = if settings.use_path_routing {
+            let path = format!("{}/{name}", settings.container_prefix);
+            let strip = format!("{name}-strip");
+            config.middlewares.insert(
+                strip.clone(),
+                Middleware::StripPrefix {
+                    prefixes: vec![path.clone()],
+                },
+            );
+            middlewares.push(strip);
+            format!("Path(`{path}`) || PathPrefix(`{path}/`)")
+        } else {
+            format!(
+                "HeaderRegexp(`Cookie`, `(?:^|;\\s*){}={}(?:;|$)`)",
+                regex_escape(&settings.cookie_key),
+                regex_escape(name)
+            )
+        };
+        config.routers.insert(
+            name.clone(),
+            Router {
+                rule,
+                entry_points: vec![settings.entrypoint.clone()],
+                middlewares,
+                service: name.clone(),
+                priority: ROUTER_PRIORITY,
+            },
+        );
+        config.services.insert(
+            name.clone(),
+            Service {
+                load_balancer: LoadBalancer {
+                    servers: vec![Server {
+                        url: format!("http://{name}:{port}"),
+                    }],
+                },
+            },
+        );
+    }
+    DynamicConfig { http: config }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cookie_rules_are_anchored_and_escaped() {
+        let config = build(&Settings::for_tests(), &[("minion-1".into(), 9000)]);
+        let router = &config.http.routers["minion-1"];
+        assert_eq!(
+            router.rule,
+            r"HeaderRegexp(`Cookie`, `(?:^|;\s*)instance=minion\-1(?:;|$)`)"
+        );
+        assert_eq!(router.middlewares, [RETRY_MIDDLEWARE, AUTH_MIDDLEWARE]);
+        assert_eq!(
+            config.http.services["minion-1"].load_balancer.servers[0].url,
+            "http://minion-1:9000"
+        );
+        assert_eq!(regex_escape("a.b*c"), r"a\.b\*c");
+    }
+
+    #[test]
+    fn path_rules_do_not_let_one_name_catch_another() {
+        let mut settings = Settings::for_tests();
+        settings.use_path_routing = true;
+        settings.container_prefix = "/p".into();
+        let config = build(&settings, &[("minion-1".into(), 9000)]);
+        let router = &config.http.routers["minion-1"];
+        assert_eq!(
+            router.rule,
+            "Path(`/p/minion-1`) || PathPrefix(`/p/minion-1/`)"
+        );
+        assert_eq!(router.middlewares[2], "minion-1-strip");
+        assert_eq!(
+            config.http.middlewares["minion-1-strip"],
+            Middleware::StripPrefix {
+                prefixes: vec!["/p/minion-1".into()]
+            }
+        );
+    }
+}
