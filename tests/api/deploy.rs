@@ -248,11 +248,25 @@ async fn unmanaged_containers_are_neither_listed_nor_touched() {
 async fn put_starts_a_stopped_instance_without_waiting() {
     let app = spawn_app().await;
     let name = app.name("put");
-    app.deploy(&name, IMAGE, json!({"start": false})).await;
+    // The app listens only 3 s after its start: a PUT that waited for it would be seen to.
+    app.deploy(
+        &name,
+        IMAGE_NO_HEALTHCHECK,
+        json!({"start": false, "port": 9000, "envs": {"STARTUP_DELAY": "3s"}}),
+    )
+    .await;
     let (status, body) = app.api_call(Method::PUT, &format!("/deploy/{name}")).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["state"], "running");
+    assert_eq!(body["ready"], false, "{body}");
+    let refused = tokio::net::TcpStream::connect(format!("{}:9000", app.ip(&name))).await;
+    assert!(
+        refused.is_err(),
+        "the app already listened: the PUT waited for it"
+    );
     assert_eq!(app.state(&name), "running");
+    // And it does become ready, for the next request.
+    assert_eq!(app.auth_for(&name).await.status(), 200);
     let (status, _) = app
         .api_call(Method::PUT, "/deploy/no-such-instance-here")
         .await;
@@ -306,47 +320,23 @@ async fn traefik_config_has_an_anchored_route_for_every_instance_running_or_stop
 #[tokio::test]
 async fn docker_unreachable_gets_503_from_the_api() {
     require_docker();
-    let free_port = || {
-        std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port()
-    };
-    let (api, auth) = (free_port(), free_port());
-    let mut child = Command::new(env!("CARGO_BIN_EXE_spawner"))
-        .args([
-            "--api-addr",
-            &format!("127.0.0.1:{api}"),
-            "--auth-addr",
-            &format!("127.0.0.1:{auth}"),
-        ])
-        // A daemon endpoint that refuses connections, as a stopped daemon's does.
-        .env("DOCKER_HOST", format!("tcp://127.0.0.1:{}", free_port()))
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let client = reqwest::Client::new();
-    let url = format!("http://127.0.0.1:{api}");
-    assert!(
-        eventually(std::time::Duration::from_secs(10), || async {
-            client.get(format!("{url}/healthz")).send().await.is_ok()
-        })
-        .await,
-        "spawner did not come up"
-    );
-    let response = client
-        .post(format!("{url}/deploy"))
+    // A socket that exists but refuses connections, as a stopped daemon's does.
+    let socket = std::env::temp_dir().join(format!("{}-docker.sock", unique_prefix()));
+    drop(std::os::unix::net::UnixListener::bind(&socket).unwrap());
+    let host = format!("unix://{}", socket.display());
+    let process = SpawnerProcess::start("spawner", &[("DOCKER_HOST", &host)]);
+    let response = reqwest::Client::new()
+        .post(format!("{}/deploy", process.api))
         .body(json!({"name": "m", "image": IMAGE}).to_string())
         .send()
         .await
         .unwrap();
     let status = response.status();
     let body: Value = response.json().await.unwrap();
-    let _ = child.kill();
-    let _ = child.wait();
+    let _ = std::fs::remove_file(&socket);
     assert_eq!(status, 503, "{body}");
     assert!(body["error"].as_str().unwrap().contains("Docker"), "{body}");
+    assert!(body["cause"].is_string(), "the cause is kept: {body}");
 }
 
 #[test]

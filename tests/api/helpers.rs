@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-pub use crate::common::{docker, eventually};
+pub use crate::common::{docker, eventually, SpawnerProcess};
 use bollard::query_parameters::EventsOptionsBuilder;
 use futures_util::StreamExt;
 use serde_json::Value;
@@ -304,7 +304,14 @@ impl TestApp {
         tag
     }
 
-    /// How many `start` events the daemon reported for `name` since `since`.
+    /// The daemon's clock now: event times are the daemon's, so compare them with this.
+    pub async fn daemon_now(&self) -> SystemTime {
+        let info = self.docker.info().await.expect("docker info");
+        let raw = info.system_time.expect("the daemon tells its time");
+        humantime::parse_rfc3339_weak(raw.trim_end_matches('Z')).expect("an RFC 3339 time")
+    }
+
+    /// How many `start` events the daemon reported for `name` from `since` (daemon time) on.
     pub async fn start_events(&self, name: &str, since: SystemTime) -> usize {
         let secs = |t: SystemTime| {
             let d = t.duration_since(UNIX_EPOCH).unwrap();
@@ -316,7 +323,7 @@ impl TestApp {
         ]);
         let options = EventsOptionsBuilder::default()
             .since(&secs(since))
-            .until(&secs(SystemTime::now() + Duration::from_secs(1)))
+            .until(&secs(self.daemon_now().await))
             .filters(&filters)
             .build();
         self.docker

@@ -1,4 +1,6 @@
 //! Helpers shared by the integration (`tests/api`) and end-to-end (`tests/e2e`) test binaries.
+// Each binary uses only some of them.
+#![allow(dead_code)]
 
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -32,5 +34,117 @@ where
             return false;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// The `spawner` binary running as a child process, with both listeners on ports the kernel
+/// chose (read back from its log, so no port is bound, released and hoped to stay free). Killed
+/// when dropped, also when the test panics.
+pub struct SpawnerProcess {
+    child: std::process::Child,
+    log: std::sync::Arc<std::sync::Mutex<String>>,
+    pub api: String,
+    _dir: TempDir,
+}
+
+impl SpawnerProcess {
+    /// Runs `command_line` with `sh -c` in a folder where `spawner` and `./spawner` are the
+    /// binary under test, so a test can run the exact lines a README shows.
+    pub fn start(command_line: &str, env: &[(&str, &str)]) -> Self {
+        use std::io::BufRead;
+        let dir = TempDir::new("bin");
+        let binary = env!("CARGO_BIN_EXE_spawner");
+        std::os::unix::fs::symlink(binary, dir.path.join("spawner")).unwrap();
+        let path = format!(
+            "{}:{}",
+            dir.path.display(),
+            std::env::var("PATH").unwrap_or_default()
+        );
+        let mut child = Command::new("sh")
+            .arg("-c")
+            .arg(format!("exec {command_line}"))
+            .current_dir(&dir.path)
+            .env("PATH", path)
+            .env("SPAWNER_API_ADDR", "127.0.0.1:0")
+            .env("SPAWNER_AUTH_ADDR", "127.0.0.1:0")
+            .env("RUST_LOG", "info")
+            .envs(env.iter().copied())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("the spawner binary runs");
+        let log = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let (stderr, sink) = (child.stderr.take().unwrap(), log.clone());
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stderr)
+                .lines()
+                .map_while(Result::ok)
+            {
+                let mut log = sink.lock().unwrap();
+                log.push_str(&line);
+                log.push('\n');
+            }
+        });
+        let mut process = Self {
+            child,
+            log,
+            api: String::new(),
+            _dir: dir,
+        };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let port = loop {
+            let found = process
+                .log()
+                .lines()
+                .find_map(|l| l.split("API on port ").nth(1).map(String::from));
+            if let Some(rest) = found {
+                break rest.split(',').next().unwrap().trim().to_string();
+            }
+            if let Ok(Some(status)) = process.child.try_wait() {
+                panic!(
+                    "spawner exited ({status}) before listening:\n{}",
+                    process.log()
+                );
+            }
+            assert!(
+                Instant::now() < deadline,
+                "spawner did not listen within 30s:\n{}",
+                process.log()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        process.api = format!("http://127.0.0.1:{port}");
+        process
+    }
+
+    /// Everything it logged so far.
+    pub fn log(&self) -> String {
+        self.log.lock().unwrap().clone()
+    }
+}
+
+impl Drop for SpawnerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A folder under the system's temporary folder, removed on drop.
+pub struct TempDir {
+    pub path: std::path::PathBuf,
+}
+
+impl TempDir {
+    pub fn new(purpose: &str) -> Self {
+        let path = std::env::temp_dir().join(format!("spawner-{purpose}-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&path).unwrap();
+        Self { path }
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.path);
     }
 }

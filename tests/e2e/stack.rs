@@ -1,25 +1,33 @@
 //! One whole stack per test (traefik, spawner, mock-home) started with the project's own scripts,
-//! under its own compose project name, network and free ports; instances named with a unique
-//! prefix. `Drop` runs `scripts/down.sh --purge`, which removes the stack and its instances.
+//! under its own compose project name, network and ports; instances named with a unique prefix.
+//! `Drop` runs `scripts/down.sh --purge`, which removes the stack and its instances.
 
 use std::path::PathBuf;
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-pub use crate::common::{docker, eventually};
+pub use crate::common::{docker, eventually, TempDir};
 use serde_json::{json, Value};
 
 pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// A port that is free now, chosen outside the kernel's ephemeral range (32768 and up), so no
+/// outgoing connection takes it before compose binds it. Another stack may still take it first:
+/// [`Stack::up_with_env`] then tries again with other ports.
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    loop {
+        let random = u16::from_le_bytes(uuid::Uuid::new_v4().as_bytes()[..2].try_into().unwrap());
+        let port = 20000 + random % 12000;
+        if std::net::TcpListener::bind(("0.0.0.0", port)).is_ok() {
+            return port;
+        }
+    }
 }
+
+/// How many times `up` is tried when a chosen port was taken meanwhile.
+const UP_TRIES: usize = 3;
 
 pub struct Stack {
     pub prefix: String,
@@ -38,20 +46,49 @@ impl Stack {
     }
 
     pub async fn up_with(path_routing: bool) -> Self {
+        let extra: &[(&str, &str)] = if path_routing {
+            &[("PATH_ROUTING", "1")]
+        } else {
+            &[]
+        };
+        Self::up_with_env(extra).await
+    }
+
+    /// A stack whose scripts also get `extra` in their environment.
+    pub async fn up_with_env(extra: &[(&str, &str)]) -> Self {
         let prefix = format!("e{}", &uuid::Uuid::new_v4().simple().to_string()[..10]);
+        for attempt in 1..=UP_TRIES {
+            let stack = Self::new(&prefix, extra);
+            let out = stack.script("up.sh", &[], &[]);
+            if out.status.success() {
+                return stack;
+            }
+            let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+            let port_taken =
+                stderr.contains("already allocated") || stderr.contains("address already in use");
+            assert!(
+                port_taken && attempt < UP_TRIES,
+                "scripts/up.sh failed:\n{}\n{stderr}",
+                String::from_utf8_lossy(&out.stdout)
+            );
+            eprintln!("a port was taken meanwhile; starting the stack again on other ports");
+            drop(stack); // down.sh --purge
+        }
+        unreachable!("the loop returns or panics")
+    }
+
+    fn new(prefix: &str, extra: &[(&str, &str)]) -> Self {
         let (http, api, dashboard) = (free_port(), free_port(), free_port());
         let mut env = vec![
-            ("COMPOSE_PROJECT_NAME".to_string(), prefix.clone()),
+            ("COMPOSE_PROJECT_NAME".to_string(), prefix.to_string()),
             ("NETWORK".to_string(), format!("{prefix}-net")),
             ("HTTP_PORT".to_string(), http.to_string()),
             ("API_PORT".to_string(), api.to_string()),
             ("DASHBOARD_PORT".to_string(), dashboard.to_string()),
         ];
-        if path_routing {
-            env.push(("PATH_ROUTING".into(), "1".into()));
-        }
-        let stack = Self {
-            prefix,
+        env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        Self {
+            prefix: prefix.to_string(),
             env,
             public: format!("http://127.0.0.1:{http}"),
             api: format!("http://127.0.0.1:{api}"),
@@ -64,15 +101,7 @@ impl Stack {
                 .timeout(Duration::from_secs(40))
                 .build()
                 .unwrap(),
-        };
-        let out = stack.script("up.sh", &[], &[]);
-        assert!(
-            out.status.success(),
-            "scripts/up.sh failed:\n{}\n{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        stack
+        }
     }
 
     /// Runs one of the project's scripts with this stack's environment.

@@ -82,32 +82,70 @@ async fn a_stopped_instance_answers_the_first_request_in_one_round_trip() {
     );
 }
 
-#[tokio::test]
-async fn an_instance_requested_before_traefik_polled_its_route_still_lands_on_the_app() {
-    let stack = Stack::up().await;
-    let name = stack.name("fresh");
-    stack.create(&name, json!({})).await;
-    // At once: traefik polls every second, so this usually hits the catch-all first.
-    let first = stack.get("/page?x=1", Some(&name)).await;
-    assert!(
-        [200, 307].contains(&first.status().as_u16()),
-        "{}",
-        first.status()
-    );
-    if first.status() == 307 {
-        assert_eq!(first.headers()["location"], "/page?x=1");
-    }
-    let landed = stack
-        .browser_like
-        .get(format!("{}/page?x=1", stack.public))
-        .header("Cookie", Stack::cookie(&name))
-        .send()
-        .await
+/// traefik's configuration with the HTTP provider polling every `interval`, in a folder of its
+/// own (removed with the returned guard).
+fn traefik_config_polling_every(interval: &str) -> TempDir {
+    let dir = TempDir::new("traefik-config");
+    let source = root().join("traefik");
+    std::fs::create_dir_all(dir.path.join("dynamic")).unwrap();
+    let static_config = std::fs::read_to_string(source.join("traefik.yml")).unwrap();
+    assert!(static_config.contains("pollInterval: \"1s\""));
+    std::fs::write(
+        dir.path.join("traefik.yml"),
+        static_config.replace(
+            "pollInterval: \"1s\"",
+            &format!("pollInterval: \"{interval}\""),
+        ),
+    )
+    .unwrap();
+    for entry in std::fs::read_dir(source.join("dynamic")).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(
+            entry.path(),
+            dir.path.join("dynamic").join(entry.file_name()),
+        )
         .unwrap();
-    assert_eq!(landed.status(), 200);
-    let body: Value = landed.json().await.unwrap();
-    assert_eq!(body["hostname"], name.as_str());
-    assert_eq!(body["requested"], "/page?x=1");
+    }
+    dir
+}
+
+#[tokio::test]
+async fn an_instance_requested_before_traefik_polled_its_route_is_sent_back_by_the_fallback() {
+    // traefik polls spawner every 5 s here, so a request right after the create meets the
+    // catch-all router, whose fallback must answer 307 once the route is loaded. Should traefik
+    // happen to poll in the few ms between the two, the attempt proves nothing and is repeated.
+    let config = traefik_config_polling_every("5s");
+    let dir = config.path.display().to_string();
+    let stack = Stack::up_with_env(&[("TRAEFIK_CONFIG_DIR", &dir)]).await;
+    let mut redirected = false;
+    for attempt in 0..3 {
+        let name = stack.name(&format!("fresh{attempt}"));
+        stack.create(&name, json!({})).await;
+        let first = stack.get("/page?x=1", Some(&name)).await;
+        match first.status().as_u16() {
+            307 => {
+                assert_eq!(first.headers()["location"], "/page?x=1");
+                redirected = true;
+            }
+            200 => eprintln!("attempt {attempt}: traefik had already polled; again"),
+            other => panic!("first request: {other}"),
+        }
+        let landed = stack
+            .browser_like
+            .get(format!("{}/page?x=1", stack.public))
+            .header("Cookie", Stack::cookie(&name))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(landed.status(), 200);
+        let body: Value = landed.json().await.unwrap();
+        assert_eq!(body["hostname"], name.as_str());
+        assert_eq!(body["requested"], "/page?x=1");
+        if redirected {
+            break;
+        }
+    }
+    assert!(redirected, "the fallback never answered 307 in 3 attempts");
 }
 
 #[tokio::test]
