@@ -8,7 +8,8 @@ usage() {
   cat <<USAGE
 Usage: scripts/test.sh [--help]
 
-Builds the images (scripts/build_project.sh), installs Chromium for the browser test if missing
+Checks formatting (cargo fmt --check) and lints (cargo clippy, warnings are errors), builds the
+images (scripts/build_project.sh), installs Chromium for the browser test if missing
 (apt-get), then runs all tests with cargo-nextest (cargo test when nextest is not installed):
 unit tests, integration tests against the real Docker daemon, and end-to-end tests through real
 traefik. Needs Docker: the tests fail, never skip, without a daemon.
@@ -20,6 +21,17 @@ USAGE
 need cargo "Install Rust: https://rustup.rs"
 need_docker
 cd "$ROOT"
+
+# Formatting and lints first: they fail in seconds, where the tests take minutes.
+echo "==> cargo fmt --check and cargo clippy (warnings are errors)"
+for component in rustfmt clippy; do
+  if ! cargo "${component/rustfmt/fmt}" --version >/dev/null 2>&1; then
+    command -v rustup >/dev/null 2>&1 || die "cargo $component is missing; install it (rustup component add $component)"
+    rustup component add "$component"
+  fi
+done
+cargo fmt --all --check || die "cargo fmt --check: the code is not formatted; run cargo fmt"
+cargo clippy --locked --workspace --all-targets -- -D warnings || die "cargo clippy reported warnings"
 
 bash scripts/build_project.sh
 
