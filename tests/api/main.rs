@@ -1,6 +1,7 @@
 //! Integration tests: spawner against the real Docker daemon (no mocks). Build the images first
 //! (scripts/build_project.sh); every test makes its own network and names and removes them.
 
+mod backend;
 #[path = "../common/mod.rs"]
 mod common;
 mod configuration;
@@ -8,3 +9,4 @@ mod deploy;
 mod forward_auth;
 mod helpers;
 mod lifecycle;
+mod traefik_config;

@@ -85,6 +85,24 @@ pub fn already_done_is_done(
     }
 }
 
+/// Docker answers pausing a paused container (and unpausing a running one) with a 500 whose
+/// message says so; that state is what was asked for.
+pub fn said_already(
+    result: Result<(), bollard::errors::Error>,
+    phrase: &str,
+    op: Op,
+    id: &str,
+) -> Result<(), BackendError> {
+    match result {
+        Err(bollard::errors::Error::DockerResponseServerError { message, .. })
+            if message.contains(phrase) =>
+        {
+            Ok(())
+        }
+        other => other.map_err(error(op, id)),
+    }
+}
+
 /// Docker's RFC 3339 times; its zero time (`0001-01-01T00:00:00Z`, "never") and anything
 /// unreadable are `None`, never a made-up date.
 pub fn parse_time(raw: Option<&str>) -> Option<SystemTime> {

@@ -149,14 +149,16 @@ impl DockerBackend {
         already_done_is_done(answer, Op::Stop, id)
     }
 
+    /// Pauses a container; one already paused is not an error.
     pub async fn pause(&self, id: &str) -> Result<(), BackendError> {
         let answer = self.docker.pause_container(id).await;
-        answer.map_err(error(Op::Pause, id))
+        convert::said_already(answer, "is already paused", Op::Pause, id)
     }
 
+    /// Unpauses a container; one that is not paused is not an error.
     pub async fn unpause(&self, id: &str) -> Result<(), BackendError> {
         let answer = self.docker.unpause_container(id).await;
-        answer.map_err(error(Op::Unpause, id))
+        convert::said_already(answer, "is not paused", Op::Unpause, id)
     }
 
     pub async fn remove(&self, id: &str) -> Result<(), BackendError> {
