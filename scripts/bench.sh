@@ -55,6 +55,9 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 prefix="b$(python3 -c 'import uuid; print(uuid.uuid4().hex[:8])')"
 export COMPOSE_PROJECT_NAME="$prefix" NETWORK="$prefix-net"
 export HTTP_PORT="$(free_port)" API_PORT="$(free_port)" DASHBOARD_PORT="$(free_port)"
+# Secrets of this run only (the stack signs cookies and guards its API as in production).
+API_TOKEN="$(random_secret)" COOKIE_SECRET="$(random_secret)"
+export API_TOKEN COOKIE_SECRET
 app="$prefix-app"
 workdir="$(mktemp -d)"
 files=(-f "$ROOT/compose/docker-compose.yml" -f "$ROOT/compose/bench.yml")
@@ -79,7 +82,7 @@ http:
     noop-auth:
       forwardAuth:
         address: "http://noop-auth:8000/"
-        trustForwardHeader: true
+        trustForwardHeader: false
         preserveLocationHeader: true
   routers:
     bench-direct:
@@ -120,12 +123,12 @@ traefik_id="$(compose "${files[@]}" ps -q traefik)"
 spawner_id="$(compose "${files[@]}" ps -q spawner)"
 
 echo "==> the benchmark's running instance $app"
-curl -fsS -o /dev/null -X POST "http://127.0.0.1:$API_PORT/deploy" -H 'Content-Type: application/json' \
-  -d "{\"name\":\"$app\",\"image\":\"mock-app:nohc\",\"network\":\"$NETWORK\",\"port\":9000,
-       \"labels\":{\"health-check\":\"http://$app:9000/status\"},\"envs\":{\"IDLE\":\"30m\"}}"
+cookie="$(curl -fsS -X POST "http://127.0.0.1:$API_PORT/deploy" -H 'Content-Type: application/json' \
+  -H "Authorization: Bearer $API_TOKEN" -d "{\"name\":\"$app\",\"image\":\"mock-app:nohc\",\"network\":\"$NETWORK\",\"port\":9000,
+       \"labels\":{\"health-check\":\"http://$app:9000/status\"},\"envs\":{\"IDLE\":\"30m\"}}" | json_field session.cookie)"
 public="http://$(ip_of "$traefik_id"):80"
 deadline=$((SECONDS + 30))
-until [ "$(curl -s -o /dev/null -w '%{http_code}' -H 'Host: spawner.bench' -b "instance=$app" "$public/")" = 200 ] \
+until [ "$(curl -s -o /dev/null -w '%{http_code}' -H 'Host: spawner.bench' -b "$cookie" "$public/")" = 200 ] \
    && [ "$(curl -s -o /dev/null -w '%{http_code}' -H 'Host: noop.bench' "$public/")" = 200 ]; do
   [ $SECONDS -lt $deadline ] || die "the benchmark routes did not come up"
   sleep 0.3
@@ -139,4 +142,5 @@ BENCH_AUTH="http://$(ip_of "$spawner_id"):8000" \
 BENCH_SPAWNER_PID="$(docker inspect -f '{{.State.Pid}}' "$spawner_id")" \
 BENCH_NETWORK="$NETWORK" BENCH_PREFIX="$prefix" BENCH_APP="$app" BENCH_OUT="$out" \
 BENCH_QUICK="$([ "$mode" = quick ] && echo true || echo false)" \
+BENCH_TOKEN="$API_TOKEN" BENCH_COOKIE_SECRET="$COOKIE_SECRET" \
   "$ROOT/target/release/spawner-bench"

@@ -9,6 +9,5 @@ source "$(dirname "$0")/lib.sh"
 need curl "Install curl (apt-get install curl)."
 for name in $MINIONS; do
   echo "==> POST $API_URL/deploy ($name)"
-  minion_body "$name" | curl -sS -X POST -H 'Content-Type: application/json' --data-binary @- \
-    -w '\n(HTTP %{http_code})\n' "$API_URL/deploy"
+  api POST /deploy "$(minion_body "$name")"
 done

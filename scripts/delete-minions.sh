@@ -9,5 +9,5 @@ source "$(dirname "$0")/lib.sh"
 need curl "Install curl (apt-get install curl)."
 for name in $MINIONS; do
   echo "==> DELETE $API_URL/deploy/$name"
-  curl -sS -X DELETE -w '\n(HTTP %{http_code})\n' "$API_URL/deploy/$name"
+  api DELETE "/deploy/$name"
 done

@@ -8,7 +8,8 @@ usage() {
 Usage: scripts/down.sh [--purge] [--help]
 
 Stops and removes the stack's containers (compose project \$COMPOSE_PROJECT_NAME). Instances keep
-running on network \$NETWORK unless --purge removes them (and then the network) too.
+running on network \$NETWORK unless --purge removes them (and then the network) too; --purge also
+forgets the stack's API token and cookie secret (\$STATE_DIR), which ends every session.
 USAGE
 }
 purge=0
@@ -30,6 +31,7 @@ if [ "$purge" = 1 ]; then
     docker rm -f $ids >/dev/null
   fi
 fi
+[ "$purge" = 1 ] && rm -rf "$STATE_DIR"
 # With instances still attached the network stays; compose says so and that is fine.
 # Both files, so a stack started in either mode goes down.
 compose -f "$ROOT/compose/docker-compose.yml" -f "$ROOT/compose/path-routing.yml" down --remove-orphans || {

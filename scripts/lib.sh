@@ -50,3 +50,58 @@ minion_body() {
  "envs":{"CONNSTR":"connection string of $name","IDLE":"${MINION_IDLE:-1m}"}}
 JSON
 }
+
+# The stack's secrets: the private API's token and the cookie-signing secret, made once per
+# compose project by scripts/up.sh and kept in files only their owner can read. API_TOKEN and
+# COOKIE_SECRET in the environment win over the files.
+STATE_DIR="${SPAWNER_STATE_DIR:-${XDG_STATE_HOME:-$HOME/.local/state}/spawner}/$COMPOSE_PROJECT_NAME"
+TOKEN_FILE="$STATE_DIR/api-token"
+SECRET_FILE="$STATE_DIR/cookie-secret"
+
+random_secret() {
+  if command -v python3 >/dev/null 2>&1; then
+    python3 -c 'import secrets; print(secrets.token_hex(32))'
+  else
+    od -An -N32 -tx1 /dev/urandom | tr -d ' \n'; echo
+  fi
+}
+
+# Makes the files when missing (up.sh), then exports both.
+ensure_secrets() {
+  (umask 077 && mkdir -p "$STATE_DIR")
+  local file
+  for file in "$TOKEN_FILE" "$SECRET_FILE"; do
+    [ -s "$file" ] || (umask 077 && random_secret > "$file")
+  done
+  load_secrets
+}
+
+# Exports what exists; empty values when the stack was never started (compose then warns of nothing).
+load_secrets() {
+  API_TOKEN="${API_TOKEN:-$(cat "$TOKEN_FILE" 2>/dev/null || true)}"
+  COOKIE_SECRET="${COOKIE_SECRET:-$(cat "$SECRET_FILE" 2>/dev/null || true)}"
+  export API_TOKEN COOKIE_SECRET
+}
+load_secrets
+
+# curl on the private API with the token: api METHOD PATH [JSON-BODY]; prints the body, and
+# fails (after printing it) on an HTTP error.
+api() {
+  local method="$1" path="$2" body="${3:-}" out status
+  [ -n "$API_TOKEN" ] || die "no API token: start the stack with scripts/up.sh (it makes one in $TOKEN_FILE) or set API_TOKEN"
+  out="$(mktemp)"
+  local args=(-sS -o "$out" -w '%{http_code}' -X "$method" -H "Authorization: Bearer $API_TOKEN")
+  [ -n "$body" ] && args+=(-H 'Content-Type: application/json' --data-binary "$body")
+  status="$(curl "${args[@]}" "$API_URL$path")" || { rm -f "$out"; die "spawner's API at $API_URL is unreachable"; }
+  cat "$out"; echo
+  rm -f "$out"
+  [ "$status" -lt 400 ] || { echo "(HTTP $status)" >&2; return 1; }
+}
+
+# A JSON field of stdin, by a path such as session.cookie.
+json_field() {
+  python3 -c 'import json,sys
+v=json.load(sys.stdin)
+for k in sys.argv[1].split("."): v=v[k]
+print(v)' "$1"
+}

@@ -5,7 +5,7 @@ source "$(dirname "$0")/lib.sh"
 [[ "${1:-}" =~ ^(-h|--help)$ ]] && { echo "Usage: scripts/list-minions.sh   (API_PORT)"; exit 0; }
 need curl "Install curl (apt-get install curl)."
 if command -v python3 >/dev/null 2>&1; then
-  curl -sS "$API_URL/deploy" | python3 -m json.tool
+  api GET /deploy | python3 -m json.tool
 else
-  curl -sS "$API_URL/deploy"; echo
+  api GET /deploy
 fi

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Asks each minion for its JSON through traefik with its cookie, then shows that a wrong cookie
-# (minion-6) and no cookie both land on home. Exits 1 if any answer is not the expected one.
+# Asks each minion for its JSON through traefik with the cookie spawner issues for it
+# (scripts/session.sh), then shows that a forged cookie (the bare name instance=minion-1), a
+# wrong one (minion-6) and none all land on home. Exits 1 if any answer is not the expected one.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 [[ "${1:-}" =~ ^(-h|--help)$ ]] && {
@@ -8,20 +9,23 @@ source "$(dirname "$0")/lib.sh"
   exit 0
 }
 need curl "Install curl (apt-get install curl)."
+need python3 "Install Python 3 (scripts/session.sh reads JSON with it)."
 failed=0
 for name in $MINIONS; do
-  echo "==> $name (cookie instance=$name)"
-  body="$(curl -sSL -b "instance=$name" "$PUBLIC_URL/")"
+  cookie="$(bash "$ROOT/scripts/session.sh" "$name")"
+  echo "==> $name (cookie $cookie)"
+  body="$(curl -sSL -b "$cookie" "$PUBLIC_URL/")"
   echo "$body"
   [[ "$body" == *"\"hostname\":\"$name\""* ]] || { echo "!! expected $name's JSON" >&2; failed=1; }
 done
 wrong="${WRONG_MINION:-minion-6}"
-for label in "cookie instance=$wrong" "no cookie"; do
-  echo "==> $label (following redirects)"
-  if [ "$label" = "no cookie" ]; then
+forged="${MINIONS%% *}"
+for cookie in "instance=$forged" "instance=$wrong" ""; do
+  echo "==> ${cookie:-no cookie} (following redirects)"
+  if [ -z "$cookie" ]; then
     body="$(curl -sSL "$PUBLIC_URL/")"
   else
-    body="$(curl -sSL -b "instance=$wrong" "$PUBLIC_URL/")"
+    body="$(curl -sSL -b "$cookie" "$PUBLIC_URL/")"
   fi
   echo "$body"
   [[ "$body" == *"You are at Home"* ]] || { echo "!! expected the home JSON" >&2; failed=1; }

@@ -13,8 +13,12 @@ images first when any is missing (or always with --build), and waits until the s
   --path-routing  instances at /p/<name>/ instead of by cookie
   --build         rebuild the images even if present
 
+The first start makes the private API's token and the cookie-signing secret and keeps them in
+$STATE_DIR (only you can read them); scripts/api.sh and scripts/session.sh use them.
+
 Environment: HTTP_PORT (80), API_PORT (8008), DASHBOARD_PORT (8080), NETWORK (traefiknet),
-COMPOSE_PROJECT_NAME (spawner), APP_IDLE (1m: idle time of instances mock-home creates).
+COMPOSE_PROJECT_NAME (spawner), APP_IDLE (1m: idle time of instances mock-home creates),
+API_TOKEN and COOKIE_SECRET (instead of the kept ones), TRAEFIK_POLL_INTERVAL (1s).
 USAGE
 }
 build=0
@@ -36,7 +40,8 @@ for image in spawner:latest mock-app:latest mock-home:latest traefik:v3.7; do
 done
 [ "$build" = 1 ] && bash scripts/build_project.sh
 
-echo "==> starting the stack (project $COMPOSE_PROJECT_NAME)"
+ensure_secrets
+echo "==> starting the stack (project $COMPOSE_PROJECT_NAME; API token in $TOKEN_FILE)"
 # shellcheck disable=SC2046
 compose $(compose_files) up -d
 
@@ -55,7 +60,7 @@ done
 cat <<DONE
 Ready.
   site:               $PUBLIC_URL/home   (register a name, or run scripts/create-minions.sh)
-  spawner API:        $API_URL/deploy    (127.0.0.1 only)
+  spawner API:        $API_URL/deploy    (127.0.0.1 only; scripts/api.sh GET /deploy)
   traefik dashboard:  http://127.0.0.1:$DASHBOARD_PORT/dashboard/
 Stop it with scripts/down.sh.
 DONE

@@ -23,6 +23,7 @@ pub mod error;
 pub mod gate;
 pub mod instances;
 pub mod routes;
+pub mod sessions;
 pub mod startup;
 pub mod tasks;
 pub mod traefik;

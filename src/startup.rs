@@ -10,12 +10,12 @@ use crate::configuration::Settings;
 use crate::error::chain;
 use crate::gate::Gate;
 use crate::instances::Instances;
-use crate::routes::{deploy, forward_auth, health, json_error, traefik_config};
+use crate::routes::{deploy, forward_auth, guard, health, json_error, traefik_config};
+use crate::sessions::Sessions;
 use crate::tasks::Tasks;
-use actix_web::body::{EitherBody, MessageBody};
-use actix_web::dev::{Server, ServiceRequest, ServiceResponse};
+use actix_web::dev::Server;
 use actix_web::http::StatusCode;
-use actix_web::middleware::{from_fn, Next};
+use actix_web::middleware::from_fn;
 use actix_web::{middleware::Logger, web, App, HttpResponse, HttpServer};
 
 /// How long shutdown waits for background tasks (start waits, the watcher) to end.
@@ -55,32 +55,6 @@ fn bind(setting: &'static str, addr: std::net::SocketAddr) -> Result<TcpListener
     })
 }
 
-/// The private API does not answer instances. They share a network with spawner (it must reach
-/// them), so without this any user's container could create, stop or delete everyone's.
-async fn refuse_instances(
-    req: ServiceRequest,
-    next: Next<impl MessageBody>,
-) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
-    let from_instance = match (req.peer_addr(), req.app_data::<web::Data<Instances>>()) {
-        (Some(peer), Some(instances)) => instances.is_instance_address(peer.ip()),
-        _ => false,
-    };
-    if from_instance {
-        log::warn!(
-            "refused a private API call from instance address {:?}",
-            req.peer_addr()
-        );
-        let refusal = json_error(
-            StatusCode::FORBIDDEN,
-            "the private API does not answer requests from instances",
-        );
-        return Ok(req.into_response(refusal).map_into_right_body());
-    }
-    next.call(req)
-        .await
-        .map(ServiceResponse::map_into_left_body)
-}
-
 async fn not_found() -> HttpResponse {
     json_error(StatusCode::NOT_FOUND, "no such endpoint")
 }
@@ -107,7 +81,20 @@ impl Application {
         let tasks = Tasks::on_current_runtime();
         let instances = Instances::new(backend, Arc::clone(&settings), tasks.clone());
         instances.start_watcher();
-        let gate = web::Data::new(Gate::new(Arc::clone(&settings), Arc::clone(&instances)));
+        if settings.api_token.is_none() {
+            log::warn!(
+                "no api_token configured: the private API (create, delete, sessions) answers anyone \
+                 who can reach port {}",
+                settings.api_addr.port()
+            );
+        }
+        let sessions = Arc::new(Sessions::from_settings(&settings));
+        let gate = web::Data::new(Gate::new(
+            Arc::clone(&settings),
+            Arc::clone(&instances),
+            Arc::clone(&sessions),
+        ));
+        let sessions = web::Data::from(sessions);
         let settings = web::Data::from(settings);
 
         let api_port = api_listener.local_addr()?.port();
@@ -117,10 +104,11 @@ impl Application {
         let config_cache = web::Data::new(traefik_config::ConfigCache::default());
         let api = HttpServer::new(move || {
             App::new()
-                .wrap(from_fn(refuse_instances))
+                .wrap(from_fn(guard::private_api))
                 .wrap(Logger::new("%a \"%r\" %s %Dms"))
                 .app_data(api_data.clone())
                 .app_data(api_settings.clone())
+                .app_data(sessions.clone())
                 .app_data(config_cache.clone())
                 .route("/deploy", web::post().to(deploy::create))
                 .route("/deploy/", web::post().to(deploy::create))
@@ -129,6 +117,7 @@ impl Application {
                 .route("/deploy/{name}", web::get().to(deploy::show))
                 .route("/deploy/{name}", web::put().to(deploy::start))
                 .route("/deploy/{name}", web::delete().to(deploy::delete))
+                .route("/deploy/{name}/session", web::post().to(deploy::session))
                 .route(
                     "/traefik/config",
                     web::get().to(traefik_config::traefik_config),

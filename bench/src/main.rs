@@ -13,6 +13,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use clap::Parser;
 use serde_json::{json, Value};
+use spawner::domain::session::{Keys, Secret};
+use spawner::domain::InstanceName;
 
 #[derive(Parser, Debug)]
 struct Args {
@@ -40,6 +42,12 @@ struct Args {
     quick: bool,
     #[arg(long, env = "BENCH_OUT")]
     out: String,
+    /// spawner's API token (sent as a bearer token)
+    #[arg(long, env = "BENCH_TOKEN")]
+    token: String,
+    /// spawner's cookie secret: the driver signs sessions as spawner does
+    #[arg(long, env = "BENCH_COOKIE_SECRET")]
+    cookie_secret: String,
 }
 
 struct Plan {
@@ -230,6 +238,15 @@ struct Bench {
 }
 
 impl Bench {
+    /// A session cookie for `name`, signed with spawner's secret, valid for a day.
+    fn cookie(&self, name: &str) -> String {
+        let secret = Secret::parse(&self.args.cookie_secret).expect("a valid cookie secret");
+        let keys = Keys::new(vec![secret]).expect("one secret");
+        let name = InstanceName::parse(name).expect("a valid instance name");
+        let expires = std::time::SystemTime::now() + Duration::from_secs(86_400);
+        format!("instance={}", keys.sign(&name, expires))
+    }
+
     async fn deploy(&self, name: &str, image: &str, labels: Value, port: Option<u16>, start: bool) {
         let mut body = json!({"name": name, "image": image, "network": self.args.network,
                               "labels": labels, "envs": {"IDLE": "30m"}, "start": start});
@@ -329,7 +346,7 @@ impl Bench {
 
     /// A request as a user's browser makes it: through traefik with the cookie, or `/auth` alone.
     fn request(&self, name: &str, via_traefik: bool) -> reqwest::RequestBuilder {
-        let cookie = format!("instance={name}");
+        let cookie = self.cookie(name);
         if via_traefik {
             self.client
                 .get(format!("{}/", self.args.public))
@@ -345,8 +362,7 @@ impl Bench {
     // ---- (1) and (2) ----------------------------------------------------------------------------
 
     fn hot_path(&self) -> Value {
-        let app = &self.args.app;
-        let cookie = format!("instance={app}");
+        let cookie = self.cookie(&self.args.app);
         let variants = [
             ("direct", "no middleware (limit)"),
             ("spawner", "spawner ForwardAuth"),
@@ -390,8 +406,7 @@ impl Bench {
     }
 
     fn auth_alone(&self) -> Value {
-        let app = &self.args.app;
-        let cookie = format!("instance={app}");
+        let cookie = self.cookie(&self.args.app);
         let pid = self.args.spawner_pid;
         let mut runs = Vec::new();
         let mut cpu_us = Vec::new();
@@ -586,7 +601,7 @@ impl Bench {
 
     /// `/auth` for the running instance, saturating and light load.
     fn auth_runs(&self) -> (Vec<WrkRun>, Vec<WrkRun>) {
-        let cookie = format!("instance={}", self.args.app);
+        let cookie = self.cookie(&self.args.app);
         let url = format!("{}/auth", self.args.auth);
         let headers = [("Cookie", cookie.as_str()), ("X-Forwarded-Uri", "/")];
         let saturating = (0..self.plan.runs)
@@ -836,8 +851,14 @@ async fn main() {
             scale: 1000,
         }
     };
+    let mut headers = reqwest::header::HeaderMap::new();
+    let bearer = format!("Bearer {}", args.token)
+        .parse()
+        .expect("a token is a header value");
+    headers.insert(reqwest::header::AUTHORIZATION, bearer);
     let client = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
+        .default_headers(headers)
         .pool_max_idle_per_host(1000)
         .timeout(Duration::from_secs(40))
         .build()

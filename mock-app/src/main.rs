@@ -8,6 +8,7 @@
 //! - `mock-app healthcheck`: the image's Docker `HEALTHCHECK` (GET /status on loopback).
 //! - `mock-app fetch <host:port> <path>`: prints the status of a GET (tests use it to call from
 //!   inside an instance).
+//! - `mock-app alloc <MiB>`, `mock-app spawn <n>`: hostile code, for tests of the limits.
 //!
 //! Switches for tests: `PORT` (9000), `STARTUP_DELAY` (wait before listening), `FAIL_STATUS`
 //! (`/status` answers 503, so every readiness check fails), `EXIT_AFTER_START=<code>` (exit with
@@ -20,6 +21,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
+
+mod hostile;
 
 struct State {
     started: Instant,
@@ -164,6 +167,9 @@ fn main() -> ExitCode {
     match args.get(1).map(String::as_str) {
         Some("healthcheck") => return healthcheck(),
         Some("fetch") if args.len() == 4 => return fetch(&args[2], &args[3]),
+        Some("alloc") if args.len() == 3 => return hostile::alloc(args[2].parse().unwrap_or(0)),
+        Some("spawn") if args.len() == 3 => return hostile::spawn(args[2].parse().unwrap_or(0)),
+        Some("sleep") => return hostile::sleep(),
         _ => {}
     }
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();

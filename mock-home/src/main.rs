@@ -1,11 +1,16 @@
 //! mock-home: the site's home in spawner's stack (`/home`, public).
 //!
 //! - `GET /home`: `{"message":"You are at Home"}` for API clients; a registration form for browsers.
-//! - `GET /home/{name}`: sets the instance cookie and redirects to the instance.
 //! - `POST /home/register` (form or JSON `name`): asks spawner's private API to create a mock-app
-//!   instance, sets the cookie and redirects to it; a taken or invalid name gets a page saying so.
+//!   instance, sets the cookie spawner issued for it (exactly its `Set-Cookie`) and redirects to
+//!   it; a taken or invalid name gets a page saying so, and no cookie.
+//! - `POST /home/logout`: clears the instance cookie.
 //!
-//! Environment: `PORT` (8000), `SPAWNER_API` (http://spawner:8008), `APP_IMAGE`
+//! No public call hands out a cookie for a name: only a registration does, for the instance it
+//! has just created.
+//!
+//! Environment: `PORT` (8000), `SPAWNER_API` (http://spawner:8008), `SPAWNER_API_TOKEN` (sent as
+//! `Authorization: Bearer`; empty: none), `APP_IMAGE`
 //! (mock-app:latest), `APP_PORT` (9000), `APP_IDLE` (1m), `COOKIE_KEY` (instance), `PATH_PREFIX`
 //! (empty; in path-routing mode e.g. `/p`, and instances live at `<prefix>/<name>/`).
 
@@ -17,6 +22,7 @@ use serde::Deserialize;
 
 struct Config {
     spawner_api: String,
+    spawner_token: String,
     app_image: String,
     app_port: u16,
     app_idle: String,
@@ -37,6 +43,7 @@ impl Config {
             spawner_api: env_or("SPAWNER_API", "http://spawner:8008")
                 .trim_end_matches('/')
                 .into(),
+            spawner_token: env_or("SPAWNER_API_TOKEN", ""),
             app_image: env_or("APP_IMAGE", "mock-app:latest"),
             app_port: env_or("APP_PORT", "9000").parse().unwrap_or(9000),
             app_idle: env_or("APP_IDLE", "1m"),
@@ -101,6 +108,7 @@ fn page(status: StatusCode, message: Option<&str>) -> HttpResponse {
   <input id="name" name="name" required maxlength="63" pattern="[A-Za-z0-9][A-Za-z0-9_-]*">
   <button id="register" type="submit">Register</button>
 </form>
+<form method="post" action="/home/logout"><button id="logout" type="submit">Log out</button></form>
 </body></html>"#
     );
     HttpResponse::build(status)
@@ -126,27 +134,25 @@ async fn home(req: HttpRequest) -> HttpResponse {
     }
 }
 
-fn enter(config: &Config, name: &str) -> HttpResponse {
-    let cookie = format!(
-        "{}={name}; Path=/; HttpOnly; SameSite=Lax",
-        config.cookie_key
-    );
+/// Into the instance, with the cookie spawner issued for it.
+fn enter(config: &Config, name: &str, set_cookie: &str) -> HttpResponse {
     HttpResponse::SeeOther()
-        .insert_header((header::SET_COOKIE, cookie))
+        .insert_header((header::SET_COOKIE, set_cookie))
         .insert_header((header::LOCATION, config.instance_url(name)))
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .finish()
 }
 
-async fn select(
-    req: HttpRequest,
-    path: web::Path<String>,
-    config: web::Data<Config>,
-) -> HttpResponse {
-    match valid_name(&path) {
-        Ok(()) => enter(&config, &path),
-        Err(message) => error(&req, StatusCode::BAD_REQUEST, &message),
-    }
+async fn logout(config: web::Data<Config>) -> HttpResponse {
+    let expired = format!(
+        "{}=; Path=/; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT; HttpOnly; SameSite=Lax",
+        config.cookie_key
+    );
+    HttpResponse::SeeOther()
+        .insert_header((header::SET_COOKIE, expired))
+        .insert_header((header::LOCATION, "/home"))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .finish()
 }
 
 #[derive(Deserialize)]
@@ -181,11 +187,11 @@ async fn register(
     let client = awc::Client::builder()
         .timeout(Duration::from_secs(30))
         .finish();
-    let mut response = match client
-        .post(format!("{}/deploy", config.spawner_api))
-        .send_json(&body)
-        .await
-    {
+    let mut request = client.post(format!("{}/deploy", config.spawner_api));
+    if !config.spawner_token.is_empty() {
+        request = request.bearer_auth(&config.spawner_token);
+    }
+    let mut response = match request.send_json(&body).await {
         Ok(response) => response,
         Err(e) => {
             log::error!("spawner unreachable: {e}");
@@ -197,14 +203,19 @@ async fn register(
         }
     };
     let status = response.status();
+    let answer = response.json::<serde_json::Value>().await.ok();
     if status == StatusCode::CREATED {
-        log::info!("registered {name}");
-        return enter(&config, name);
+        let set_cookie = answer
+            .as_ref()
+            .and_then(|a| a["session"]["set_cookie"].as_str());
+        if let Some(set_cookie) = set_cookie {
+            log::info!("registered {name}");
+            return enter(&config, name, set_cookie);
+        }
+        log::error!("spawner created {name} but issued no session");
     }
-    let reason = response
-        .json::<serde_json::Value>()
-        .await
-        .ok()
+    let reason = answer
+        .as_ref()
         .and_then(|v| v["error"].as_str().map(String::from))
         .unwrap_or_else(|| format!("spawner answered {status}"));
     match status {
@@ -238,7 +249,7 @@ async fn main() -> std::io::Result<()> {
             .route("/home", web::get().to(home))
             .route("/home/", web::get().to(home))
             .route("/home/register", web::post().to(register))
-            .route("/home/{name}", web::get().to(select))
+            .route("/home/logout", web::post().to(logout))
             .default_service(web::to(home))
     })
     .workers(1)

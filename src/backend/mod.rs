@@ -15,6 +15,7 @@ use std::time::{Duration, SystemTime};
 
 use futures_util::stream::BoxStream;
 
+use crate::domain::limits::Limits;
 use crate::domain::{ContainerInfo, Health};
 
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -177,6 +178,9 @@ pub struct CreateSpec {
     pub network: String,
     pub labels: BTreeMap<String, String>,
     pub envs: BTreeMap<String, String>,
+    pub limits: Limits,
+    /// Capabilities it runs without; it never gains privileges (`no-new-privileges`).
+    pub cap_drop: Vec<String>,
 }
 
 /// A command run inside a container and what it printed (stdout and stderr, interleaved).

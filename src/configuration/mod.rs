@@ -20,7 +20,13 @@ use std::time::Duration;
 pub use cli::{command, flag};
 pub use table::SETTINGS;
 
+use crate::domain::limits::{LimitRules, Limits};
+use crate::domain::session::Secret;
+use crate::domain::ApiToken;
 use parse::*;
+
+/// Settings whose values are never repeated in an error message.
+const SECRET_KEYS: [&str; 2] = ["cookie_secret", "api_token"];
 
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -28,9 +34,22 @@ pub struct Settings {
     pub auth_addr: SocketAddr,
     pub docker_host: String,
     pub network: String,
+    /// Instances carry it as a label; a spawner sees no other scope's instances.
+    pub scope: String,
+    /// Defaults and maxima of memory, CPUs and processes per instance.
+    pub limits: LimitRules,
+    /// Capabilities every instance runs without.
+    pub cap_drop: Vec<String>,
     pub allowed_networks: Vec<String>,
     pub cookie_key: String,
     pub cookie_fallback_url: String,
+    pub cookie_signing: bool,
+    /// The first signs, every one verifies (`cookie_secret`, then `cookie_secret_file`).
+    pub cookie_secrets: Vec<Secret>,
+    pub session_ttl: Duration,
+    pub cookie_secure: bool,
+    /// `api_token`, else `api_token_file`.
+    pub api_token: Option<ApiToken>,
     pub public_path: String,
     pub redirect_timeout: Duration,
     pub http_probe_ok_status: u16,
@@ -121,14 +140,31 @@ impl Settings {
         if !allowed_networks.contains(&network) {
             allowed_networks.insert(0, network.clone());
         }
+        let mut cookie_secrets = get(c, "cookie_secret", secret_list)?;
+        cookie_secrets.extend(get(c, "cookie_secret_file", secret_file)?);
+        let api_token = match get(c, "api_token", token)? {
+            Some(token) => Some(token),
+            None => get(c, "api_token_file", token_file)?,
+        };
         Ok(Self {
             api_addr: get(c, "api_addr", parse::<SocketAddr>)?,
             auth_addr: get(c, "auth_addr", parse::<SocketAddr>)?,
             docker_host: get(c, "docker_host", |h| Ok(h.trim().to_string()))?,
+            scope: match get(c, "scope", Ok)?.trim() {
+                "" => network.clone(),
+                scope => scope.to_string(),
+            },
+            limits: limit_rules(c)?,
+            cap_drop: get(c, "cap_drop", capabilities)?,
             network,
             allowed_networks,
             cookie_key: get(c, "cookie_key", cookie_key)?,
             cookie_fallback_url: get(c, "cookie_fallback_url", non_empty)?,
+            cookie_signing: get(c, "cookie_signing", boolean)?,
+            cookie_secrets,
+            session_ttl: get(c, "session_ttl", positive_duration)?,
+            cookie_secure: get(c, "cookie_secure", boolean)?,
+            api_token,
             public_path: get(c, "public_path", path)?,
             redirect_timeout: get(c, "redirect_timeout", duration)?,
             http_probe_ok_status: get(c, "http_probe_ok_status", status)?,
@@ -148,12 +184,20 @@ impl Settings {
     /// The settings that shape behaviour, as `key=value` pairs for the start-up log.
     pub fn summary(&self) -> String {
         format!(
-            "network={} use_path_routing={} container_prefix={:?} cookie_key={} \
+            "network={} scope={} use_path_routing={} container_prefix={:?} cookie_key={} \
+             cookie_signing={} api_token={} \
              traefik_check_enabled={} hold_timeout={} max_concurrent_starts={}",
             self.network,
+            self.scope,
             self.use_path_routing,
             self.container_prefix,
             self.cookie_key,
+            self.cookie_signing,
+            if self.api_token.is_some() {
+                "set"
+            } else {
+                "none"
+            },
             self.traefik_check_enabled,
             humantime::format_duration(self.hold_timeout),
             self.max_concurrent_starts,
@@ -181,6 +225,37 @@ fn defaults() -> config::ConfigBuilder<config::builder::DefaultState> {
                 .expect("a static string default is always accepted")
         },
     )
+}
+
+/// The per-instance limits; a default above its maximum names the default.
+fn limit_rules(c: &config::Config) -> Result<LimitRules, ConfigError> {
+    let max = Limits {
+        memory_bytes: get(c, "max_memory", memory)?,
+        cpus: get(c, "max_cpus", cpus)?,
+        pids: get(c, "max_pids_limit", pids)?,
+    };
+    let default = Limits {
+        memory_bytes: get(c, "default_memory", |raw| {
+            at_most(memory(raw)?, max.memory_bytes, "max_memory")
+        })?,
+        cpus: get(c, "default_cpus", |raw| {
+            at_most(cpus(raw)?, max.cpus, "max_cpus")
+        })?,
+        pids: get(c, "default_pids_limit", |raw| {
+            at_most(pids(raw)?, max.pids, "max_pids_limit")
+        })?,
+    };
+    Ok(LimitRules { default, max })
+}
+
+fn at_most<T: PartialOrd>(value: T, max: T, setting: &str) -> Result<T, String> {
+    if value > max {
+        Err(format!(
+            "is above {setting}; raise {setting} or choose less"
+        ))
+    } else {
+        Ok(value)
+    }
 }
 
 /// A typo in the file would otherwise be ignored silently.
@@ -220,7 +295,11 @@ fn get<T>(
         key: key.to_string(),
         flag: flag(key),
         env: key.to_uppercase(),
-        value: raw,
+        value: if SECRET_KEYS.contains(&key) {
+            "(hidden)".into()
+        } else {
+            raw
+        },
         reason,
     })
 }

@@ -4,6 +4,9 @@
 use std::str::FromStr;
 use std::time::Duration;
 
+use crate::domain::session::Secret;
+use crate::domain::ApiToken;
+
 pub fn parse<T: FromStr>(raw: String) -> Result<T, String>
 where
     T::Err: std::fmt::Display,
@@ -89,4 +92,87 @@ pub fn positive_count(raw: String) -> Result<usize, String> {
         Ok(n) if n > 0 => Ok(n),
         _ => Err("write a whole number above zero".into()),
     }
+}
+
+/// Comma-separated secrets; empty: none.
+pub fn secret_list(raw: String) -> Result<Vec<Secret>, String> {
+    raw.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(Secret::parse)
+        .collect()
+}
+
+/// The lines of a file that are not empty and not `#` comments; an empty path: none.
+fn file_lines(raw: &str) -> Result<Vec<String>, String> {
+    let path = raw.trim();
+    if path.is_empty() {
+        return Ok(Vec::new());
+    }
+    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {path}: {e}"))?;
+    Ok(text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(String::from)
+        .collect())
+}
+
+pub fn secret_file(raw: String) -> Result<Vec<Secret>, String> {
+    file_lines(&raw)?
+        .iter()
+        .map(|line| Secret::parse(line))
+        .collect()
+}
+
+pub fn token(raw: String) -> Result<Option<ApiToken>, String> {
+    match raw.trim() {
+        "" => Ok(None),
+        t => ApiToken::parse(t).map(Some),
+    }
+}
+
+pub fn token_file(raw: String) -> Result<Option<ApiToken>, String> {
+    match file_lines(&raw)?.first() {
+        None if raw.trim().is_empty() => Ok(None),
+        None => Err("the file is empty; put the token on its first line".into()),
+        Some(line) => ApiToken::parse(line).map(Some),
+    }
+}
+
+pub fn memory(raw: String) -> Result<u64, String> {
+    let bytes = crate::domain::limits::parse_memory(&raw)?;
+    if bytes < crate::domain::limits::MIN_MEMORY {
+        return Err("Docker needs at least 6m".into());
+    }
+    Ok(bytes)
+}
+
+pub fn cpus(raw: String) -> Result<f64, String> {
+    match raw.trim().parse::<f64>() {
+        Ok(c) if c.is_finite() && c > 0.0 => Ok(c),
+        _ => Err("write a number of CPUs above zero, e.g. 0.5 or 2".into()),
+    }
+}
+
+pub fn pids(raw: String) -> Result<u32, String> {
+    match raw.trim().parse::<u32>() {
+        Ok(n) if n > 0 => Ok(n),
+        _ => Err("write a whole number above zero".into()),
+    }
+}
+
+/// Capability names as Docker takes them (`NET_RAW`, also `CAP_NET_RAW`), or `ALL`.
+pub fn capabilities(raw: String) -> Result<Vec<String>, String> {
+    raw.split(',')
+        .map(|c| c.trim().to_ascii_uppercase())
+        .filter(|c| !c.is_empty())
+        .map(|c| {
+            if c.chars().all(|ch| ch.is_ascii_uppercase() || ch == '_') {
+                Ok(c)
+            } else {
+                Err(format!("{c:?} is not a capability name such as NET_RAW"))
+            }
+        })
+        .collect()
 }

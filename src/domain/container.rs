@@ -44,7 +44,9 @@ pub struct ContainerInfo {
     pub started_at: Option<SystemTime>,
     pub finished_at: Option<SystemTime>,
     pub exposed_tcp_ports: Vec<u16>,
-    /// Address on each attached network.
+    /// Every network it is attached to, running or not.
+    pub networks: Vec<String>,
+    /// Address on each attached network (only while it runs).
     pub ips: BTreeMap<String, IpAddr>,
 }
 

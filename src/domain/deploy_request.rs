@@ -2,6 +2,7 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
+use super::limits::{LimitRules, Limits, MemoryField};
 use super::{labels, InstanceName};
 
 /// The body of `POST /deploy`, as the old spawner's clients send it. Unknown fields are refused:
@@ -21,6 +22,13 @@ pub struct DeployRequest {
     pub port: Option<u16>,
     #[serde(default)]
     pub start: Option<bool>,
+    /// e.g. `"512m"` or bytes; default and maximum from the settings.
+    #[serde(default)]
+    pub memory: Option<MemoryField>,
+    #[serde(default)]
+    pub cpus: Option<f64>,
+    #[serde(default)]
+    pub pids_limit: Option<u32>,
 }
 
 /// A deploy request that has passed every check that needs no Docker call.
@@ -33,15 +41,17 @@ pub struct DeploySpec {
     pub envs: BTreeMap<String, String>,
     pub port: Option<u16>,
     pub start: bool,
+    pub limits: Limits,
 }
 
 impl DeploySpec {
     /// Parses the raw body. `default_network` is used when the body names none; `allowed_networks`
-    /// are the only networks a client may choose.
+    /// are the only networks a client may choose; `limits` bound what it may ask for.
     pub fn parse(
         body: &[u8],
         default_network: &str,
         allowed_networks: &[String],
+        limits: &LimitRules,
     ) -> Result<Self, String> {
         if body.iter().all(u8::is_ascii_whitespace) {
             return Err(
@@ -107,6 +117,7 @@ impl DeploySpec {
         if raw.port == Some(0) {
             return Err("`port` must be between 1 and 65535".into());
         }
+        let limits = limits.resolve(raw.memory.as_ref(), raw.cpus, raw.pids_limit)?;
         Ok(Self {
             name,
             image,
@@ -115,6 +126,7 @@ impl DeploySpec {
             envs,
             port: raw.port,
             start: raw.start.unwrap_or(true),
+            limits,
         })
     }
 }
@@ -124,10 +136,20 @@ mod tests {
     use super::*;
 
     fn parse(body: &str) -> Result<DeploySpec, String> {
+        let default = Limits {
+            memory_bytes: 512 << 20,
+            cpus: 1.0,
+            pids: 256,
+        };
+        let rules = LimitRules {
+            default,
+            max: default,
+        };
         DeploySpec::parse(
             body.as_bytes(),
             "net",
             &["net".to_string(), "other".to_string()],
+            &rules,
         )
     }
 
@@ -181,6 +203,16 @@ mod tests {
             (r#"{"name":"m","image":"i","port":0}"#, "`port`"),
             (r#"{"name":"m","image":"i","port":70000}"#, "invalid `port`"),
             (r#"{"name":"m","image":"i","envs":{"A=B":"c"}}"#, "`envs`"),
+            (r#"{"name":"m","image":"i","memory":"1g"}"#, "`memory`"),
+            (r#"{"name":"m","image":"i","cpus":2}"#, "`cpus`"),
+            (
+                r#"{"name":"m","image":"i","pids_limit":-1}"#,
+                "`pids_limit`",
+            ),
+            (
+                r#"{"name":"m","image":"i","privileged":true}"#,
+                "unknown field",
+            ),
             (
                 r#"{"name":"m","image":"i","labels":{"a":1}}"#,
                 "invalid type",

@@ -10,6 +10,8 @@ pub const RESERVED_PREFIX: &str = "spawner.";
 pub const PORT: &str = "spawner.port";
 /// The network the container was created on: its address there is the one probed.
 pub const NETWORK: &str = "spawner.network";
+/// Which spawner a container belongs to, so that two stacks on one daemon keep apart.
+pub const SCOPE: &str = "spawner.scope";
 /// URL probed for readiness; the old spawner's clients send `health-check`, older ones `healthcheck`.
 pub const HEALTH_CHECK: [&str; 2] = ["health-check", "healthcheck"];
 

@@ -3,11 +3,15 @@
 //! names the field and says what to do. Container facts ([`ContainerInfo`]) are what any backend
 //! reports, and the labels spawner uses are named once ([`labels`]).
 
+mod api_token;
 mod container;
 mod deploy_request;
 mod instance_name;
 pub mod labels;
+pub mod limits;
+pub mod session;
 
+pub use api_token::ApiToken;
 pub use container::{ContainerInfo, Health, RunState};
 pub use deploy_request::{DeployRequest, DeploySpec};
 pub use instance_name::InstanceName;

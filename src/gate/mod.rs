@@ -9,13 +9,14 @@
 mod request;
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 pub use request::{route, same_site, AuthRequest, Route};
 
 use crate::configuration::Settings;
 use crate::domain::InstanceName;
 use crate::instances::{Instances, Lookup, StartError};
+use crate::sessions::Sessions;
 use crate::traefik::api::TraefikApi;
 
 /// What `/auth` answers; [`crate::routes::forward_auth`] turns it into a response.
@@ -42,22 +43,28 @@ pub enum Outcome {
 pub struct Gate {
     settings: Arc<Settings>,
     instances: Arc<Instances>,
+    sessions: Arc<Sessions>,
     traefik: TraefikApi,
 }
 
 impl Gate {
-    pub fn new(settings: Arc<Settings>, instances: Arc<Instances>) -> Self {
+    pub fn new(
+        settings: Arc<Settings>,
+        instances: Arc<Instances>,
+        sessions: Arc<Sessions>,
+    ) -> Self {
         let traefik = TraefikApi::new(&settings.traefik_base_url);
         Self {
             settings,
             instances,
+            sessions,
             traefik,
         }
     }
 
     pub async fn decide(&self, request: &AuthRequest, fallback: bool) -> Outcome {
         let settings = &self.settings;
-        let name = match route(request, settings) {
+        let name = match route(request, settings, &self.sessions, SystemTime::now()) {
             Route::Public => return Outcome::Allow,
             Route::Home => return Outcome::Home,
             Route::Instance(name) => name,

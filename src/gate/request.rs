@@ -1,19 +1,22 @@
 //! What a ForwardAuth call asks for, read from the headers traefik forwards, and [`route`]: the
-//! part of the decision that needs nothing but the request and the settings (no engine, no
-//! server), so every case is unit-tested.
+//! part of the decision that needs nothing but the request, the settings, the session keys and the
+//! time (no engine, no server), so every case is unit-tested.
+
+use std::time::SystemTime;
 
 use actix_web::http::header::{self, HeaderMap};
 
 use crate::configuration::Settings;
 use crate::domain::InstanceName;
+use crate::sessions::Sessions;
 
 /// What a request asks for, read from the headers traefik forwards.
 #[derive(Debug, Clone)]
 pub struct AuthRequest {
     /// The original path and query (`X-Forwarded-Uri`), `/` when absent.
     pub uri: String,
-    /// Value of the instance cookie, if any.
-    pub cookie: Option<String>,
+    /// Every value of the instance cookie the request carries (normally one).
+    pub cookies: Vec<String>,
     pub wants_html: bool,
 }
 
@@ -25,20 +28,21 @@ impl AuthRequest {
             .filter(|u| u.starts_with('/'))
             .unwrap_or("/")
             .to_string();
-        let cookie = headers
+        let cookies = headers
             .get_all(header::COOKIE)
             .filter_map(|v| v.to_str().ok())
             .flat_map(|v| v.split(';'))
             .filter_map(|pair| pair.trim().split_once('='))
-            .find(|(k, _)| k.trim() == cookie_key)
-            .map(|(_, v)| v.trim().to_string());
+            .filter(|(k, _)| k.trim() == cookie_key)
+            .map(|(_, v)| v.trim().to_string())
+            .collect();
         let wants_html = headers
             .get(header::ACCEPT)
             .and_then(|v| v.to_str().ok())
             .is_some_and(|a| a.contains("text/html"));
         Self {
             uri,
-            cookie,
+            cookies,
             wants_html,
         }
     }
@@ -59,7 +63,15 @@ pub enum Route {
     Instance(InstanceName),
 }
 
-pub fn route(request: &AuthRequest, settings: &Settings) -> Route {
+/// Which case a request is. An instance is named only by a session spawner issued (or, with
+/// `cookie_signing` off, by the bare name). A request with two instance cookies is refused: traefik
+/// may route it by one while spawner would check the other.
+pub fn route(
+    request: &AuthRequest,
+    settings: &Settings,
+    sessions: &Sessions,
+    now: SystemTime,
+) -> Route {
     let path = request.path();
     let public = settings.public_path.as_str();
     if public == "/"
@@ -70,15 +82,24 @@ pub fn route(request: &AuthRequest, settings: &Settings) -> Route {
     {
         return Route::Public;
     }
-    let candidate = if settings.use_path_routing {
-        path.strip_prefix(settings.container_prefix.as_str())
-            .and_then(|rest| rest.strip_prefix('/'))
-            .map(|rest| rest.split('/').next().unwrap_or(""))
-    } else {
-        request.cookie.as_deref()
+    let session = match request.cookies.as_slice() {
+        [only] => sessions.instance_of(only, now),
+        _ => None,
     };
-    match candidate.map(InstanceName::parse) {
-        Some(Ok(name)) => Route::Instance(name),
+    if !settings.use_path_routing {
+        return session.map_or(Route::Home, Route::Instance);
+    }
+    let in_path = path
+        .strip_prefix(settings.container_prefix.as_str())
+        .and_then(|rest| rest.strip_prefix('/'))
+        .map(|rest| rest.split('/').next().unwrap_or(""))
+        .and_then(|name| InstanceName::parse(name).ok());
+    match in_path {
+        // With signed sessions the path is only where the instance lives: the cookie must be
+        // a session for that same instance.
+        Some(name) if !sessions.signed() || session.as_ref() == Some(&name) => {
+            Route::Instance(name)
+        }
         _ => Route::Home,
     }
 }
@@ -112,8 +133,20 @@ mod tests {
         AuthRequest::from_headers(&map, "instance")
     }
 
+    /// The old plain cookies: the name is the value.
+    fn plain() -> Sessions {
+        let mut settings = Settings::for_tests();
+        settings.cookie_signing = false;
+        Sessions::from_settings(&settings)
+    }
+
     fn decide(headers: &[(&str, &str)]) -> Route {
-        route(&request(headers), &Settings::for_tests())
+        route(
+            &request(headers),
+            &Settings::for_tests(),
+            &plain(),
+            SystemTime::now(),
+        )
     }
 
     fn instance(name: &str) -> Route {
@@ -169,7 +202,14 @@ mod tests {
         let mut settings = Settings::for_tests();
         settings.use_path_routing = true;
         settings.container_prefix = "/p".into();
-        let at = |uri: &str| route(&request(&[("x-forwarded-uri", uri)]), &settings);
+        let at = |uri: &str| {
+            route(
+                &request(&[("x-forwarded-uri", uri)]),
+                &settings,
+                &plain(),
+                SystemTime::now(),
+            )
+        };
         assert_eq!(at("/p/minion-1"), instance("minion-1"));
         assert_eq!(at("/p/minion-1/a/b?c=d"), instance("minion-1"));
         assert_eq!(at("/minion-1"), Route::Home);
@@ -183,5 +223,49 @@ mod tests {
         assert_eq!(same_site("//evil.example/"), "/");
         assert_eq!(same_site("/\\evil.example"), "/");
         assert_eq!(same_site("https://evil.example/"), "/");
+    }
+
+    fn signed() -> (Settings, Sessions) {
+        let mut settings = Settings::for_tests();
+        settings.cookie_secrets =
+            vec![crate::domain::session::Secret::parse(&"k".repeat(32)).unwrap()];
+        let sessions = Sessions::from_settings(&settings);
+        (settings, sessions)
+    }
+
+    #[test]
+    fn with_signing_only_a_session_names_an_instance_and_never_two_cookies() {
+        let (settings, sessions) = signed();
+        let now = SystemTime::now();
+        let issued = sessions.issue(&InstanceName::parse("minion-1").unwrap(), now);
+        let at = |cookie: &str| route(&request(&[("cookie", cookie)]), &settings, &sessions, now);
+        assert_eq!(at(&issued.cookie), instance("minion-1"));
+        assert_eq!(at("instance=minion-1"), Route::Home);
+        let two = format!("{}; instance=minion-2", issued.cookie);
+        assert_eq!(at(&two), Route::Home);
+        let later = now + settings.session_ttl;
+        let expired = route(
+            &request(&[("cookie", &issued.cookie)]),
+            &settings,
+            &sessions,
+            later,
+        );
+        assert_eq!(expired, Route::Home);
+    }
+
+    #[test]
+    fn with_signing_a_path_needs_a_session_for_that_same_instance() {
+        let (mut settings, sessions) = signed();
+        settings.use_path_routing = true;
+        settings.container_prefix = "/p".into();
+        let now = SystemTime::now();
+        let issued = sessions.issue(&InstanceName::parse("minion-1").unwrap(), now);
+        let at = |uri: &str, cookie: &str| {
+            let headers = [("x-forwarded-uri", uri), ("cookie", cookie)];
+            route(&request(&headers), &settings, &sessions, now)
+        };
+        assert_eq!(at("/p/minion-1/x", &issued.cookie), instance("minion-1"));
+        assert_eq!(at("/p/minion-2/x", &issued.cookie), Route::Home);
+        assert_eq!(at("/p/minion-1/x", "a=b"), Route::Home);
     }
 }

@@ -190,6 +190,7 @@ pub(super) mod tests {
             started_at: None,
             finished_at: None,
             exposed_tcp_ports: exposed.to_vec(),
+            networks: Vec::new(),
             ips: BTreeMap::new(),
         }
     }

@@ -33,7 +33,7 @@ pub use watcher::REPLAY as EVENTS_REPLAY;
 
 use crate::backend::{Backend, BackendError};
 use crate::configuration::Settings;
-use crate::domain::ContainerInfo;
+use crate::domain::{labels, ContainerInfo};
 use crate::tasks::Tasks;
 use index::Index;
 use wake::StartResult;
@@ -171,9 +171,26 @@ impl Instances {
         self.changed(removed.is_some());
     }
 
-    /// Re-reads one container from the engine into the index; `None` when it is gone.
+    /// Whether a managed container is this spawner's: it carries this scope, or (made before
+    /// scopes existed, or by the old spawner) no scope and this spawner's network.
+    fn in_scope(&self, info: &ContainerInfo) -> bool {
+        match info.label(labels::SCOPE) {
+            Some(scope) => scope == self.settings.scope,
+            None => {
+                info.label(labels::NETWORK) == Some(self.settings.network.as_str())
+                    || info.networks.contains(&self.settings.network)
+            }
+        }
+    }
+
+    /// Re-reads one container from the engine into the index; `None` when it is gone (or not
+    /// this spawner's).
     async fn refresh(&self, id: &str) -> Result<Option<Instance>, BackendError> {
         match self.backend.inspect_managed(id).await {
+            Ok(info) if !self.in_scope(&info) => {
+                self.remove_id(&info.id);
+                Ok(None)
+            }
             Ok(info) => {
                 let name = info.name.clone();
                 self.upsert(info);
@@ -189,7 +206,8 @@ impl Instances {
 
     /// Reads the whole list again; returns how many containers spawner manages.
     async fn resync(&self) -> Result<usize, BackendError> {
-        let infos = self.backend.list_managed().await?;
+        let mut infos = self.backend.list_managed().await?;
+        infos.retain(|info| self.in_scope(info));
         let count = infos.len();
         self.write().replace_all(infos);
         self.changed(true);

@@ -51,6 +51,7 @@ impl Instances {
             return Err(OpError::NetworkNotFound(spec.network.clone()));
         }
         let mut labels = spec.labels.clone();
+        labels.insert(labels::SCOPE.into(), self.settings.scope.clone());
         if let Some(port) = spec.port {
             labels.insert(labels::PORT.into(), port.to_string());
         }
@@ -60,6 +61,8 @@ impl Instances {
             network: spec.network.clone(),
             labels,
             envs: spec.envs.clone(),
+            limits: spec.limits,
+            cap_drop: self.settings.cap_drop.clone(),
         };
         let id = self.backend.create(&create).await.map_err(|e| match e {
             BackendError::Conflict { .. } => OpError::NameTaken(spec.name.to_string()),

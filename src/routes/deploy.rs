@@ -5,10 +5,13 @@
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse, ResponseError};
 
+use std::time::SystemTime;
+
 use crate::configuration::Settings;
-use crate::domain::DeploySpec;
+use crate::domain::{DeploySpec, InstanceName};
 use crate::error::chain;
 use crate::instances::{Instance, Instances, OpError};
+use crate::sessions::Sessions;
 
 use super::json_error_with_cause;
 
@@ -50,16 +53,38 @@ impl ResponseError for DeployError {
 
 type Reply = Result<HttpResponse, DeployError>;
 
-/// `POST /deploy`: create and (unless `"start": false`) start.
+/// `POST /deploy`: create and (unless `"start": false`) start; the answer carries a session for
+/// the new instance (`session`), so the home app can set the cookie at once.
 pub async fn create(
     body: web::Bytes,
     instances: web::Data<Instances>,
     settings: web::Data<Settings>,
+    sessions: web::Data<Sessions>,
 ) -> Reply {
-    let spec = DeploySpec::parse(&body, &settings.network, &settings.allowed_networks)
-        .map_err(DeployError::BadRequest)?;
+    let spec = DeploySpec::parse(
+        &body,
+        &settings.network,
+        &settings.allowed_networks,
+        &settings.limits,
+    )
+    .map_err(DeployError::BadRequest)?;
     let view = instances.create(&spec).await?;
-    Ok(HttpResponse::Created().json(view))
+    let mut body = serde_json::to_value(view).expect("plain data serializes");
+    body["session"] = serde_json::to_value(sessions.issue(&spec.name, SystemTime::now()))
+        .expect("plain data serializes");
+    Ok(HttpResponse::Created().json(body))
+}
+
+/// `POST /deploy/{name}/session`: a new instance cookie for a managed instance.
+pub async fn session(
+    path: web::Path<String>,
+    instances: web::Data<Instances>,
+    sessions: web::Data<Sessions>,
+) -> Reply {
+    let instance = resolve(&instances, &path).await?;
+    let name =
+        InstanceName::parse(instance.name()).map_err(|_| OpError::NotFound(path.to_string()))?;
+    Ok(HttpResponse::Ok().json(sessions.issue(&name, SystemTime::now())))
 }
 
 /// `GET /deploy`: every managed container, from the index.

@@ -3,6 +3,7 @@
 
 pub mod deploy;
 pub mod forward_auth;
+pub mod guard;
 pub mod health;
 pub mod traefik_config;
 

@@ -63,6 +63,11 @@ pub enum Middleware {
     StripPrefix { prefixes: Vec<String> },
 }
 
+/// What follows the name in a signed session cookie (`.<expires>.<signature>`); optional, so the
+/// old plain cookie still routes when signing is off. Names hold no `.`, so `minion-1.…` never
+/// matches `minion-10`'s router.
+const SIGNED_SUFFIX: &str = r"(?:\.[0-9]+\.[A-Za-z0-9_-]+)?";
+
 /// Escapes every character that is not a letter, digit or `_` (Go's RE2 takes `\` + punctuation
 /// as the literal), so a name is matched as itself.
 pub fn regex_escape(text: &str) -> String {
@@ -97,7 +102,7 @@ pub fn build(settings: &Settings, routes: &[(String, u16)]) -> DynamicConfig {
             format!("Path(`{path}`) || PathPrefix(`{path}/`)")
         } else {
             format!(
-                "HeaderRegexp(`Cookie`, `(?:^|;\\s*){}={}(?:;|$)`)",
+                "HeaderRegexp(`Cookie`, `(?:^|;\\s*){}={}{SIGNED_SUFFIX}(?:;|$)`)",
                 regex_escape(&settings.cookie_key),
                 regex_escape(name)
             )
@@ -136,7 +141,7 @@ mod tests {
         let router = &config.http.routers["minion-1"];
         assert_eq!(
             router.rule,
-            r"HeaderRegexp(`Cookie`, `(?:^|;\s*)instance=minion\-1(?:;|$)`)"
+            r"HeaderRegexp(`Cookie`, `(?:^|;\s*)instance=minion\-1(?:\.[0-9]+\.[A-Za-z0-9_-]+)?(?:;|$)`)"
         );
         assert_eq!(router.middlewares, [RETRY_MIDDLEWARE, AUTH_MIDDLEWARE]);
         assert_eq!(

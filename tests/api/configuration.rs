@@ -20,10 +20,27 @@ const FLAGS: &[&str] = &[
     "--auth-addr",
     "--docker-host",
     "--network",
+    "--scope",
+    // Limits of every instance.
+    "--default-memory",
+    "--max-memory",
+    "--default-cpus",
+    "--max-cpus",
+    "--default-pids-limit",
+    "--max-pids-limit",
+    "--cap-drop",
     "--allowed-networks",
     // The old spawner's flags, same names.
     "--cookie-key",
     "--cookie-fallback-url",
+    // Sessions and the API token.
+    "--cookie-signing",
+    "--cookie-secret",
+    "--cookie-secret-file",
+    "--session-ttl",
+    "--cookie-secure",
+    "--api-token",
+    "--api-token-file",
     "--redirect-timeout",
     "--http-probe-ok-status",
     "--http-probe-timeout",
@@ -58,7 +75,7 @@ fn help_lists_every_setting_with_its_old_flag_name() {
 #[test]
 fn an_invalid_value_stops_spawner_at_start_with_exit_code_2_naming_the_setting() {
     type Case<'a> = (&'a [&'a str], &'a [(&'a str, &'a str)], &'a str);
-    let cases: [Case; 5] = [
+    let cases: [Case; 9] = [
         (&["--hold-timeout", "forever"], &[], "hold_timeout"),
         (
             &[],
@@ -68,12 +85,24 @@ fn an_invalid_value_stops_spawner_at_start_with_exit_code_2_naming_the_setting()
         (&["--api-addr", "localhost"], &[], "api_addr"),
         (&["--no-such-flag"], &[], "--no-such-flag"),
         (&["-max-concurrent-starts=0"], &[], "max_concurrent_starts"),
+        (&["--cookie-secret", "short"], &[], "at least 32"),
+        (&[], &[("SPAWNER_API_TOKEN", "short")], "api_token"),
+        (
+            &["--api-token-file", "/no/such/file"],
+            &[],
+            "cannot read /no/such/file",
+        ),
+        (&["--default-memory", "4g"], &[], "above max_memory"),
     ];
     for (args, env, named) in cases {
         let out = spawner(args, env);
         assert_eq!(out.status.code(), Some(2), "{args:?} {env:?}");
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(stderr.contains(named), "{args:?}: {stderr}");
+        assert!(
+            !stderr.contains("\"short\""),
+            "a secret was printed: {stderr}"
+        );
     }
 }
 
@@ -93,7 +122,7 @@ fn the_old_readmes_go_style_command_lines_start_spawner_with_those_settings() {
         ),
         (
             "spawner -use-path-routing -container-prefix /p -hold-timeout 3s",
-            "use_path_routing=true container_prefix=\"/p\" cookie_key=instance traefik_check_enabled=true hold_timeout=3s",
+            "use_path_routing=true container_prefix=\"/p\" traefik_check_enabled=true hold_timeout=3s",
         ),
     ];
     for (line, expected) in cases {
@@ -103,6 +132,8 @@ fn the_old_readmes_go_style_command_lines_start_spawner_with_those_settings() {
             .lines()
             .find(|l| l.contains("settings: "))
             .unwrap_or_else(|| panic!("{line}: no settings line in\n{log}"));
-        assert!(settings.contains(expected), "{line}: {settings}");
+        for pair in expected.split(' ') {
+            assert!(settings.contains(pair), "{line}: {pair} not in {settings}");
+        }
     }
 }

@@ -230,7 +230,7 @@ async fn an_unhealthy_container_gets_502_and_is_stopped() {
     )
     .await;
     let response = app
-        .auth_request(Some(&format!("instance={name}")), "/")
+        .auth_request(Some(&app.cookie(&name)), "/")
         .header("Accept", "text/html")
         .send()
         .await
@@ -257,7 +257,7 @@ async fn an_instance_not_ready_within_the_hold_timeout_gets_503_with_retry_after
     )
     .await;
     let html = app
-        .auth_request(Some(&format!("instance={name}")), "/")
+        .auth_request(Some(&app.cookie(&name)), "/")
         .header("Accept", "text/html,application/xhtml+xml")
         .send()
         .await
@@ -302,7 +302,7 @@ async fn the_fallback_makes_the_instance_ready_then_redirects_to_the_same_uri() 
     let response = app
         .client
         .get(format!("{}/auth?fallback=true", app.auth))
-        .header("Cookie", format!("instance={name}"))
+        .header("Cookie", app.cookie(&name))
         .header("X-Forwarded-Uri", "/some/page?x=1")
         .send()
         .await
@@ -345,7 +345,7 @@ async fn the_fallback_stops_the_instance_when_traefik_never_loads_its_route() {
     let response = app
         .client
         .get(format!("{}/auth?fallback=true", app.auth))
-        .header("Cookie", format!("instance={name}"))
+        .header("Cookie", app.cookie(&name))
         .send()
         .await
         .unwrap();
@@ -367,15 +367,25 @@ async fn path_mode_takes_the_instance_from_the_first_segment_after_the_prefix() 
         json!({"port": 9000, "start": false}),
     )
     .await;
+    // The path names the instance; the session must be for that same instance.
+    let path = format!("/p/{name}/deep/page");
+    let response = app.auth_request(None, &path).send().await.unwrap();
+    assert_eq!(
+        status_and_location(response).await,
+        (302, Some("/home".into()))
+    );
+    let other = app.cookie(&app.name("other"));
+    let response = app.auth_request(Some(&other), &path).send().await.unwrap();
+    assert_eq!(response.status(), 302);
     let response = app
-        .auth_request(None, &format!("/p/{name}/deep/page"))
+        .auth_request(Some(&app.cookie(&name)), &path)
         .send()
         .await
         .unwrap();
     assert_eq!(response.status(), 200);
     assert_eq!(app.state(&name), "running");
     let response = app
-        .auth_request(Some(&format!("instance={name}")), "/elsewhere")
+        .auth_request(Some(&app.cookie(&name)), "/elsewhere")
         .send()
         .await
         .unwrap();

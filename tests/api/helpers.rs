@@ -13,9 +13,15 @@ use bollard::query_parameters::EventsOptionsBuilder;
 use futures_util::StreamExt;
 use serde_json::Value;
 use spawner::configuration::Settings;
+use spawner::domain::session::{Keys, Secret};
+use spawner::domain::InstanceName;
 use spawner::startup::Application;
 
 pub const IMAGE: &str = "mock-app:latest";
+/// The API token of a test spawner that requires one.
+pub const TEST_TOKEN: &str = "a-token-for-the-tests-0123456789";
+/// The cookie secret of every test spawner, so tests can sign sessions as spawner does.
+pub const TEST_SECRET: &str = "test-secret-test-secret-test-secret-0123";
 pub const IMAGE_NO_HEALTHCHECK: &str = "mock-app:nohc";
 
 /// Fails loudly (never skips) when the daemon is missing.
@@ -113,14 +119,17 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
     });
     let mut settings = Settings::for_tests();
     settings.network = network.clone();
+    settings.scope = network.clone();
     settings.allowed_networks = vec![network];
     settings.traefik_check_enabled = false;
     settings.hold_timeout = Duration::from_secs(20);
+    settings.cookie_secrets = vec![Secret::parse(TEST_SECRET).unwrap()];
     adjust(&mut settings);
     start_app(settings, cleanup).await
 }
 
-/// A spawner on an existing test's network and names (e.g. a restart of the same service).
+/// A spawner on an existing test's network and names (e.g. a restart of the same service). With
+/// an `api_token` in the settings, it must be [`TEST_TOKEN`]; the test's client sends it.
 pub async fn start_app(settings: Settings, cleanup: Arc<Cleanup>) -> TestApp {
     let app = Application::build(settings.clone())
         .await
@@ -130,12 +139,14 @@ pub async fn start_app(settings: Settings, cleanup: Arc<Cleanup>) -> TestApp {
     let server = tokio::spawn(async move {
         let _ = app.run_until_stopped().await;
     });
+    let headers = token_header(settings.api_token.is_some());
     let test_app = TestApp {
         api,
         auth,
         settings,
         client: reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
+            .default_headers(headers)
             .build()
             .unwrap(),
         docker: bollard::Docker::connect_with_defaults()
@@ -148,6 +159,15 @@ pub async fn start_app(settings: Settings, cleanup: Arc<Cleanup>) -> TestApp {
     };
     test_app.wait_synced().await;
     test_app
+}
+
+fn token_header(with_token: bool) -> reqwest::header::HeaderMap {
+    let mut headers = reqwest::header::HeaderMap::new();
+    if with_token {
+        let value = format!("Bearer {TEST_TOKEN}").parse().unwrap();
+        headers.insert(reqwest::header::AUTHORIZATION, value);
+    }
+    headers
 }
 
 impl TestApp {
@@ -232,8 +252,16 @@ impl TestApp {
         request
     }
 
+    /// A valid session cookie for `name`, signed as spawner signs it (an hour from now).
+    pub fn cookie(&self, name: &str) -> String {
+        let keys = Keys::new(vec![Secret::parse(TEST_SECRET).unwrap()]).unwrap();
+        let expires = SystemTime::now() + Duration::from_secs(3600);
+        let value = keys.sign(&InstanceName::parse(name).unwrap(), expires);
+        format!("instance={value}")
+    }
+
     pub async fn auth_for(&self, name: &str) -> reqwest::Response {
-        self.auth_request(Some(&format!("instance={name}")), "/")
+        self.auth_request(Some(&self.cookie(name)), "/")
             .send()
             .await
             .unwrap()

@@ -81,12 +81,15 @@ async fn a_broken_events_stream_is_reconnected_and_the_list_read_again() {
     // list it reads again can tell.
     proxy.cut();
     let during = app.name("during");
+    // Made as the old spawner made them: no scope label, on this spawner's network.
     docker(&[
         "create",
         "--name",
         &during,
         "--label",
         "origin=spawner",
+        "--network",
+        app.network(),
         IMAGE,
     ]);
     docker(&["rm", "-f", &before]);

@@ -9,4 +9,7 @@ mod deploy;
 mod forward_auth;
 mod helpers;
 mod lifecycle;
+mod limits;
+mod scope;
+mod security;
 mod traefik_config;

@@ -43,6 +43,11 @@ async fn traefik_config_has_an_anchored_route_for_every_instance_running_or_stop
         "{rule} matches {ten}"
     );
     assert!(!regex.is_match(&format!("myinstance={one}")));
+    // A signed session routes by its name too; one's never matches ten's router, nor garbage.
+    assert!(regex.is_match(&app.cookie(&one)));
+    assert!(regex.is_match(&format!("a=b; {}; c=d", app.cookie(&one))));
+    assert!(!regex.is_match(&app.cookie(&ten)));
+    assert!(!regex.is_match(&format!("instance={one}.garbage")));
 
     // Stable output: traefik ignores an unchanged payload.
     let (_, again) = app.api_get("/traefik/config").await;

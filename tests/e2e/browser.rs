@@ -104,6 +104,10 @@ async fn a_browser_registers_lands_on_its_app_and_comes_back_after_a_stop() {
     let page = client.source().await.unwrap_or_default();
     assert!(landed, "did not land on the app; the page shows: {page}");
     assert_eq!(client.current_url().await.unwrap().path(), "/");
+    // The cookie is the session spawner signed, out of the page's scripts' reach.
+    let cookie = client.get_named_cookie("instance").await.unwrap();
+    assert!(cookie.value().starts_with(&format!("{name}.")), "{cookie}");
+    assert_eq!(cookie.http_only(), Some(true), "{cookie}");
 
     docker(&["stop", &name]);
     assert_eq!(stack.state(&name), "exited");
@@ -116,5 +120,12 @@ async fn a_browser_registers_lands_on_its_app_and_comes_back_after_a_stop() {
     // A taken name gets a clear message, in the form page.
     register(&client, &stack.public, &name).await;
     assert!(wait_for_text(&client, "already taken").await);
+
+    // Logging out clears the cookie: the site is home again.
+    let logout = client.find(Locator::Id("logout")).await.unwrap();
+    logout.click().await.unwrap();
+    client.goto(&format!("{}/", stack.public)).await.unwrap();
+    assert!(wait_for_text(&client, "You are at Home").await);
+    assert!(client.get_named_cookie("instance").await.is_err());
     let _ = client.close().await;
 }

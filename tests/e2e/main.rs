@@ -5,5 +5,6 @@
 mod browser;
 #[path = "../common/mod.rs"]
 mod common;
+mod security;
 mod stack;
 mod through_traefik;

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-pub use crate::common::{docker, eventually, TempDir};
+pub use crate::common::{docker, eventually};
 use serde_json::{json, Value};
 
 pub fn root() -> PathBuf {
@@ -31,6 +31,12 @@ const UP_TRIES: usize = 3;
 
 pub struct Stack {
     pub prefix: String,
+    /// The private API's token of this stack (given to its scripts as API_TOKEN).
+    pub token: String,
+    /// The secret its spawner signs cookies with (COOKIE_SECRET), so tests can forge with it.
+    pub cookie_secret: String,
+    /// The session cookie spawner issued for each instance this test created.
+    sessions: std::sync::Mutex<std::collections::HashMap<String, String>>,
     pub env: Vec<(String, String)>,
     pub public: String,
     pub api: String,
@@ -79,7 +85,11 @@ impl Stack {
 
     fn new(prefix: &str, extra: &[(&str, &str)]) -> Self {
         let (http, api, dashboard) = (free_port(), free_port(), free_port());
+        let token = format!("token-{}", uuid::Uuid::new_v4().simple());
+        let cookie_secret = format!("secret-{}", uuid::Uuid::new_v4().simple());
         let mut env = vec![
+            ("API_TOKEN".to_string(), token.clone()),
+            ("COOKIE_SECRET".to_string(), cookie_secret.clone()),
             ("COMPOSE_PROJECT_NAME".to_string(), prefix.to_string()),
             ("NETWORK".to_string(), format!("{prefix}-net")),
             ("HTTP_PORT".to_string(), http.to_string()),
@@ -89,6 +99,9 @@ impl Stack {
         env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
         Self {
             prefix: prefix.to_string(),
+            token,
+            cookie_secret,
+            sessions: Default::default(),
             env,
             public: format!("http://127.0.0.1:{http}"),
             api: format!("http://127.0.0.1:{api}"),
@@ -142,11 +155,31 @@ impl Stack {
         let response = self
             .client
             .post(format!("{}/deploy", self.api))
+            .bearer_auth(&self.token)
             .json(&body)
             .send()
             .await
             .unwrap();
         assert_eq!(response.status(), 201);
+        let created: Value = response.json().await.unwrap();
+        let cookie = created["session"]["cookie"].as_str().unwrap().to_string();
+        self.sessions
+            .lock()
+            .unwrap()
+            .insert(name.to_string(), cookie);
+        created
+    }
+
+    /// A session issued now by the private API (`POST /deploy/{name}/session`).
+    pub async fn session(&self, name: &str) -> Value {
+        let response = self
+            .client
+            .post(format!("{}/deploy/{name}/session", self.api))
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "session for {name}");
         response.json().await.unwrap()
     }
 
@@ -181,14 +214,20 @@ impl Stack {
         panic!("traefik did not load the route of {name}");
     }
 
-    pub fn cookie(name: &str) -> String {
-        format!("instance={name}")
+    /// The cookie spawner issued for `name` when this test created it; for any other name, the
+    /// bare (unsigned) `instance=<name>`, which spawner refuses.
+    pub fn cookie(&self, name: &str) -> String {
+        let sessions = self.sessions.lock().unwrap();
+        sessions
+            .get(name)
+            .cloned()
+            .unwrap_or_else(|| format!("instance={name}"))
     }
 
     pub async fn get(&self, path: &str, cookie: Option<&str>) -> reqwest::Response {
         let mut request = self.client.get(format!("{}{path}", self.public));
         if let Some(name) = cookie {
-            request = request.header("Cookie", Self::cookie(name));
+            request = request.header("Cookie", self.cookie(name));
         }
         request.send().await.unwrap()
     }

@@ -154,10 +154,13 @@ pub fn to_info(response: ContainerInspectResponse) -> Option<ContainerInfo> {
         .iter()
         .filter_map(|p| p.strip_suffix("/tcp").and_then(|n| n.parse().ok()))
         .collect();
-    let ips = response
+    let attached = response
         .network_settings
         .and_then(|n| n.networks)
-        .unwrap_or_default()
+        .unwrap_or_default();
+    let networks = attached.keys().cloned().collect();
+    // A stopped container keeps its networks but not its addresses.
+    let ips = attached
         .into_iter()
         .filter_map(|(net, endpoint)| {
             let ip = endpoint.ip_address?.parse().ok()?;
@@ -178,6 +181,7 @@ pub fn to_info(response: ContainerInspectResponse) -> Option<ContainerInfo> {
         started_at: parse_time(state.started_at.as_deref()),
         finished_at: parse_time(state.finished_at.as_deref()),
         exposed_tcp_ports,
+        networks,
         ips,
     })
 }

@@ -110,7 +110,8 @@ impl DockerBackend {
     }
 
     /// The caller's labels are kept and `origin=spawner` is always set; nothing else of the host
-    /// is granted (no binds, no privileges).
+    /// is granted (no binds, no privileges), the limits hold (memory without swap, CPUs,
+    /// processes), the dropped capabilities stay dropped and no process gains privileges.
     pub async fn create(&self, spec: &CreateSpec) -> Result<String, BackendError> {
         let mut labels: HashMap<String, String> = spec.labels.clone().into_iter().collect();
         labels.insert(labels::ORIGIN.into(), labels::ORIGIN_VALUE.into());
@@ -122,6 +123,12 @@ impl DockerBackend {
             labels: Some(labels),
             host_config: Some(HostConfig {
                 network_mode: Some(spec.network.clone()),
+                memory: Some(spec.limits.memory_bytes as i64),
+                memory_swap: Some(spec.limits.memory_bytes as i64),
+                nano_cpus: Some((spec.limits.cpus * 1e9) as i64),
+                pids_limit: Some(i64::from(spec.limits.pids)),
+                cap_drop: Some(spec.cap_drop.clone()),
+                security_opt: Some(vec!["no-new-privileges:true".into()]),
                 ..Default::default()
             }),
             ..Default::default()

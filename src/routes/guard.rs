@@ -1,0 +1,59 @@
+//! Who may call the private API. Instances never may: they share a network with spawner (it must
+//! reach them), and by address they are told apart from everyone else (403). With an `api_token`
+//! configured, every call but `/healthz` needs `Authorization: Bearer <token>` (401 otherwise).
+
+use actix_web::body::{EitherBody, MessageBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::{header, StatusCode};
+use actix_web::middleware::Next;
+use actix_web::web;
+
+use super::json_error;
+use crate::configuration::Settings;
+use crate::instances::Instances;
+
+pub async fn private_api(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
+    let from_instance = match (req.peer_addr(), req.app_data::<web::Data<Instances>>()) {
+        (Some(peer), Some(instances)) => instances.is_instance_address(peer.ip()),
+        _ => false,
+    };
+    if from_instance {
+        log::warn!(
+            "refused a private API call from instance address {:?}",
+            req.peer_addr()
+        );
+        let refusal = json_error(
+            StatusCode::FORBIDDEN,
+            "the private API does not answer requests from instances",
+        );
+        return Ok(req.into_response(refusal).map_into_right_body());
+    }
+    let token = req
+        .app_data::<web::Data<Settings>>()
+        .and_then(|s| s.api_token.clone());
+    if let Some(token) = token.filter(|_| req.path() != "/healthz") {
+        let presented = req
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .unwrap_or_default();
+        if !token.matches(presented.trim()) {
+            let mut refusal = json_error(
+                StatusCode::UNAUTHORIZED,
+                "this API needs Authorization: Bearer <api_token>",
+            );
+            refusal.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                header::HeaderValue::from_static("Bearer realm=\"spawner\""),
+            );
+            return Ok(req.into_response(refusal).map_into_right_body());
+        }
+    }
+    next.call(req)
+        .await
+        .map(ServiceResponse::map_into_left_body)
+}
