@@ -6,14 +6,6 @@ use serde_json::{json, Value};
 
 use crate::helpers::*;
 
-async fn status_and_location(response: reqwest::Response) -> (u16, Option<String>) {
-    let location = response
-        .headers()
-        .get("location")
-        .map(|l| l.to_str().unwrap().to_string());
-    (response.status().as_u16(), location)
-}
-
 #[tokio::test]
 async fn requests_without_a_usable_instance_are_sent_home() {
     let app = spawn_app().await;
@@ -287,70 +279,6 @@ async fn an_instance_not_ready_within_the_hold_timeout_gets_503_with_retry_after
         })
         .await
     );
-}
-
-#[tokio::test]
-async fn the_fallback_makes_the_instance_ready_then_redirects_to_the_same_uri() {
-    let app = spawn_app().await;
-    let name = app.name("fresh");
-    app.deploy(
-        &name,
-        IMAGE_NO_HEALTHCHECK,
-        json!({"port": 9000, "start": false}),
-    )
-    .await;
-    let response = app
-        .client
-        .get(format!("{}/auth?fallback=true", app.auth))
-        .header("Cookie", app.cookie(&name))
-        .header("X-Forwarded-Uri", "/some/page?x=1")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        status_and_location(response).await,
-        (307, Some("/some/page?x=1".into()))
-    );
-    assert_eq!(app.state(&name), "running");
-
-    // Without a usable cookie the catch-all sends the client home.
-    let response = app
-        .client
-        .get(format!("{}/auth?fallback=true", app.auth))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        status_and_location(response).await,
-        (302, Some("/home".into()))
-    );
-}
-
-#[tokio::test]
-async fn the_fallback_stops_the_instance_when_traefik_never_loads_its_route() {
-    // Nothing listens on this traefik API: the route is never seen.
-    let app = spawn_app_with(|s| {
-        s.traefik_check_enabled = true;
-        s.traefik_base_url = "http://127.0.0.1:9".into();
-        s.route_timeout = Duration::from_millis(500);
-    })
-    .await;
-    let name = app.name("noroute");
-    app.deploy(
-        &name,
-        IMAGE_NO_HEALTHCHECK,
-        json!({"port": 9000, "start": false}),
-    )
-    .await;
-    let response = app
-        .client
-        .get(format!("{}/auth?fallback=true", app.auth))
-        .header("Cookie", app.cookie(&name))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 503);
-    assert_eq!(app.state(&name), "exited");
 }
 
 #[tokio::test]

@@ -6,6 +6,8 @@ mod backend;
 mod common;
 mod configuration;
 mod deploy;
+mod docker_proxy;
+mod fallback;
 mod forward_auth;
 mod helpers;
 mod lifecycle;

@@ -1,0 +1,72 @@
+//! `/auth?fallback=true`, the catch-all router's middleware: a valid session there means traefik
+//! has not loaded the instance's route yet.
+
+use std::time::Duration;
+
+use serde_json::json;
+
+use crate::helpers::*;
+
+#[tokio::test]
+async fn the_fallback_makes_the_instance_ready_then_redirects_to_the_same_uri() {
+    let app = spawn_app().await;
+    let name = app.name("fresh");
+    app.deploy(
+        &name,
+        IMAGE_NO_HEALTHCHECK,
+        json!({"port": 9000, "start": false}),
+    )
+    .await;
+    let response = app
+        .client
+        .get(format!("{}/auth?fallback=true", app.auth))
+        .header("Cookie", app.cookie(&name))
+        .header("X-Forwarded-Uri", "/some/page?x=1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        status_and_location(response).await,
+        (307, Some("/some/page?x=1".into()))
+    );
+    assert_eq!(app.state(&name), "running");
+
+    // Without a usable cookie the catch-all sends the client home.
+    let response = app
+        .client
+        .get(format!("{}/auth?fallback=true", app.auth))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        status_and_location(response).await,
+        (302, Some("/home".into()))
+    );
+}
+
+#[tokio::test]
+async fn the_fallback_stops_the_instance_when_traefik_never_loads_its_route() {
+    // Nothing listens on this traefik API: the route is never seen.
+    let app = spawn_app_with(|s| {
+        s.traefik_check_enabled = true;
+        s.traefik_base_url = "http://127.0.0.1:9".into();
+        s.route_timeout = Duration::from_millis(500);
+    })
+    .await;
+    let name = app.name("noroute");
+    app.deploy(
+        &name,
+        IMAGE_NO_HEALTHCHECK,
+        json!({"port": 9000, "start": false}),
+    )
+    .await;
+    let response = app
+        .client
+        .get(format!("{}/auth?fallback=true", app.auth))
+        .header("Cookie", app.cookie(&name))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 503);
+    assert_eq!(app.state(&name), "exited");
+}
