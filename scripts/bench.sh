@@ -67,7 +67,7 @@ cleanup() {
   ids="$(docker ps -aq --filter label=origin=spawner --filter "network=$NETWORK")"
   # shellcheck disable=SC2086
   [ -z "$ids" ] || docker rm -f $ids >/dev/null 2>&1 || true
-  compose "${files[@]}" down --remove-orphans >/dev/null 2>&1 || true
+  compose "${files[@]}" down --remove-orphans --volumes >/dev/null 2>&1 || true
   docker network rm "$NETWORK" >/dev/null 2>&1 || true
   rm -rf "$workdir"
 }

@@ -60,6 +60,8 @@ build_image() { # image dockerfile binary
   trap 'rm -rf "$ctx"' RETURN
   cp "$BIN/$binary" "$ctx/$binary"
   cp "$dockerfile" "$ctx/Dockerfile"
+  # A data folder for images that keep state (mock-home's accounts); scratch has no mkdir.
+  mkdir -p "$ctx/data" && touch "$ctx/data/.keep"
   local tags=(-t "$image:latest")
   [ -n "$TAG" ] && tags+=(-t "$image:$TAG")
   echo "==> image $image:latest${TAG:+ and $image:$TAG}"

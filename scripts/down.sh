@@ -9,7 +9,8 @@ Usage: scripts/down.sh [--purge] [--help]
 
 Stops and removes the stack's containers (compose project \$COMPOSE_PROJECT_NAME). Instances keep
 running on network \$NETWORK unless --purge removes them (and then the network) too; --purge also
-forgets the stack's API token and cookie secret (\$STATE_DIR), which ends every session.
+forgets the stack's API token and cookie secret (\$STATE_DIR), which ends every session, and
+removes the home's accounts (the volume home-data); without --purge they are kept.
 USAGE
 }
 purge=0
@@ -34,7 +35,9 @@ fi
 [ "$purge" = 1 ] && rm -rf "$STATE_DIR"
 # With instances still attached the network stays; compose says so and that is fine.
 # Both files, so a stack started in either mode goes down.
-compose -f "$ROOT/compose/docker-compose.yml" -f "$ROOT/compose/path-routing.yml" down --remove-orphans || {
+volumes=()
+[ "$purge" = 1 ] && volumes=(--volumes)
+compose -f "$ROOT/compose/docker-compose.yml" -f "$ROOT/compose/path-routing.yml" down --remove-orphans "${volumes[@]}" || {
   [ "$purge" = 1 ] && exit 1
   echo "(network $NETWORK kept: instances are still attached; scripts/down.sh --purge removes them)"
 }

@@ -1,26 +1,35 @@
-//! mock-home: the site's home in spawner's stack (`/home`, public).
+//! mock-home: the site's home in spawner's stack (`/home`, public): a minimal but real one.
 //!
-//! - `GET /home`: `{"message":"You are at Home"}` for API clients; a registration form for browsers.
-//! - `POST /home/register` (form or JSON `name`): asks spawner's private API to create a mock-app
-//!   instance, sets the cookie spawner issued for it (exactly its `Set-Cookie`) and redirects to
-//!   it; a taken or invalid name gets a page saying so, and no cookie.
+//! - `GET /home`: `{"message":"You are at Home"}` for API clients; for browsers a page with a
+//!   registration form, a login form and a logout button.
+//! - `POST /home/register` (form or JSON `name`, `password`): makes the account (argon2 hash in
+//!   SQLite), asks spawner's private API to create a mock-app instance of that name, sets the
+//!   cookie spawner issued for it (exactly its `Set-Cookie`) and redirects to it. A taken or
+//!   invalid name, or a short password, gets the form again with a message, and no cookie.
+//! - `POST /home/login` (`name`, `password`): checks the password and asks spawner for a new
+//!   session of the user's instance; a wrong password gets the form again (401), no cookie.
 //! - `POST /home/logout`: clears the instance cookie.
 //!
-//! No public call hands out a cookie for a name: only a registration does, for the instance it
-//! has just created.
+//! Nothing public hands out a cookie for a name without its password.
 //!
 //! Environment: `PORT` (8000), `SPAWNER_API` (http://spawner:8008), `SPAWNER_API_TOKEN` (sent as
-//! `Authorization: Bearer`; empty: none), `APP_IMAGE`
+//! `Authorization: Bearer`; empty: none), `DB_PATH` (/data/home.sqlite), `APP_IMAGE`
 //! (mock-app:latest), `APP_PORT` (9000), `APP_IDLE` (1m), `COOKIE_KEY` (instance), `PATH_PREFIX`
 //! (empty; in path-routing mode e.g. `/p`, and instances live at `<prefix>/<name>/`).
 
-use std::time::Duration;
+mod pages;
+mod spawner;
+mod users;
 
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
 use serde::Deserialize;
 
-struct Config {
+use pages::{error, page, wants_html};
+use spawner::Answer;
+use users::{Added, Users, MIN_PASSWORD};
+
+pub struct Config {
     spawner_api: String,
     spawner_token: String,
     app_image: String,
@@ -62,21 +71,7 @@ impl Config {
     }
 }
 
-fn wants_html(req: &HttpRequest) -> bool {
-    req.headers()
-        .get(header::ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|a| a.contains("text/html"))
-}
-
-fn escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
-
-/// The same rule spawner applies; checked here too so a cookie never carries anything else.
+/// The same rule spawner applies to names.
 fn valid_name(name: &str) -> Result<(), String> {
     let ok = (1..=63).contains(&name.len())
         && name.starts_with(|c: char| c.is_ascii_alphanumeric())
@@ -92,40 +87,6 @@ fn valid_name(name: &str) -> Result<(), String> {
     }
 }
 
-fn page(status: StatusCode, message: Option<&str>) -> HttpResponse {
-    let notice = message
-        .map(|m| format!("<p class=\"notice\" role=\"alert\">{}</p>", escape(m)))
-        .unwrap_or_default();
-    let body = format!(
-        r#"<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Home</title>
-<style>body{{font-family:sans-serif;max-width:32rem;margin:3rem auto}}.notice{{color:#a00}}</style>
-</head><body>
-<h1>You are at Home</h1>
-{notice}
-<form method="post" action="/home/register">
-  <label for="name">Choose a name for your instance</label>
-  <input id="name" name="name" required maxlength="63" pattern="[A-Za-z0-9][A-Za-z0-9_-]*">
-  <button id="register" type="submit">Register</button>
-</form>
-<form method="post" action="/home/logout"><button id="logout" type="submit">Log out</button></form>
-</body></html>"#
-    );
-    HttpResponse::build(status)
-        .content_type("text/html; charset=utf-8")
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .body(body)
-}
-
-/// An error for a browser (the form again, with the message) or for an API client (JSON).
-fn error(req: &HttpRequest, status: StatusCode, message: &str) -> HttpResponse {
-    if wants_html(req) {
-        page(status, Some(message))
-    } else {
-        HttpResponse::build(status).json(serde_json::json!({ "error": message }))
-    }
-}
-
 async fn home(req: HttpRequest) -> HttpResponse {
     if wants_html(&req) {
         page(StatusCode::OK, None)
@@ -134,11 +95,10 @@ async fn home(req: HttpRequest) -> HttpResponse {
     }
 }
 
-/// Into the instance, with the cookie spawner issued for it.
-fn enter(config: &Config, name: &str, set_cookie: &str) -> HttpResponse {
+fn redirect(location: &str, set_cookie: &str) -> HttpResponse {
     HttpResponse::SeeOther()
         .insert_header((header::SET_COOKIE, set_cookie))
-        .insert_header((header::LOCATION, config.instance_url(name)))
+        .insert_header((header::LOCATION, location))
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .finish()
 }
@@ -148,107 +108,138 @@ async fn logout(config: web::Data<Config>) -> HttpResponse {
         "{}=; Path=/; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT; HttpOnly; SameSite=Lax",
         config.cookie_key
     );
-    HttpResponse::SeeOther()
-        .insert_header((header::SET_COOKIE, expired))
-        .insert_header((header::LOCATION, "/home"))
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .finish()
+    redirect("/home", &expired)
 }
 
 #[derive(Deserialize)]
-struct Register {
+struct Credentials {
     name: String,
+    #[serde(default)]
+    password: String,
+}
+
+fn credentials(form: web::Either<web::Form<Credentials>, web::Json<Credentials>>) -> Credentials {
+    match form {
+        web::Either::Left(form) => form.into_inner(),
+        web::Either::Right(json) => json.into_inner(),
+    }
+}
+
+/// The answer to a call that should have issued a session for `name`.
+fn enter(req: &HttpRequest, config: &Config, name: &str, answer: Answer) -> HttpResponse {
+    match answer {
+        Answer::Session(set_cookie) => redirect(&config.instance_url(name), &set_cookie),
+        Answer::NameTaken => error(
+            req,
+            StatusCode::CONFLICT,
+            &format!("The name {name} is already taken; choose another one."),
+        ),
+        Answer::Refused(StatusCode::BAD_REQUEST, reason) => {
+            error(req, StatusCode::BAD_REQUEST, &reason)
+        }
+        Answer::Refused(_, reason) => error(
+            req,
+            StatusCode::BAD_GATEWAY,
+            &format!("Could not reach your instance: {reason}"),
+        ),
+        Answer::Unreachable => error(
+            req,
+            StatusCode::BAD_GATEWAY,
+            "The instance service is unreachable; try again shortly.",
+        ),
+    }
+}
+
+fn database_error(req: &HttpRequest, e: rusqlite::Error) -> HttpResponse {
+    log::error!("accounts database: {e}");
+    error(
+        req,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "Accounts are unavailable right now; try again shortly.",
+    )
 }
 
 async fn register(
     req: HttpRequest,
-    form: web::Either<web::Form<Register>, web::Json<Register>>,
+    form: web::Either<web::Form<Credentials>, web::Json<Credentials>>,
     config: web::Data<Config>,
+    users: web::Data<Users>,
 ) -> HttpResponse {
-    let name = match form {
-        web::Either::Left(form) => form.into_inner().name,
-        web::Either::Right(json) => json.into_inner().name,
-    };
+    let Credentials { name, password } = credentials(form);
     let name = name.trim();
     if let Err(message) = valid_name(name) {
         return error(&req, StatusCode::BAD_REQUEST, &message);
     }
-    let port = config.app_port;
-    let body = serde_json::json!({
-        "name": name,
-        "image": config.app_image,
-        "labels": {
-            "health-check": format!("http://{name}:{port}/status"),
-            "traefik.enable": "true",
-            format!("traefik.http.services.{name}.loadbalancer.server.port"): port.to_string(),
-        },
-        "envs": { "CONNSTR": format!("connection string of {name}"), "IDLE": config.app_idle },
-    });
-    let client = awc::Client::builder()
-        .timeout(Duration::from_secs(30))
-        .finish();
-    let mut request = client.post(format!("{}/deploy", config.spawner_api));
-    if !config.spawner_token.is_empty() {
-        request = request.bearer_auth(&config.spawner_token);
+    if password.chars().count() < MIN_PASSWORD {
+        let message = format!("Choose a password of at least {MIN_PASSWORD} characters.");
+        return error(&req, StatusCode::BAD_REQUEST, &message);
     }
-    let mut response = match request.send_json(&body).await {
-        Ok(response) => response,
-        Err(e) => {
-            log::error!("spawner unreachable: {e}");
+    match users.add(name, &password) {
+        Ok(Added::Yes) => {}
+        Ok(Added::Taken) => return enter(&req, &config, name, Answer::NameTaken),
+        Err(e) => return database_error(&req, e),
+    }
+    let answer = spawner::create(&config, name).await;
+    if !matches!(answer, Answer::Session(_)) {
+        // No instance, no account: the name is free again.
+        if let Err(e) = users.remove(name) {
+            log::error!("could not remove the account {name} again: {e}");
+        }
+    } else {
+        log::info!("registered {name}");
+    }
+    enter(&req, &config, name, answer)
+}
+
+async fn login(
+    req: HttpRequest,
+    form: web::Either<web::Form<Credentials>, web::Json<Credentials>>,
+    config: web::Data<Config>,
+    users: web::Data<Users>,
+) -> HttpResponse {
+    let Credentials { name, password } = credentials(form);
+    let name = name.trim();
+    match users.check(name, &password) {
+        Ok(true) => {}
+        Ok(false) => {
+            log::info!("failed login for {name:?}");
             return error(
                 &req,
-                StatusCode::BAD_GATEWAY,
-                "The instance service is unreachable; try again shortly.",
+                StatusCode::UNAUTHORIZED,
+                "That name and password do not match.",
             );
         }
-    };
-    let status = response.status();
-    let answer = response.json::<serde_json::Value>().await.ok();
-    if status == StatusCode::CREATED {
-        let set_cookie = answer
-            .as_ref()
-            .and_then(|a| a["session"]["set_cookie"].as_str());
-        if let Some(set_cookie) = set_cookie {
-            log::info!("registered {name}");
-            return enter(&config, name, set_cookie);
-        }
-        log::error!("spawner created {name} but issued no session");
+        Err(e) => return database_error(&req, e),
     }
-    let reason = answer
-        .as_ref()
-        .and_then(|v| v["error"].as_str().map(String::from))
-        .unwrap_or_else(|| format!("spawner answered {status}"));
-    match status {
-        StatusCode::CONFLICT => error(
-            &req,
-            StatusCode::CONFLICT,
-            &format!("The name {name} is already taken; choose another one."),
-        ),
-        StatusCode::BAD_REQUEST => error(&req, StatusCode::BAD_REQUEST, &reason),
-        _ => error(
-            &req,
-            StatusCode::BAD_GATEWAY,
-            &format!("Could not create your instance: {reason}"),
-        ),
-    }
+    let answer = spawner::session(&config, name).await;
+    enter(&req, &config, name, answer)
 }
 
 #[actix_web::main]
 async fn main() -> std::io::Result<()> {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
     let port: u16 = env_or("PORT", "8000").parse().unwrap_or(8000);
+    let db_path = env_or("DB_PATH", "/data/home.sqlite");
+    let users = Users::open(&db_path).map_err(|e| {
+        std::io::Error::other(format!(
+            "cannot open the accounts database {db_path}: {e} (set DB_PATH to a writable file)"
+        ))
+    })?;
+    let users = web::Data::new(users);
     let config = web::Data::new(Config::from_env());
     log::info!(
-        "mock-home on port {port}, spawner API at {}",
+        "mock-home on port {port}, accounts in {db_path}, spawner API at {}",
         config.spawner_api
     );
     HttpServer::new(move || {
         App::new()
             .app_data(config.clone())
+            .app_data(users.clone())
             .wrap(actix_web::middleware::Logger::new("%a \"%r\" %s %Dms"))
             .route("/home", web::get().to(home))
             .route("/home/", web::get().to(home))
             .route("/home/register", web::post().to(register))
+            .route("/home/login", web::post().to(login))
             .route("/home/logout", web::post().to(logout))
             .default_service(web::to(home))
     })

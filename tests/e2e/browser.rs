@@ -73,15 +73,37 @@ async fn browser(driver: &Driver) -> Client {
 }
 
 /// Opens `/home`, types `name` into the registration form and submits it.
-async fn register(client: &Client, public: &str, name: &str) {
+/// Fills the home page's form whose fields and button have these ids, and sends it.
+async fn submit(client: &Client, public: &str, fields: &[(&str, &str)], button: &str) {
     client.goto(&format!("{public}/home")).await.unwrap();
-    let input = client
-        .find(Locator::Id("name"))
+    for (id, value) in fields {
+        let input = client
+            .find(Locator::Id(id))
+            .await
+            .unwrap_or_else(|_| panic!("the field {id} on the home page"));
+        input.send_keys(value).await.unwrap();
+    }
+    client
+        .find(Locator::Id(button))
         .await
-        .expect("the registration form");
-    input.send_keys(name).await.unwrap();
-    let button = client.find(Locator::Id("register")).await.unwrap();
-    button.click().await.unwrap();
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+}
+
+async fn register(client: &Client, public: &str, name: &str, password: &str) {
+    let fields = [("name", name), ("password", password)];
+    submit(client, public, &fields, "register").await;
+}
+
+async fn login(client: &Client, public: &str, name: &str, password: &str) {
+    let fields = [("login-name", name), ("login-password", password)];
+    submit(client, public, &fields, "login").await;
+}
+
+async fn logout(client: &Client, public: &str) {
+    submit(client, public, &[], "logout").await;
 }
 
 async fn wait_for_text(client: &Client, text: &str) -> bool {
@@ -92,14 +114,15 @@ async fn wait_for_text(client: &Client, text: &str) -> bool {
 }
 
 #[tokio::test]
-async fn a_browser_registers_lands_on_its_app_and_comes_back_after_a_stop() {
+async fn a_browser_registers_reaches_its_app_logs_out_and_logs_back_in() {
     let stack = Stack::up().await;
     let driver = Driver::start();
     let client = browser(&driver).await;
     let name = stack.name("browser");
     let hostname = format!("\"hostname\":\"{name}\"");
 
-    register(&client, &stack.public, &name).await;
+    let password = "a long enough password";
+    register(&client, &stack.public, &name, password).await;
     let landed = wait_for_text(&client, &hostname).await;
     let page = client.source().await.unwrap_or_default();
     assert!(landed, "did not land on the app; the page shows: {page}");
@@ -117,15 +140,25 @@ async fn a_browser_registers_lands_on_its_app_and_comes_back_after_a_stop() {
     assert!(back, "the page did not come back after the stop: {page}");
     assert_eq!(stack.state(&name), "running");
 
-    // A taken name gets a clear message, in the form page.
-    register(&client, &stack.public, &name).await;
+    // A taken name gets a clear message, in the form page, and no new cookie.
+    register(&client, &stack.public, &name, "another password").await;
     assert!(wait_for_text(&client, "already taken").await);
 
     // Logging out clears the cookie: the site is home again.
-    let logout = client.find(Locator::Id("logout")).await.unwrap();
-    logout.click().await.unwrap();
+    logout(&client, &stack.public).await;
     client.goto(&format!("{}/", stack.public)).await.unwrap();
     assert!(wait_for_text(&client, "You are at Home").await);
     assert!(client.get_named_cookie("instance").await.is_err());
+
+    // A wrong password: the form again, and still no cookie.
+    login(&client, &stack.public, &name, "not the password").await;
+    assert!(wait_for_text(&client, "do not match").await);
+    assert!(client.get_named_cookie("instance").await.is_err());
+
+    // The right one: back on the same instance.
+    login(&client, &stack.public, &name, password).await;
+    let back = wait_for_text(&client, &hostname).await;
+    let page = client.source().await.unwrap_or_default();
+    assert!(back, "login did not lead back to the instance: {page}");
     let _ = client.close().await;
 }

@@ -5,6 +5,7 @@
 mod browser;
 #[path = "../common/mod.rs"]
 mod common;
+mod home;
 mod security;
 mod stack;
 mod through_traefik;
