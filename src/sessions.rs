@@ -61,10 +61,16 @@ impl Sessions {
         }
     }
 
-    /// The instance a cookie value names, if it is a session spawner issued and still valid.
-    pub fn instance_of(&self, value: &str, now: SystemTime) -> Option<InstanceName> {
+    /// The instance a cookie value names, if it is a session spawner issued for that instance
+    /// (`epoch_of` tells its current epoch, `None` if there is no such instance) and still valid.
+    pub fn instance_of(
+        &self,
+        value: &str,
+        now: SystemTime,
+        epoch_of: impl FnOnce(&InstanceName) -> Option<String>,
+    ) -> Option<InstanceName> {
         match &self.mode {
-            CookieMode::Signed(keys) => keys.verify(value, now).ok(),
+            CookieMode::Signed(keys) => keys.verify(value, now, epoch_of).ok(),
             CookieMode::Plain => InstanceName::parse(value).ok(),
         }
     }
@@ -74,10 +80,11 @@ impl Sessions {
         matches!(self.mode, CookieMode::Signed(_))
     }
 
-    pub fn issue(&self, name: &InstanceName, now: SystemTime) -> IssuedSession {
+    /// A session for instance `name`, whose epoch (label `spawner.session-epoch`) is `epoch`.
+    pub fn issue(&self, name: &InstanceName, epoch: &str, now: SystemTime) -> IssuedSession {
         let expires = now + self.ttl;
         let value = match &self.mode {
-            CookieMode::Signed(keys) => keys.sign(name, expires),
+            CookieMode::Signed(keys) => keys.sign(name, epoch, expires),
             CookieMode::Plain => name.to_string(),
         };
         let cookie = format!("{}={value}", self.cookie_key);
@@ -111,9 +118,9 @@ mod tests {
         let s = sessions(|_| {});
         let name = InstanceName::parse("minion-1").unwrap();
         let now = SystemTime::now();
-        let issued = s.issue(&name, now);
+        let issued = s.issue(&name, "e", now);
         let value = issued.cookie.strip_prefix("instance=").unwrap();
-        assert_eq!(s.instance_of(value, now), Some(name));
+        assert_eq!(s.instance_of(value, now, |_| Some("e".into())), Some(name));
         assert!(issued.set_cookie.starts_with(&issued.cookie));
         for attribute in [
             "; Path=/",
@@ -128,8 +135,11 @@ mod tests {
             );
         }
         assert!(!issued.set_cookie.contains("Secure"));
-        let secure =
-            sessions(|s| s.cookie_secure = true).issue(&InstanceName::parse("m").unwrap(), now);
+        let secure = sessions(|s| s.cookie_secure = true).issue(
+            &InstanceName::parse("m").unwrap(),
+            "e",
+            now,
+        );
         assert!(secure.set_cookie.ends_with("; Secure"));
     }
 
@@ -138,10 +148,10 @@ mod tests {
         let s = sessions(|s| s.cookie_signing = false);
         let now = SystemTime::now();
         assert_eq!(
-            s.instance_of("minion-1", now),
+            s.instance_of("minion-1", now, |_| None),
             Some(InstanceName::parse("minion-1").unwrap())
         );
-        let issued = s.issue(&InstanceName::parse("minion-1").unwrap(), now);
+        let issued = s.issue(&InstanceName::parse("minion-1").unwrap(), "e", now);
         assert_eq!(issued.cookie, "instance=minion-1");
         assert!(!s.signed());
     }
@@ -149,6 +159,7 @@ mod tests {
     #[test]
     fn signed_mode_refuses_the_bare_name() {
         let s = sessions(|_| {});
-        assert_eq!(s.instance_of("minion-1", SystemTime::now()), None);
+        let any = |_: &InstanceName| Some(String::new());
+        assert_eq!(s.instance_of("minion-1", SystemTime::now(), any), None);
     }
 }

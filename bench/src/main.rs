@@ -238,13 +238,24 @@ struct Bench {
 }
 
 impl Bench {
-    /// A session cookie for `name`, signed with spawner's secret, valid for a day.
+    /// A session cookie for `name`, signed with spawner's secret and the instance's session epoch
+    /// (read from Docker), valid for a day.
     fn cookie(&self, name: &str) -> String {
         let secret = Secret::parse(&self.args.cookie_secret).expect("a valid cookie secret");
         let keys = Keys::new(vec![secret]).expect("one secret");
+        let epoch = std::process::Command::new("docker")
+            .args([
+                "inspect",
+                "-f",
+                "{{index .Config.Labels \"spawner.session-epoch\"}}",
+                name,
+            ])
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+            .expect("the docker CLI");
         let name = InstanceName::parse(name).expect("a valid instance name");
         let expires = std::time::SystemTime::now() + Duration::from_secs(86_400);
-        format!("instance={}", keys.sign(&name, expires))
+        format!("instance={}", keys.sign(&name, &epoch, expires))
     }
 
     async fn deploy(&self, name: &str, image: &str, labels: Value, port: Option<u16>, start: bool) {

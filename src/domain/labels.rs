@@ -12,6 +12,9 @@ pub const PORT: &str = "spawner.port";
 pub const NETWORK: &str = "spawner.network";
 /// Which spawner a container belongs to, so that two stacks on one daemon keep apart.
 pub const SCOPE: &str = "spawner.scope";
+/// A random value given at creation that every session of the instance is signed with: a
+/// session ends with its instance, even if the name is created again.
+pub const SESSION_EPOCH: &str = "spawner.session-epoch";
 /// URL probed for readiness; the old spawner's clients send `health-check`, older ones `healthcheck`.
 pub const HEALTH_CHECK: [&str; 2] = ["health-check", "healthcheck"];
 

@@ -1,8 +1,10 @@
 //! Signed instance cookies: the value `<name>.<expires>.<signature>`, where `expires` is in Unix
-//! seconds and `signature` is base64url(HMAC-SHA256(secret, "<name>.<expires>")). Instance names
-//! cannot contain `.`, so the three parts split without ambiguity, and `minion-1.…` can never be
-//! read as `minion-10`. Verification is constant-time and checks the expiry only after the
-//! signature, so a forged value learns nothing.
+//! seconds and `signature` is base64url(HMAC-SHA256(secret, "<name>.<expires>.<epoch>")). The
+//! epoch is a random value the instance got when it was created (a label), not in the cookie: a
+//! session is for one instance, and dies with it, even if another is later created under the
+//! same name. Instance names cannot contain `.`, so the parts split without ambiguity, and
+//! `minion-1.…` can never be read as `minion-10`. Verification is constant-time and checks the
+//! expiry only after the signature, so a forged value learns nothing.
 
 use std::fmt;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -61,6 +63,8 @@ pub enum SessionError {
     BadSignature,
     #[error("the session has expired")]
     Expired,
+    #[error("no such instance")]
+    UnknownInstance,
 }
 
 /// The key ring: the first secret signs, every one verifies, so a secret is rotated by putting
@@ -76,14 +80,23 @@ impl Keys {
         (!secrets.is_empty()).then_some(Self { secrets })
     }
 
-    pub fn sign(&self, name: &InstanceName, expires: SystemTime) -> String {
+    /// A session for the instance `name` whose creation gave it `epoch`.
+    pub fn sign(&self, name: &InstanceName, epoch: &str, expires: SystemTime) -> String {
         let payload = format!("{name}.{}", unix_seconds(expires));
-        let signature = mac(&self.secrets[0], &payload).finalize().into_bytes();
+        let signature = mac(&self.secrets[0], &payload, epoch)
+            .finalize()
+            .into_bytes();
         format!("{payload}.{}", URL_SAFE_NO_PAD.encode(signature))
     }
 
-    /// The instance a value was signed for, if the signature is one of ours and not expired.
-    pub fn verify(&self, value: &str, now: SystemTime) -> Result<InstanceName, SessionError> {
+    /// The instance a value was signed for, if the signature is one of ours for that instance's
+    /// current `epoch_of` (`None`: no such instance) and it has not expired.
+    pub fn verify<E: AsRef<str>>(
+        &self,
+        value: &str,
+        now: SystemTime,
+        epoch_of: impl FnOnce(&InstanceName) -> Option<E>,
+    ) -> Result<InstanceName, SessionError> {
         let mut parts = value.split('.');
         let (Some(name), Some(expires), Some(signature), None) =
             (parts.next(), parts.next(), parts.next(), parts.next())
@@ -98,11 +111,13 @@ impl Keys {
         let signature = URL_SAFE_NO_PAD
             .decode(signature)
             .map_err(|_| SessionError::Malformed)?;
+        let epoch = epoch_of(&name).ok_or(SessionError::UnknownInstance)?;
         let payload = format!("{name}.{expires}");
-        let genuine = self
-            .secrets
-            .iter()
-            .any(|secret| mac(secret, &payload).verify_slice(&signature).is_ok());
+        let genuine = self.secrets.iter().any(|secret| {
+            mac(secret, &payload, epoch.as_ref())
+                .verify_slice(&signature)
+                .is_ok()
+        });
         if !genuine {
             return Err(SessionError::BadSignature);
         }
@@ -114,10 +129,19 @@ impl Keys {
     }
 }
 
-fn mac(secret: &Secret, payload: &str) -> HmacSha256 {
+fn mac(secret: &Secret, payload: &str, epoch: &str) -> HmacSha256 {
     let mut mac = HmacSha256::new_from_slice(secret.as_bytes()).expect("HMAC takes any key length");
     mac.update(payload.as_bytes());
+    mac.update(b".");
+    mac.update(epoch.as_bytes());
     mac
+}
+
+/// A new instance's epoch: 16 random hex digits.
+pub fn new_epoch() -> String {
+    let mut bytes = [0u8; 8];
+    getrandom::fill(&mut bytes).expect("the operating system's random source");
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn unix_seconds(t: SystemTime) -> u64 {
@@ -145,23 +169,50 @@ mod tests {
         InstanceName::parse(n).unwrap()
     }
 
+    const EPOCH: &str = "0123456789abcdef";
+
+    fn current(_: &InstanceName) -> Option<&'static str> {
+        Some(EPOCH)
+    }
+
     #[test]
     fn a_signed_value_verifies_to_its_name_until_it_expires() {
         let k = keys(&[A]);
-        let value = k.sign(&name("minion-1"), at(1000));
-        assert_eq!(k.verify(&value, at(999)), Ok(name("minion-1")));
-        assert_eq!(k.verify(&value, at(1000)), Err(SessionError::Expired));
+        let value = k.sign(&name("minion-1"), EPOCH, at(1000));
+        assert_eq!(k.verify(&value, at(999), current), Ok(name("minion-1")));
+        assert_eq!(
+            k.verify(&value, at(1000), current),
+            Err(SessionError::Expired)
+        );
+    }
+
+    #[test]
+    fn a_session_dies_with_its_instance_even_if_the_name_comes_back() {
+        let k = keys(&[A]);
+        let value = k.sign(&name("minion-1"), EPOCH, at(1000));
+        let recreated = |_: &InstanceName| Some("fedcba9876543210");
+        assert_eq!(
+            k.verify(&value, at(1), recreated),
+            Err(SessionError::BadSignature)
+        );
+        let gone = |_: &InstanceName| None::<String>;
+        assert_eq!(
+            k.verify(&value, at(1), gone),
+            Err(SessionError::UnknownInstance)
+        );
+        assert_ne!(new_epoch(), new_epoch());
+        assert_eq!(new_epoch().len(), 16);
     }
 
     #[test]
     fn rotation_the_first_secret_signs_and_every_secret_verifies() {
-        let old = keys(&[A]).sign(&name("m"), at(1000));
+        let old = keys(&[A]).sign(&name("m"), EPOCH, at(1000));
         let rotated = keys(&[B, A]);
-        assert_eq!(rotated.verify(&old, at(1)), Ok(name("m")));
-        let new = rotated.sign(&name("m"), at(1000));
-        assert_eq!(keys(&[B]).verify(&new, at(1)), Ok(name("m")));
+        assert_eq!(rotated.verify(&old, at(1), current), Ok(name("m")));
+        let new = rotated.sign(&name("m"), EPOCH, at(1000));
+        assert_eq!(keys(&[B]).verify(&new, at(1), current), Ok(name("m")));
         assert_eq!(
-            keys(&[A]).verify(&new, at(1)),
+            keys(&[A]).verify(&new, at(1), current),
             Err(SessionError::BadSignature)
         );
     }
@@ -169,13 +220,13 @@ mod tests {
     #[test]
     fn every_change_to_a_value_is_refused() {
         let k = keys(&[A]);
-        let value = k.sign(&name("minion-1"), at(1000));
+        let value = k.sign(&name("minion-1"), EPOCH, at(1000));
         let (payload, signature) = value.rsplit_once('.').unwrap();
         let forged = [
             value.replace("minion-1", "minion-2"),
             value.replace("minion-1", "minion-10"),
             value.replace(".1000.", ".9999."),
-            keys(&[B]).sign(&name("minion-1"), at(1000)),
+            keys(&[B]).sign(&name("minion-1"), EPOCH, at(1000)),
             value[..value.len() - 1].to_string(),
             payload.to_string(),
             format!("{payload}."),
@@ -186,7 +237,7 @@ mod tests {
             format!("minion-1.-5.{signature}"),
         ];
         for f in forged {
-            assert!(k.verify(&f, at(1)).is_err(), "{f:?} passed");
+            assert!(k.verify(&f, at(1), current).is_err(), "{f:?} passed");
         }
     }
 

@@ -64,7 +64,9 @@ impl Gate {
 
     pub async fn decide(&self, request: &AuthRequest, fallback: bool) -> Outcome {
         let settings = &self.settings;
-        let name = match route(request, settings, &self.sessions, SystemTime::now()) {
+        let epoch_of = |name: &InstanceName| self.instances.session_epoch(name.as_str());
+        let now = SystemTime::now();
+        let name = match route(request, settings, &self.sessions, now, &epoch_of) {
             Route::Public => return Outcome::Allow,
             Route::Home => return Outcome::Home,
             Route::Instance(name) => name,

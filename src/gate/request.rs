@@ -66,11 +66,15 @@ pub enum Route {
 /// Which case a request is. An instance is named only by a session spawner issued (or, with
 /// `cookie_signing` off, by the bare name). A request with two instance cookies is refused: traefik
 /// may route it by one while spawner would check the other.
+///
+/// `epoch_of` tells an instance's session epoch (`None`: no such instance), which the session's
+/// signature covers.
 pub fn route(
     request: &AuthRequest,
     settings: &Settings,
     sessions: &Sessions,
     now: SystemTime,
+    epoch_of: &dyn Fn(&InstanceName) -> Option<String>,
 ) -> Route {
     let path = request.path();
     let public = settings.public_path.as_str();
@@ -83,7 +87,7 @@ pub fn route(
         return Route::Public;
     }
     let session = match request.cookies.as_slice() {
-        [only] => sessions.instance_of(only, now),
+        [only] => sessions.instance_of(only, now, epoch_of),
         _ => None,
     };
     if !settings.use_path_routing {
@@ -133,6 +137,10 @@ mod tests {
         AuthRequest::from_headers(&map, "instance")
     }
 
+    fn any_epoch(_: &InstanceName) -> Option<String> {
+        Some("e".into())
+    }
+
     /// The old plain cookies: the name is the value.
     fn plain() -> Sessions {
         let mut settings = Settings::for_tests();
@@ -146,6 +154,7 @@ mod tests {
             &Settings::for_tests(),
             &plain(),
             SystemTime::now(),
+            &any_epoch,
         )
     }
 
@@ -208,6 +217,7 @@ mod tests {
                 &settings,
                 &plain(),
                 SystemTime::now(),
+                &any_epoch,
             )
         };
         assert_eq!(at("/p/minion-1"), instance("minion-1"));
@@ -237,8 +247,16 @@ mod tests {
     fn with_signing_only_a_session_names_an_instance_and_never_two_cookies() {
         let (settings, sessions) = signed();
         let now = SystemTime::now();
-        let issued = sessions.issue(&InstanceName::parse("minion-1").unwrap(), now);
-        let at = |cookie: &str| route(&request(&[("cookie", cookie)]), &settings, &sessions, now);
+        let issued = sessions.issue(&InstanceName::parse("minion-1").unwrap(), "e", now);
+        let at = |cookie: &str| {
+            route(
+                &request(&[("cookie", cookie)]),
+                &settings,
+                &sessions,
+                now,
+                &any_epoch,
+            )
+        };
         assert_eq!(at(&issued.cookie), instance("minion-1"));
         assert_eq!(at("instance=minion-1"), Route::Home);
         let two = format!("{}; instance=minion-2", issued.cookie);
@@ -249,8 +267,17 @@ mod tests {
             &settings,
             &sessions,
             later,
+            &any_epoch,
         );
         assert_eq!(expired, Route::Home);
+        let recreated = |_: &InstanceName| Some("another epoch".to_string());
+        let headers = [("cookie", issued.cookie.as_str())];
+        let elsewhere = route(&request(&headers), &settings, &sessions, now, &recreated);
+        assert_eq!(
+            elsewhere,
+            Route::Home,
+            "a session of the instance's former self"
+        );
     }
 
     #[test]
@@ -259,10 +286,10 @@ mod tests {
         settings.use_path_routing = true;
         settings.container_prefix = "/p".into();
         let now = SystemTime::now();
-        let issued = sessions.issue(&InstanceName::parse("minion-1").unwrap(), now);
+        let issued = sessions.issue(&InstanceName::parse("minion-1").unwrap(), "e", now);
         let at = |uri: &str, cookie: &str| {
             let headers = [("x-forwarded-uri", uri), ("cookie", cookie)];
-            route(&request(&headers), &settings, &sessions, now)
+            route(&request(&headers), &settings, &sessions, now, &any_epoch)
         };
         assert_eq!(at("/p/minion-1/x", &issued.cookie), instance("minion-1"));
         assert_eq!(at("/p/minion-2/x", &issued.cookie), Route::Home);

@@ -54,6 +54,11 @@ impl Instance {
         &self.info.name
     }
 
+    /// What its sessions are signed with (empty for an instance from before epochs).
+    pub fn session_epoch(&self) -> &str {
+        self.info.label(labels::SESSION_EPOCH).unwrap_or_default()
+    }
+
     pub fn is_ready(&self) -> bool {
         self.info.state == RunState::Running
             && match self.readiness {

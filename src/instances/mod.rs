@@ -114,6 +114,13 @@ impl Instances {
             .any(|i| i.info.ips.values().any(|a| *a == ip))
     }
 
+    /// The instance's session epoch (empty for one created before epochs); `None`: unknown.
+    pub fn session_epoch(&self, name: &str) -> Option<String> {
+        let index = self.read();
+        let instance = index.get(name)?;
+        Some(instance.session_epoch().to_string())
+    }
+
     pub fn get(&self, name: &str) -> Option<Instance> {
         self.read().get(name).cloned()
     }

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use super::{Instance, InstanceView, Instances};
 use crate::backend::{gone_is_done, BackendError, CreateSpec};
-use crate::domain::{labels, DeploySpec, InstanceName};
+use crate::domain::{labels, session, DeploySpec, InstanceName};
 use crate::error::chain;
 
 #[derive(Debug, thiserror::Error)]
@@ -52,6 +52,7 @@ impl Instances {
         }
         let mut labels = spec.labels.clone();
         labels.insert(labels::SCOPE.into(), self.settings.scope.clone());
+        labels.insert(labels::SESSION_EPOCH.into(), session::new_epoch());
         if let Some(port) = spec.port {
             labels.insert(labels::PORT.into(), port.to_string());
         }

@@ -8,7 +8,7 @@ use actix_web::{web, HttpResponse, ResponseError};
 use std::time::SystemTime;
 
 use crate::configuration::Settings;
-use crate::domain::{DeploySpec, InstanceName};
+use crate::domain::{labels, DeploySpec, InstanceName};
 use crate::error::chain;
 use crate::instances::{Instance, Instances, OpError};
 use crate::sessions::Sessions;
@@ -69,9 +69,10 @@ pub async fn create(
     )
     .map_err(DeployError::BadRequest)?;
     let view = instances.create(&spec).await?;
+    let epoch = view.labels.get(labels::SESSION_EPOCH).cloned();
+    let session = sessions.issue(&spec.name, &epoch.unwrap_or_default(), SystemTime::now());
     let mut body = serde_json::to_value(view).expect("plain data serializes");
-    body["session"] = serde_json::to_value(sessions.issue(&spec.name, SystemTime::now()))
-        .expect("plain data serializes");
+    body["session"] = serde_json::to_value(session).expect("plain data serializes");
     Ok(HttpResponse::Created().json(body))
 }
 
@@ -84,7 +85,8 @@ pub async fn session(
     let instance = resolve(&instances, &path).await?;
     let name =
         InstanceName::parse(instance.name()).map_err(|_| OpError::NotFound(path.to_string()))?;
-    Ok(HttpResponse::Ok().json(sessions.issue(&name, SystemTime::now())))
+    let session = sessions.issue(&name, instance.session_epoch(), SystemTime::now());
+    Ok(HttpResponse::Ok().json(session))
 }
 
 /// `GET /deploy`: every managed container, from the index.

@@ -7,7 +7,7 @@ use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-pub use crate::common::{docker, eventually, SpawnerProcess};
+pub use crate::common::{docker, eventually, session_epoch, SpawnerProcess};
 pub use crate::docker_proxy::DockerProxy;
 use bollard::query_parameters::EventsOptionsBuilder;
 use futures_util::StreamExt;
@@ -256,7 +256,8 @@ impl TestApp {
     pub fn cookie(&self, name: &str) -> String {
         let keys = Keys::new(vec![Secret::parse(TEST_SECRET).unwrap()]).unwrap();
         let expires = SystemTime::now() + Duration::from_secs(3600);
-        let value = keys.sign(&InstanceName::parse(name).unwrap(), expires);
+        let epoch = session_epoch(name);
+        let value = keys.sign(&InstanceName::parse(name).unwrap(), &epoch, expires);
         format!("instance={value}")
     }
 

@@ -71,15 +71,16 @@ async fn forged_and_malformed_cookies_are_sent_home_and_start_nothing() {
     let other_keys = Keys::new(vec![Secret::parse(&"o".repeat(40)).unwrap()]).unwrap();
     let past = SystemTime::now() - Duration::from_secs(1);
     let ours = Keys::new(vec![Secret::parse(TEST_SECRET).unwrap()]).unwrap();
+    let epoch = session_epoch(&name);
     let forged: Vec<String> = vec![
         format!("instance={name}"),
         format!("instance={}", value.replace(&name, &app.name("other"))),
         format!("instance={}", value.replacen(expires, "99999999999", 1)),
         format!(
             "instance={}",
-            other_keys.sign(&victim, SystemTime::now() + Duration::from_secs(60))
+            other_keys.sign(&victim, &epoch, SystemTime::now() + Duration::from_secs(60))
         ),
-        format!("instance={}", ours.sign(&victim, past)),
+        format!("instance={}", ours.sign(&victim, &epoch, past)),
         format!("instance={}", &value[..value.len() - 2]),
         format!("instance={payload}"),
         format!("instance={payload}."),
@@ -138,7 +139,9 @@ async fn a_rotated_secret_still_verifies_the_sessions_it_signed() {
         .unwrap();
     let new_keys = Keys::new(vec![new]).unwrap();
     assert!(
-        new_keys.verify(value, SystemTime::now()).is_ok(),
+        new_keys
+            .verify(value, SystemTime::now(), |_| Some(session_epoch(&name)))
+            .is_ok(),
         "signed by the first secret"
     );
 }
@@ -215,4 +218,32 @@ async fn with_a_token_every_api_call_but_healthz_needs_it() {
         200
     );
     assert_eq!(call(&app, Method::GET, "/healthz", None).await.0, 200);
+}
+
+#[tokio::test]
+async fn a_session_ends_with_its_instance_even_when_the_name_is_created_again() {
+    let app = spawn_app().await;
+    let name = app.name("reborn");
+    let created = app
+        .deploy(&name, IMAGE_NO_HEALTHCHECK, json!({"port": 9000}))
+        .await;
+    let old = created["session"]["cookie"].as_str().unwrap().to_string();
+    let response = app.auth_request(Some(&old), "/").send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    let (status, _) = app
+        .api_call(Method::DELETE, &format!("/deploy/{name}"))
+        .await;
+    assert_eq!(status, 200);
+    let created = app
+        .deploy(&name, IMAGE_NO_HEALTHCHECK, json!({"port": 9000}))
+        .await;
+    let response = app.auth_request(Some(&old), "/").send().await.unwrap();
+    assert_eq!(
+        status_and_location(response).await,
+        (302, Some("/home".into())),
+        "the former instance's session reached the new one"
+    );
+    let new = created["session"]["cookie"].as_str().unwrap();
+    let response = app.auth_request(Some(new), "/").send().await.unwrap();
+    assert_eq!(response.status(), 200);
 }

@@ -148,3 +148,20 @@ impl Drop for TempDir {
         let _ = std::fs::remove_dir_all(&self.path);
     }
 }
+
+/// An instance's session epoch, read from Docker (empty when it has none or does not exist).
+pub fn session_epoch(name: &str) -> String {
+    Command::new("docker")
+        .args([
+            "inspect",
+            "-f",
+            "{{index .Config.Labels \"spawner.session-epoch\"}}",
+            name,
+        ])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .filter(|e| e != "<no value>")
+        .unwrap_or_default()
+}

@@ -13,12 +13,12 @@ use crate::stack::*;
 /// What it is, the Cookie header, extra headers.
 type Case = (&'static str, String, Vec<(&'static str, &'static str)>);
 
+/// A session for `name` signed with `secret`, as spawner would sign it for the instance now.
 fn sign(secret: &str, name: &str, expires: SystemTime) -> String {
     let keys = Keys::new(vec![Secret::parse(secret).unwrap()]).unwrap();
-    format!(
-        "instance={}",
-        keys.sign(&InstanceName::parse(name).unwrap(), expires)
-    )
+    let name = InstanceName::parse(name).unwrap();
+    let epoch = crate::common::session_epoch(name.as_str());
+    format!("instance={}", keys.sign(&name, &epoch, expires))
 }
 
 #[tokio::test]
