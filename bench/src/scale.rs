@@ -1,0 +1,120 @@
+//! (5) many managed instances.
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use futures_util::StreamExt;
+use serde_json::{json, Value};
+
+use crate::measure::*;
+use crate::Bench;
+
+impl Bench {
+    pub(crate) async fn timed_get(&self, path: &str) -> (Stat, usize) {
+        let mut times = Vec::new();
+        let mut size = 0;
+        for _ in 0..10 {
+            let t = Instant::now();
+            let body = self
+                .client
+                .get(format!("{}{path}", self.args.api))
+                .send()
+                .await
+                .unwrap()
+                .bytes()
+                .await
+                .unwrap();
+            times.push(t.elapsed().as_secs_f64() * 1000.0);
+            size = body.len();
+        }
+        (Stat::of(&times), size)
+    }
+
+    /// `/auth` for the running instance, saturating and light load.
+    pub(crate) fn auth_runs(&self) -> (Vec<WrkRun>, Vec<WrkRun>) {
+        let cookie = self.cookie(&self.args.app);
+        let url = format!("{}/auth", self.args.auth);
+        let headers = [("Cookie", cookie.as_str()), ("X-Forwarded-Uri", "/")];
+        let saturating = (0..self.plan.runs)
+            .map(|_| wrk(&url, &headers, &self.plan))
+            .collect();
+        let light = (0..self.plan.runs)
+            .map(|_| wrk_light(&url, &headers, &self.plan))
+            .collect();
+        (saturating, light)
+    }
+
+    pub(crate) async fn listed(&self) -> usize {
+        let r = self
+            .client
+            .get(format!("{}/deploy", self.args.api))
+            .send()
+            .await
+            .unwrap();
+        let v: Value = r.json().await.unwrap_or(Value::Null);
+        let ours = |i: &&Value| {
+            i["name"]
+                .as_str()
+                .is_some_and(|n| n.starts_with(&self.args.prefix))
+        };
+        v["instances"]
+            .as_array()
+            .map_or(0, |all| all.iter().filter(ours).count())
+    }
+
+    /// Both figures under the same conditions: the earlier scenarios' instances stopped (a running
+    /// Docker HEALTHCHECK execs a process every second), the baseline taken just before creating,
+    /// and the many-instance figure once spawner's index holds them all.
+    pub(crate) async fn scale(&self) -> Value {
+        for kind in ["cold-healthcheck", "cold-http", "cold-tcp", "herd"] {
+            let name = format!("{}-{kind}", self.args.prefix);
+            let _ = Command::new("docker")
+                .args(["stop", "-t", "2", &name])
+                .output();
+        }
+        let before = self.listed().await;
+        let baseline = self.auth_runs();
+        let t = Instant::now();
+        let names: Vec<String> = (0..self.plan.scale)
+            .map(|i| format!("{}-s{i}", self.args.prefix))
+            .collect();
+        let creates = names
+            .iter()
+            .map(|n| self.deploy(n, "mock-app:nohc", json!({}), Some(9000), false));
+        futures_util::stream::iter(creates)
+            .buffer_unordered(8)
+            .collect::<Vec<()>>()
+            .await;
+        let create_s = t.elapsed().as_secs_f64();
+        let deadline = Instant::now() + Duration::from_secs(120);
+        while self.listed().await < before + self.plan.scale {
+            assert!(
+                Instant::now() < deadline,
+                "spawner's index did not reach {} instances",
+                self.plan.scale
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        let indexed_s = t.elapsed().as_secs_f64();
+        // traefik loads the new routes on its next poll; let that pass too.
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        let (list, list_bytes) = self.timed_get("/deploy").await;
+        let (config, config_bytes) = self.timed_get("/traefik/config").await;
+        let (runs, light) = self.auth_runs();
+        let (_, _, p99) = summarize(&light);
+        let (_, _, base_p99) = summarize(&baseline.1);
+        json!({
+            "instances": self.plan.scale,
+            "create_all_s": round(create_s),
+            "indexed_all_s": round(indexed_s),
+            "auth_one_instance": wrk_json(&baseline.0),
+            "auth_one_instance_light": wrk_json(&baseline.1),
+            "auth": wrk_json(&runs),
+            "auth_light": wrk_json(&light),
+            "auth_p99_vs_one_instance": round(p99.median / base_p99.median),
+            "get_deploy_ms": list.json(), "get_deploy_bytes": list_bytes,
+            "get_traefik_config_ms": config.json(), "get_traefik_config_bytes": config_bytes,
+            "rss_mib": round(rss_mib(self.args.spawner_pid)),
+        })
+    }
+}
