@@ -55,6 +55,22 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 prefix="b$(python3 -c 'import uuid; print(uuid.uuid4().hex[:8])')"
 export COMPOSE_PROJECT_NAME="$prefix" NETWORK="$prefix-net"
 export HTTP_PORT="$(free_port)" API_PORT="$(free_port)" DASHBOARD_PORT="$(free_port)"
+export AUTH_PORT="$(free_port)" HOME_PORT="$(free_port)" NOOP_PORT="$(free_port)"
+# A /16 of 10.192.0.0/12 that no network on this daemon uses (spawner creates the network).
+SUBNET="$(python3 - <<'PY'
+import ipaddress, json, random, subprocess
+used = []
+ids = subprocess.run(["docker", "network", "ls", "-q"], capture_output=True, text=True).stdout.split()
+for n in json.loads(subprocess.run(["docker", "network", "inspect", *ids], capture_output=True, text=True).stdout or "[]"):
+    for c in (n.get("IPAM") or {}).get("Config") or []:
+        try: used.append(ipaddress.ip_network(c.get("Subnet", ""), strict=False))
+        except ValueError: pass
+free = [s for s in ipaddress.ip_network("10.192.0.0/12").subnets(new_prefix=16)
+        if not any(s.overlaps(u) for u in used)]
+print(random.choice(free))
+PY
+)"
+export SUBNET
 # Secrets of this run only (the stack signs cookies and guards its API as in production).
 API_TOKEN="$(random_secret)" COOKIE_SECRET="$(random_secret)"
 export API_TOKEN COOKIE_SECRET
@@ -73,15 +89,34 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# traefik's configuration; the benchmark's routers are added once its app has an address.
+cp -r "$ROOT/traefik" "$workdir/traefik"
+export TRAEFIK_CONFIG_DIR="$workdir/traefik"
+
+echo "==> starting the stack (project $prefix)"
+compose "${files[@]}" up -d >/dev/null 2>&1 || compose "${files[@]}" up -d
+deadline=$((SECONDS + 60))
+until curl -fsS -o /dev/null "http://127.0.0.1:$API_PORT/healthz" 2>/dev/null; do
+  [ $SECONDS -lt $deadline ] || die "spawner did not come up"
+  sleep 0.3
+done
+
+traefik_id="$(compose "${files[@]}" ps -q traefik)"
+spawner_id="$(compose "${files[@]}" ps -q spawner)"
+
+echo "==> the benchmark's running instance $app"
+cookie="$(curl -fsS -X POST "http://127.0.0.1:$API_PORT/deploy" -H 'Content-Type: application/json' \
+  -H "Authorization: Bearer $API_TOKEN" -d "{\"name\":\"$app\",\"image\":\"mock-app:nohc\",\"network\":\"$NETWORK\",\"port\":9000,
+       \"labels\":{\"health-check\":\"http://$app:9000/status\"},\"envs\":{\"IDLE\":\"30m\"}}" | json_field session.cookie)"
+app_ip="$(docker inspect -f "{{(index .NetworkSettings.Networks \"$NETWORK\").IPAMConfig.IPv4Address}}" "$app")"
 # traefik's configuration plus three routers to the same running app, one per variant; (b) and
 # (c) carry the same retry middleware as spawner's instance routers.
-cp -r "$ROOT/traefik" "$workdir/traefik"
 cat > "$workdir/traefik/dynamic/bench.yml" <<YAML
 http:
   middlewares:
     noop-auth:
       forwardAuth:
-        address: "http://noop-auth:8000/"
+        address: "http://127.0.0.1:$NOOP_PORT/"
         trustForwardHeader: false
         preserveLocationHeader: true
   routers:
@@ -106,27 +141,9 @@ http:
     bench-app:
       loadBalancer:
         servers:
-          - url: "http://$app:9000"
+          - url: "http://$app_ip:9000"
 YAML
-export TRAEFIK_CONFIG_DIR="$workdir/traefik"
-
-echo "==> starting the stack (project $prefix)"
-compose "${files[@]}" up -d >/dev/null 2>&1 || compose "${files[@]}" up -d
-deadline=$((SECONDS + 60))
-until curl -fsS -o /dev/null "http://127.0.0.1:$API_PORT/healthz" 2>/dev/null; do
-  [ $SECONDS -lt $deadline ] || die "spawner did not come up"
-  sleep 0.3
-done
-
-ip_of() { docker inspect -f "{{(index .NetworkSettings.Networks \"$NETWORK\").IPAddress}}" "$1"; }
-traefik_id="$(compose "${files[@]}" ps -q traefik)"
-spawner_id="$(compose "${files[@]}" ps -q spawner)"
-
-echo "==> the benchmark's running instance $app"
-cookie="$(curl -fsS -X POST "http://127.0.0.1:$API_PORT/deploy" -H 'Content-Type: application/json' \
-  -H "Authorization: Bearer $API_TOKEN" -d "{\"name\":\"$app\",\"image\":\"mock-app:nohc\",\"network\":\"$NETWORK\",\"port\":9000,
-       \"labels\":{\"health-check\":\"http://$app:9000/status\"},\"envs\":{\"IDLE\":\"30m\"}}" | json_field session.cookie)"
-public="http://$(ip_of "$traefik_id"):80"
+public="http://127.0.0.1:$HTTP_PORT"
 deadline=$((SECONDS + 30))
 until [ "$(curl -s -o /dev/null -w '%{http_code}' -H 'Host: spawner.bench' -b "$cookie" "$public/")" = 200 ] \
    && [ "$(curl -s -o /dev/null -w '%{http_code}' -H 'Host: noop.bench' "$public/")" = 200 ]; do
@@ -138,8 +155,9 @@ if [ "$quick" = 1 ]; then mode=quick; suffix=-quick; else mode=full; suffix=""; 
 if [ -z "$out" ]; then mkdir -p target/bench; out="target/bench/results$suffix.json"; fi
 echo "==> measuring (machine: $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB; $mode run)"
 BENCH_PUBLIC="$public" BENCH_API="http://127.0.0.1:$API_PORT" \
-BENCH_AUTH="http://$(ip_of "$spawner_id"):8000" \
+BENCH_AUTH="http://127.0.0.1:$AUTH_PORT" \
 BENCH_SPAWNER_PID="$(docker inspect -f '{{.State.Pid}}' "$spawner_id")" \
+BENCH_TRAEFIK_PID="$(docker inspect -f '{{.State.Pid}}' "$traefik_id")" \
 BENCH_NETWORK="$NETWORK" BENCH_PREFIX="$prefix" BENCH_APP="$app" BENCH_OUT="$out" \
 BENCH_QUICK="$([ "$mode" = quick ] && echo true || echo false)" \
 BENCH_TOKEN="$API_TOKEN" BENCH_COOKIE_SECRET="$COOKIE_SECRET" \

@@ -8,7 +8,7 @@ usage() {
 Usage: scripts/down.sh [--purge] [--help]
 
 Stops and removes the stack's containers (compose project \$COMPOSE_PROJECT_NAME). Instances keep
-running on network \$NETWORK unless --purge removes them (and then the network) too; --purge also
+running on network \$NETWORK (which spawner created) unless --purge removes them and the network; --purge also
 forgets the stack's API token and cookie secret (\$STATE_DIR), which ends every session, and
 removes the home's accounts (the volume home-data); without --purge they are kept.
 USAGE
@@ -33,11 +33,11 @@ if [ "$purge" = 1 ]; then
   fi
 fi
 [ "$purge" = 1 ] && rm -rf "$STATE_DIR"
-# With instances still attached the network stays; compose says so and that is fine.
 # Both files, so a stack started in either mode goes down.
 volumes=()
 [ "$purge" = 1 ] && volumes=(--volumes)
-compose -f "$ROOT/compose/docker-compose.yml" -f "$ROOT/compose/path-routing.yml" down --remove-orphans "${volumes[@]}" || {
-  [ "$purge" = 1 ] && exit 1
-  echo "(network $NETWORK kept: instances are still attached; scripts/down.sh --purge removes them)"
-}
+compose -f "$ROOT/compose/docker-compose.yml" -f "$ROOT/compose/path-routing.yml" down --remove-orphans "${volumes[@]}"
+# The instances' network is spawner's, not compose's: it goes with the instances.
+if [ "$purge" = 1 ] && docker network inspect "$NETWORK" >/dev/null 2>&1; then
+  docker network rm "$NETWORK" >/dev/null
+fi

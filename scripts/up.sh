@@ -16,8 +16,13 @@ images first when any is missing (or always with --build), and waits until the s
 The first start makes the private API's token and the cookie-signing secret and keeps them in
 $STATE_DIR (only you can read them); scripts/api.sh and scripts/session.sh use them.
 
-Environment: HTTP_PORT (80), API_PORT (8008), DASHBOARD_PORT (8080), NETWORK (traefiknet),
-COMPOSE_PROJECT_NAME (spawner), APP_IDLE (1m: idle time of instances mock-home creates),
+traefik, spawner and mock-home run in the host's network namespace (Linux); all but traefik's
+public port listen on 127.0.0.1. Instances run on network \$NETWORK, which spawner creates with
+subnet \$SUBNET and inter-container traffic off (README: Security model).
+
+Environment: HTTP_PORT (80), API_PORT (8008), AUTH_PORT (8000), HOME_PORT (8010), DASHBOARD_PORT
+(8080), NETWORK (traefiknet), SUBNET (10.213.0.0/16), COMPOSE_PROJECT_NAME (spawner), APP_IDLE
+(1m: idle time of instances mock-home creates),
 API_TOKEN and COOKIE_SECRET (instead of the kept ones), TRAEFIK_POLL_INTERVAL (1s).
 USAGE
 }

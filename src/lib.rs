@@ -6,6 +6,7 @@
 //! - [`routes`]: the endpoints, thin: ForwardAuth (`/auth`), the private `/deploy` API, traefik's
 //!   dynamic configuration, liveness.
 //! - [`gate`]: the ForwardAuth decision (what `/auth` answers, and why).
+//! - [`instance_network`]: the instances' network at start (created isolated when missing).
 //! - [`instances`]: the managed containers: the event-fed index, single-flight wake and readiness,
 //!   the private API's operations (and, next, the idle/capacity policy and its culler).
 //! - [`backend`]: the seam in front of the container engine; [`backend::docker`] is the only
@@ -21,6 +22,7 @@ pub mod configuration;
 pub mod domain;
 pub mod error;
 pub mod gate;
+pub mod instance_network;
 pub mod instances;
 pub mod routes;
 pub mod sessions;

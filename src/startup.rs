@@ -9,6 +9,7 @@ use crate::backend::{Backend, BackendError};
 use crate::configuration::Settings;
 use crate::error::chain;
 use crate::gate::Gate;
+use crate::instance_network::{self, NetworkError};
 use crate::instances::Instances;
 use crate::routes::{deploy, forward_auth, guard, health, json_error, traefik_config};
 use crate::sessions::Sessions;
@@ -34,6 +35,8 @@ pub enum StartupError {
          or point --docker-host / DOCKER_HOST at the daemon", chain(.0)
     )]
     Docker(#[source] BackendError),
+    #[error(transparent)]
+    Network(#[from] NetworkError),
     #[error(transparent)]
     Io(#[from] std::io::Error),
 }
@@ -67,16 +70,7 @@ impl Application {
         let backend = Backend::docker(&settings.docker_host)
             .await
             .map_err(StartupError::Docker)?;
-        match backend.network_exists(&settings.network).await {
-            Ok(true) => {}
-            Ok(false) => log::warn!(
-                "network {:?} does not exist: deploys on it will fail until it is created \
-                 (docker network create {})",
-                settings.network,
-                settings.network
-            ),
-            Err(e) => log::error!("{}; spawner keeps trying", chain(&e)),
-        }
+        instance_network::ensure(&backend, &settings).await?;
         let settings = Arc::new(settings);
         let tasks = Tasks::on_current_runtime();
         let instances = Instances::new(backend, Arc::clone(&settings), tasks.clone());

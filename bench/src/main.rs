@@ -33,6 +33,9 @@ struct Args {
     /// host PID of spawner's process (CPU and RSS)
     #[arg(long, env = "BENCH_SPAWNER_PID")]
     spawner_pid: u32,
+    /// host PID of traefik's process (RSS)
+    #[arg(long, env = "BENCH_TRAEFIK_PID")]
+    traefik_pid: u32,
     #[arg(long, env = "BENCH_NETWORK")]
     network: String,
     /// unique prefix of every instance this run creates

@@ -128,15 +128,29 @@ pub(crate) fn print_table(r: &Value, quick: bool) {
         "\np99 ratio at light load = {} (target ≤ 1.10)\n",
         sc["auth_p99_vs_one_instance"]
     );
-    println!("| GET /deploy ms | GET /traefik/config ms | spawner RSS MiB | created in s | all indexed after s |\n|---|---|---|---|---|");
+    println!("| GET /deploy ms | GET /traefik/config ms | spawner RSS MiB | traefik RSS MiB before → after | created in s | all indexed after s |\n|---|---|---|---|---|---|");
     println!(
-        "| {} ({} bytes) | {} ({} bytes) | {} | {} | {} |",
+        "| {} ({} bytes) | {} ({} bytes) | {} | {} → {} | {} | {} |",
         s(&sc["get_deploy_ms"]),
         sc["get_deploy_bytes"],
         s(&sc["get_traefik_config_ms"]),
         sc["get_traefik_config_bytes"],
         sc["rss_mib"],
+        sc["traefik_rss_mib_before"],
+        sc["traefik_rss_mib"],
         sc["create_all_s"],
         sc["indexed_all_s"]
+    );
+    let hot = &sc["hot_path"];
+    let cold = &sc["cold_tcp_traefik"];
+    println!(
+        "\nWith them all routed: hot path b/c = {}, p99 b−c = {} ms (saturating), {} ms (light); \
+         TCP cold start through traefik: total {} ms, overhead {} ms (n = {})",
+        hot["ratio_b_over_c"],
+        hot["p99_b_minus_c_ms"],
+        hot["light_p99_b_minus_c_ms"],
+        s(&cold["total_ms"]),
+        s(&cold["overhead_ms"]),
+        cold["n"]
     );
 }

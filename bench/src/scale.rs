@@ -73,6 +73,7 @@ impl Bench {
                 .output();
         }
         let before = self.listed().await;
+        let traefik_rss_before = rss_mib(self.args.traefik_pid);
         let baseline = self.auth_runs();
         let t = Instant::now();
         let names: Vec<String> = (0..self.plan.scale)
@@ -103,7 +104,16 @@ impl Bench {
         let (runs, light) = self.auth_runs();
         let (_, _, p99) = summarize(&light);
         let (_, _, base_p99) = summarize(&baseline.1);
+        let traefik_rss = rss_mib(self.args.traefik_pid);
+        eprintln!("    the hot path through traefik, with them all routed");
+        let hot_path = self.hot_path();
+        eprintln!("    cold starts, with them all routed");
+        let cold = self.cold_at_scale().await;
         json!({
+            "traefik_rss_mib_before": round(traefik_rss_before),
+            "traefik_rss_mib": round(traefik_rss),
+            "hot_path": hot_path,
+            "cold_tcp_traefik": cold,
             "instances": self.plan.scale,
             "create_all_s": round(create_s),
             "indexed_all_s": round(indexed_s),
@@ -115,6 +125,31 @@ impl Bench {
             "get_deploy_ms": list.json(), "get_deploy_bytes": list_bytes,
             "get_traefik_config_ms": config.json(), "get_traefik_config_bytes": config_bytes,
             "rss_mib": round(rss_mib(self.args.spawner_pid)),
+        })
+    }
+
+    /// The TCP-readiness instance of scenario 3, woken again and then cold-started as there.
+    async fn cold_at_scale(&self) -> Value {
+        let name = format!("{}-cold-tcp", self.args.prefix);
+        let woken = self.request(&name, true).send().await.unwrap();
+        assert_eq!(woken.status(), 200, "waking {name}");
+        let mut samples: [Vec<f64>; 4] = Default::default();
+        let mut void = 0;
+        while samples[0].len() < self.plan.cold_samples {
+            match self.cold_start_once(&name, true).await {
+                Some(s) => s.iter().enumerate().for_each(|(i, v)| samples[i].push(*v)),
+                None => {
+                    void += 1;
+                    assert!(void < 10, "{name} keeps changing its address");
+                }
+            }
+        }
+        json!({
+            "n": self.plan.cold_samples,
+            "void_samples": void,
+            "total_ms": Stat::of(&samples[0]).json(),
+            "app_ready_ms": Stat::of(&samples[2]).json(),
+            "overhead_ms": Stat::of(&samples[3]).json(),
         })
     }
 }

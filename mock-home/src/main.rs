@@ -12,7 +12,7 @@
 //!
 //! Nothing public hands out a cookie for a name without its password.
 //!
-//! Environment: `PORT` (8000), `SPAWNER_API` (http://spawner:8008), `SPAWNER_API_TOKEN` (sent as
+//! Environment: `LISTEN_HOST` (0.0.0.0), `PORT` (8000), `SPAWNER_API` (http://spawner:8008), `SPAWNER_API_TOKEN` (sent as
 //! `Authorization: Bearer`; empty: none), `DB_PATH` (/data/home.sqlite), `APP_IMAGE`
 //! (mock-app:latest), `APP_PORT` (9000), `APP_IDLE` (1m), `COOKIE_KEY` (instance), `PATH_PREFIX`
 //! (empty; in path-routing mode e.g. `/p`, and instances live at `<prefix>/<name>/`).
@@ -219,6 +219,7 @@ async fn login(
 async fn main() -> std::io::Result<()> {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
     let port: u16 = env_or("PORT", "8000").parse().unwrap_or(8000);
+    let host = env_or("LISTEN_HOST", "0.0.0.0");
     let db_path = env_or("DB_PATH", "/data/home.sqlite");
     let users = Users::open(&db_path).map_err(|e| {
         std::io::Error::other(format!(
@@ -228,7 +229,7 @@ async fn main() -> std::io::Result<()> {
     let users = web::Data::new(users);
     let config = web::Data::new(Config::from_env());
     log::info!(
-        "mock-home on port {port}, accounts in {db_path}, spawner API at {}",
+        "mock-home on {host}:{port}, accounts in {db_path}, spawner API at {}",
         config.spawner_api
     );
     HttpServer::new(move || {
@@ -245,7 +246,7 @@ async fn main() -> std::io::Result<()> {
     })
     .workers(1)
     .shutdown_timeout(1)
-    .bind(("0.0.0.0", port))?
+    .bind((host.as_str(), port))?
     .run()
     .await
 }

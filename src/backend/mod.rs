@@ -11,12 +11,15 @@ pub mod docker;
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::net::Ipv4Addr;
+
+use ipnet::Ipv4Net;
 use std::time::{Duration, SystemTime};
 
 use futures_util::stream::BoxStream;
 
 use crate::domain::limits::Limits;
-use crate::domain::{ContainerInfo, Health};
+use crate::domain::{ContainerInfo, Health, NetworkInfo};
 
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -28,6 +31,7 @@ pub enum Op {
     Inspect,
     InspectImage,
     InspectNetwork,
+    CreateNetwork,
     Create,
     Start,
     Stop,
@@ -48,6 +52,7 @@ impl Op {
             Op::Inspect => "inspect",
             Op::InspectImage => "inspect image",
             Op::InspectNetwork => "inspect network",
+            Op::CreateNetwork => "create network",
             Op::Create => "create",
             Op::Start => "start",
             Op::Stop => "stop",
@@ -181,6 +186,8 @@ pub struct CreateSpec {
     pub limits: Limits,
     /// Capabilities it runs without; it never gains privileges (`no-new-privileges`).
     pub cap_drop: Vec<String>,
+    /// Its fixed address on `network` (`None`: the engine picks one at each start).
+    pub address: Option<Ipv4Addr>,
 }
 
 /// A command run inside a container and what it printed (stdout and stderr, interleaved).
@@ -234,9 +241,25 @@ impl Backend {
         }
     }
 
-    pub async fn network_exists(&self, network: &str) -> Result<bool, BackendError> {
+    /// The network, or `None` when it does not exist.
+    pub async fn inspect_network(
+        &self,
+        network: &str,
+    ) -> Result<Option<NetworkInfo>, BackendError> {
         match self {
-            Backend::Docker(d) => d.network_exists(network).await,
+            Backend::Docker(d) => d.inspect_network(network).await,
+        }
+    }
+
+    /// Creates a bridge network for instances: `subnet` of its own, inter-container traffic off.
+    pub async fn create_isolated_network(
+        &self,
+        name: &str,
+        subnet: Ipv4Net,
+        labels: BTreeMap<String, String>,
+    ) -> Result<(), BackendError> {
+        match self {
+            Backend::Docker(d) => d.create_isolated_network(name, subnet, labels).await,
         }
     }
 

@@ -23,6 +23,7 @@ pub use table::SETTINGS;
 use crate::domain::limits::{LimitRules, Limits};
 use crate::domain::session::Secret;
 use crate::domain::ApiToken;
+use ipnet::Ipv4Net;
 use parse::*;
 
 /// Settings whose values are never repeated in an error message.
@@ -34,6 +35,8 @@ pub struct Settings {
     pub auth_addr: SocketAddr,
     pub docker_host: String,
     pub network: String,
+    /// The subnet `network` is created with when it is missing at start.
+    pub network_subnet: Ipv4Net,
     /// Instances carry it as a label; a spawner sees no other scope's instances.
     pub scope: String,
     /// Defaults and maxima of memory, CPUs and processes per instance.
@@ -156,6 +159,7 @@ impl Settings {
             },
             limits: limit_rules(c)?,
             cap_drop: get(c, "cap_drop", capabilities)?,
+            network_subnet: get(c, "network_subnet", subnet)?,
             network,
             allowed_networks,
             cookie_key: get(c, "cookie_key", cookie_key)?,

@@ -176,3 +176,21 @@ pub fn capabilities(raw: String) -> Result<Vec<String>, String> {
         })
         .collect()
 }
+
+pub fn subnet(raw: String) -> Result<ipnet::Ipv4Net, String> {
+    let net: ipnet::Ipv4Net = raw.trim().parse().map_err(|_| {
+        format!("{raw:?} is not an IPv4 subnet; write it as address/prefix, e.g. 10.213.0.0/16")
+    })?;
+    if net.prefix_len() > 28 {
+        return Err(format!(
+            "{raw:?} holds too few addresses; use a prefix of /28 or shorter"
+        ));
+    }
+    if net.network() != net.addr() {
+        return Err(format!(
+            "{raw:?} has host bits set; did you mean {}?",
+            net.trunc()
+        ));
+    }
+    Ok(net)
+}

@@ -29,6 +29,12 @@ pub const SETTINGS: &[(&str, &str, &str, &str)] = &[
         "Docker network instances are created on",
     ),
     (
+        "network_subnet",
+        "10.213.0.0/16",
+        "CIDR",
+        "Subnet of --network when spawner creates it (missing at start): a bridge without inter-container traffic; each instance gets a fixed address in it",
+    ),
+    (
         "scope",
         "",
         "NAME",

@@ -48,6 +48,8 @@ pub struct ContainerInfo {
     pub networks: Vec<String>,
     /// Address on each attached network (only while it runs).
     pub ips: BTreeMap<String, IpAddr>,
+    /// The address it was given at creation on a network (kept while stopped, reused at start).
+    pub fixed_ips: BTreeMap<String, IpAddr>,
 }
 
 impl ContainerInfo {

@@ -15,6 +15,10 @@ pub const SCOPE: &str = "spawner.scope";
 /// A random value given at creation that every session of the instance is signed with: a
 /// session ends with its instance, even if the name is created again.
 pub const SESSION_EPOCH: &str = "spawner.session-epoch";
+/// On a network: its subnet is its own (given at creation), so spawner gives each instance a
+/// fixed address in it. Docker refuses fixed addresses on a network whose subnet it chose, and
+/// its inspection does not tell the two apart, hence the label.
+pub const FIXED_ADDRESSES: &str = "spawner.fixed-addresses";
 /// URL probed for readiness; the old spawner's clients send `health-check`, older ones `healthcheck`.
 pub const HEALTH_CHECK: [&str; 2] = ["health-check", "healthcheck"];
 

@@ -9,9 +9,11 @@ mod deploy_request;
 mod instance_name;
 pub mod labels;
 pub mod limits;
+mod network;
 pub mod session;
 
 pub use api_token::ApiToken;
 pub use container::{ContainerInfo, Health, RunState};
 pub use deploy_request::{DeployRequest, DeploySpec};
 pub use instance_name::InstanceName;
+pub use network::{NetworkInfo, ICC_OPTION};

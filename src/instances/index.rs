@@ -1,10 +1,19 @@
 //! The index of managed containers: pure data and the rules for changing it, with no I/O, so the
 //! ordering rules are tested without Docker. [`super::Instances`] holds it behind a lock.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::net::{IpAddr, Ipv4Addr};
 use std::time::SystemTime;
 
 use super::instance::Instance;
+
+/// An instance's route: traefik sends the requests its cookie (or path) selects to `host:port`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Route {
+    pub name: String,
+    pub host: String,
+    pub port: u16,
+}
 use crate::domain::{ContainerInfo, RunState};
 
 #[derive(Default)]
@@ -95,15 +104,30 @@ impl Index {
         }
     }
 
-    /// Name and port of every instance, sorted by name.
-    pub fn routes(&self) -> Vec<(String, u16)> {
+    /// Where traefik sends each instance's requests, sorted by name.
+    pub fn routes(&self) -> Vec<Route> {
         let mut routes: Vec<_> = self
             .by_name
             .values()
-            .map(|i| (i.info.name.clone(), i.port))
+            .map(|i| Route {
+                name: i.info.name.clone(),
+                host: i.route_host(),
+                port: i.port,
+            })
             .collect();
         routes.sort();
         routes
+    }
+
+    /// The fixed IPv4 addresses its instances hold on `network`, stopped ones included.
+    pub fn fixed_addresses(&self, network: &str) -> BTreeSet<Ipv4Addr> {
+        self.by_name
+            .values()
+            .filter_map(|i| match i.info.fixed_ips.get(network) {
+                Some(IpAddr::V4(ip)) => Some(*ip),
+                _ => None,
+            })
+            .collect()
     }
 
     pub fn find_by_id_prefix(&self, prefix: &str) -> Option<&Instance> {
@@ -165,7 +189,9 @@ mod tests {
         index.by_name["minion-1"].touch(at(20));
         index.replace_all(vec![kept]);
         assert!(index.synced);
-        assert_eq!(index.routes(), vec![("minion-1".to_string(), 80)]);
+        let routes = index.routes();
+        assert_eq!(routes.len(), 1);
+        assert_eq!((routes[0].name.as_str(), routes[0].port), ("minion-1", 80));
         assert_eq!(index.by_name["minion-1"].last_activity(), Some(at(20)));
     }
 }

@@ -77,6 +77,17 @@ impl Instance {
             .copied()
     }
 
+    /// Where traefik reaches it: its fixed address (valid while it is stopped and across
+    /// restarts), or else its name, which traefik resolves when it shares the instance's network.
+    pub fn route_host(&self) -> String {
+        let fixed = &self.info.fixed_ips;
+        self.info
+            .label(labels::NETWORK)
+            .and_then(|net| fixed.get(net))
+            .or_else(|| fixed.values().next())
+            .map_or_else(|| self.info.name.clone(), IpAddr::to_string)
+    }
+
     pub(super) fn touch(&self, now: SystemTime) {
         let millis = now
             .duration_since(UNIX_EPOCH)
@@ -197,6 +208,7 @@ pub(super) mod tests {
             exposed_tcp_ports: exposed.to_vec(),
             networks: Vec::new(),
             ips: BTreeMap::new(),
+            fixed_ips: BTreeMap::new(),
         }
     }
 

@@ -8,10 +8,12 @@
 //! waits for readiness ([`readiness`]). The private API's operations are in [`operations`].
 //!
 //! Files: [`index`] (pure data and its rules), [`instance`] (one container and what is derived from
-//! it), [`watcher`], [`wake`], [`readiness`], [`operations`]. The idle/capacity policy and its
+//! it), [`watcher`], [`wake`], [`readiness`], [`operations`], [`addresses`] (fixed addresses for
+//! new instances). The idle/capacity policy and its
 //! culler task will stand beside them, reading activity from the index and acting through
 //! [`operations`].
 
+mod addresses;
 mod index;
 mod instance;
 mod operations;
@@ -26,6 +28,7 @@ use std::time::{Duration, SystemTime};
 
 use tokio::sync::{watch, Semaphore};
 
+pub use index::Route;
 pub use instance::{Instance, InstanceView, Readiness};
 pub use operations::OpError;
 pub use wake::StartError;
@@ -58,6 +61,8 @@ pub struct Instances {
     start_permits: Semaphore,
     /// Readiness probes: one client, no kept connections (each run of a container is new).
     probe_client: reqwest::Client,
+    /// Fixed addresses held for creates under way.
+    addresses: addresses::Addresses,
     tasks: Tasks,
 }
 
@@ -77,6 +82,7 @@ impl Instances {
             changes: watch::channel(0).0,
             starts: Mutex::new(HashMap::new()),
             probe_client,
+            addresses: addresses::Addresses::default(),
             tasks,
         })
     }
@@ -138,7 +144,7 @@ impl Instances {
     }
 
     /// Name and port of every instance, sorted by name (for traefik's configuration).
-    pub fn routes(&self) -> Vec<(String, u16)> {
+    pub fn routes(&self) -> Vec<Route> {
         self.read().routes()
     }
 

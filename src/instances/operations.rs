@@ -17,6 +17,8 @@ pub enum OpError {
     ImageNotFound(String),
     #[error("network {0:?} does not exist on the Docker host; create it (docker network create {0}) or choose another")]
     NetworkNotFound(String),
+    #[error("network {network:?} has no free address left in its subnet {subnet}; delete instances or give the network a larger subnet")]
+    NetworkFull { network: String, subnet: String },
     #[error("the name {0:?} is already taken by another container; choose another name or delete it first")]
     NameTaken(String),
     #[error("container {name} was created but could not start; it has been removed again")]
@@ -47,9 +49,21 @@ impl Instances {
         if !self.backend.image_exists(&spec.image).await? {
             return Err(OpError::ImageNotFound(spec.image.clone()));
         }
-        if !self.backend.network_exists(&spec.network).await? {
+        let Some(network) = self.backend.inspect_network(&spec.network).await? else {
             return Err(OpError::NetworkNotFound(spec.network.clone()));
-        }
+        };
+        // A fixed address where the network gives them; held until the index has the instance.
+        let reservation = match network.fixed_subnet() {
+            Some(subnet) => {
+                let taken = self.read().fixed_addresses(&spec.network);
+                let reserved = self.addresses.reserve(&network, taken);
+                Some(reserved.ok_or_else(|| OpError::NetworkFull {
+                    network: spec.network.clone(),
+                    subnet: subnet.to_string(),
+                })?)
+            }
+            None => None,
+        };
         let mut labels = spec.labels.clone();
         labels.insert(labels::SCOPE.into(), self.settings.scope.clone());
         labels.insert(labels::SESSION_EPOCH.into(), session::new_epoch());
@@ -64,6 +78,7 @@ impl Instances {
             envs: spec.envs.clone(),
             limits: spec.limits,
             cap_drop: self.settings.cap_drop.clone(),
+            address: reservation.as_ref().map(|r| r.address),
         };
         let id = self.backend.create(&create).await.map_err(|e| match e {
             BackendError::Conflict { .. } => OpError::NameTaken(spec.name.to_string()),

@@ -35,7 +35,9 @@ impl ResponseError for DeployError {
                 OpError::NetworkNotFound(_) => StatusCode::BAD_REQUEST,
                 OpError::NameTaken(_) => StatusCode::CONFLICT,
                 OpError::StartFailed { .. } | OpError::Engine(_) => StatusCode::BAD_GATEWAY,
-                OpError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+                OpError::Unavailable(_) | OpError::NetworkFull { .. } => {
+                    StatusCode::SERVICE_UNAVAILABLE
+                }
             },
         }
     }

@@ -1,6 +1,7 @@
 //! traefik's dynamic configuration (HTTP provider) for every managed container, running or
 //! stopped: a router and a service each. A stopped container's route stays, so a held request goes
-//! through the moment its container is ready; traefik resolves `<name>` when it dials.
+//! through the moment its container is ready: the service's URL is the instance's fixed address,
+//! which it keeps while stopped, or else its name, which traefik resolves when it dials.
 //!
 //! Maps are ordered, so an unchanged set of instances gives byte-identical output and traefik's
 //! poll ignores it.
@@ -10,6 +11,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use crate::configuration::Settings;
+use crate::instances::Route;
 
 /// Above the catch-all router (priority 1) and any rule-length default.
 pub const ROUTER_PRIORITY: u32 = 1000;
@@ -81,13 +83,13 @@ pub fn regex_escape(text: &str) -> String {
     out
 }
 
-pub fn build(settings: &Settings, routes: &[(String, u16)]) -> DynamicConfig {
+pub fn build(settings: &Settings, routes: &[Route]) -> DynamicConfig {
     let mut config = HttpConfig {
         routers: BTreeMap::new(),
         services: BTreeMap::new(),
         middlewares: BTreeMap::new(),
     };
-    for (name, port) in routes {
+    for Route { name, host, port } in routes {
         let mut middlewares = vec![RETRY_MIDDLEWARE.to_string(), AUTH_MIDDLEWARE.to_string()];
         let rule = if settings.use_path_routing {
             let path = format!("{}/{name}", settings.container_prefix);
@@ -122,7 +124,7 @@ pub fn build(settings: &Settings, routes: &[(String, u16)]) -> DynamicConfig {
             Service {
                 load_balancer: LoadBalancer {
                     servers: vec![Server {
-                        url: format!("http://{name}:{port}"),
+                        url: format!("http://{host}:{port}"),
                     }],
                 },
             },
@@ -135,9 +137,24 @@ pub fn build(settings: &Settings, routes: &[(String, u16)]) -> DynamicConfig {
 mod tests {
     use super::*;
 
+    fn route(host: &str) -> Route {
+        Route {
+            name: "minion-1".into(),
+            host: host.into(),
+            port: 9000,
+        }
+    }
+
+    #[test]
+    fn services_go_to_the_fixed_address_or_else_the_name() {
+        let config = build(&Settings::for_tests(), &[route("10.213.0.7")]);
+        let url = &config.http.services["minion-1"].load_balancer.servers[0].url;
+        assert_eq!(url, "http://10.213.0.7:9000");
+    }
+
     #[test]
     fn cookie_rules_are_anchored_and_escaped() {
-        let config = build(&Settings::for_tests(), &[("minion-1".into(), 9000)]);
+        let config = build(&Settings::for_tests(), &[route("minion-1")]);
         let router = &config.http.routers["minion-1"];
         assert_eq!(
             router.rule,
@@ -156,7 +173,7 @@ mod tests {
         let mut settings = Settings::for_tests();
         settings.use_path_routing = true;
         settings.container_prefix = "/p".into();
-        let config = build(&settings, &[("minion-1".into(), 9000)]);
+        let config = build(&settings, &[route("minion-1")]);
         let router = &config.http.routers["minion-1"];
         assert_eq!(
             router.rule,

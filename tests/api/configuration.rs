@@ -20,6 +20,7 @@ const FLAGS: &[&str] = &[
     "--auth-addr",
     "--docker-host",
     "--network",
+    "--network-subnet",
     "--scope",
     // Limits of every instance.
     "--default-memory",

@@ -10,6 +10,7 @@ mod docker_proxy;
 mod fallback;
 mod forward_auth;
 mod helpers;
+mod isolation;
 mod lifecycle;
 mod limits;
 mod scope;

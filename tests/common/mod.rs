@@ -165,3 +165,32 @@ pub fn session_epoch(name: &str) -> String {
         .filter(|e| e != "<no value>")
         .unwrap_or_default()
 }
+
+/// A /24 in 10.200.0.0/13 that no network on the daemon overlaps now (spawner creates the
+/// network with it). Another test may take it first (a stack then tries again with another).
+pub fn free_subnet() -> String {
+    let ids = docker(&["network", "ls", "-q"]);
+    let ids: Vec<&str> = ids.split_whitespace().collect();
+    let mut args = vec![
+        "network",
+        "inspect",
+        "-f",
+        "{{range .IPAM.Config}}{{.Subnet}} {{end}}",
+    ];
+    args.extend(ids);
+    let used: Vec<ipnet::IpNet> = docker(&args)
+        .split_whitespace()
+        .filter_map(|s| s.parse().ok())
+        .collect();
+    loop {
+        let random = uuid::Uuid::new_v4().as_bytes()[0..2].to_vec();
+        let subnet = format!("10.{}.{}.0/24", 200 + random[0] % 8, random[1]);
+        let net: ipnet::IpNet = subnet.parse().unwrap();
+        if !used
+            .iter()
+            .any(|u| u.contains(&net.network()) || net.contains(&u.network()))
+        {
+            return subnet;
+        }
+    }
+}

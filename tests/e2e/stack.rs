@@ -1,5 +1,6 @@
 //! One whole stack per test (traefik, spawner, mock-home) started with the project's own scripts,
-//! under its own compose project name, network and ports; instances named with a unique prefix.
+//! under its own compose project name, ports, network and subnet; instances named with a unique
+//! prefix.
 //! `Drop` runs `scripts/down.sh --purge`, which removes the stack and its instances.
 
 use std::path::PathBuf;
@@ -26,7 +27,7 @@ fn free_port() -> u16 {
     }
 }
 
-/// How many times `up` is tried when a chosen port was taken meanwhile.
+/// How many times `up` is tried when a chosen port or subnet was taken meanwhile.
 const UP_TRIES: usize = 3;
 
 pub struct Stack {
@@ -70,14 +71,20 @@ impl Stack {
                 return stack;
             }
             let stderr = String::from_utf8_lossy(&out.stderr).to_string();
-            let port_taken =
-                stderr.contains("already allocated") || stderr.contains("address already in use");
+            let lower = stderr.to_lowercase();
+            let taken = [
+                "already allocated",
+                "address already in use",
+                "pool overlaps",
+            ]
+            .iter()
+            .any(|sign| lower.contains(sign));
             assert!(
-                port_taken && attempt < UP_TRIES,
+                taken && attempt < UP_TRIES,
                 "scripts/up.sh failed:\n{}\n{stderr}",
                 String::from_utf8_lossy(&out.stdout)
             );
-            eprintln!("a port was taken meanwhile; starting the stack again on other ports");
+            eprintln!("a port or the subnet was taken meanwhile; starting the stack again");
             drop(stack); // down.sh --purge
         }
         unreachable!("the loop returns or panics")
@@ -85,6 +92,7 @@ impl Stack {
 
     fn new(prefix: &str, extra: &[(&str, &str)]) -> Self {
         let (http, api, dashboard) = (free_port(), free_port(), free_port());
+        let (auth, home) = (free_port(), free_port());
         let token = format!("token-{}", uuid::Uuid::new_v4().simple());
         let cookie_secret = format!("secret-{}", uuid::Uuid::new_v4().simple());
         let mut env = vec![
@@ -95,6 +103,11 @@ impl Stack {
             ("HTTP_PORT".to_string(), http.to_string()),
             ("API_PORT".to_string(), api.to_string()),
             ("DASHBOARD_PORT".to_string(), dashboard.to_string()),
+            ("AUTH_PORT".to_string(), auth.to_string()),
+            ("HOME_PORT".to_string(), home.to_string()),
+            ("SUBNET".to_string(), crate::common::free_subnet()),
+            // A stack that does not come up says so soon (its logs then tell why).
+            ("UP_TIMEOUT".to_string(), "45".to_string()),
         ];
         env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
         Self {

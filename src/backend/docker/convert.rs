@@ -1,15 +1,15 @@
 //! Docker's answers in domain terms: inspect responses into [`ContainerInfo`], event messages into
-//! [`Event`], stats into [`Stats`], and bollard's errors into [`BackendError`] by status code.
+//! [`Event`], stats into [`Stats`], network inspections into [`NetworkInfo`], and bollard's errors into [`BackendError`] by status code.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bollard::models::{
     ContainerInspectResponse, ContainerStateStatusEnum, ContainerStatsResponse, EventMessage,
-    HealthStatusEnum,
+    HealthStatusEnum, NetworkInspect,
 };
 
 use crate::backend::{BackendError, Event, EventKind, Op, Stats};
-use crate::domain::{ContainerInfo, Health, RunState};
+use crate::domain::{labels, ContainerInfo, Health, NetworkInfo, RunState, ICC_OPTION};
 
 /// Maps a bollard error by the daemon's status: 404, 409, 400 become their kinds; a daemon that
 /// does not answer at all is `Unavailable`.
@@ -159,7 +159,14 @@ pub fn to_info(response: ContainerInspectResponse) -> Option<ContainerInfo> {
         .and_then(|n| n.networks)
         .unwrap_or_default();
     let networks = attached.keys().cloned().collect();
-    // A stopped container keeps its networks but not its addresses.
+    // A stopped container keeps its networks and fixed addresses, not the addresses of a run.
+    let fixed_ips = attached
+        .iter()
+        .filter_map(|(net, endpoint)| {
+            let fixed = endpoint.ipam_config.as_ref()?.ipv4_address.as_deref()?;
+            Some((net.clone(), fixed.parse().ok()?))
+        })
+        .collect();
     let ips = attached
         .into_iter()
         .filter_map(|(net, endpoint)| {
@@ -183,7 +190,39 @@ pub fn to_info(response: ContainerInspectResponse) -> Option<ContainerInfo> {
         exposed_tcp_ports,
         networks,
         ips,
+        fixed_ips,
     })
+}
+
+/// The first IPv4 configuration of the network; addresses that do not parse are left out.
+pub fn to_network_info(network: NetworkInspect) -> NetworkInfo {
+    let v4 = network
+        .ipam
+        .and_then(|ipam| ipam.config)
+        .unwrap_or_default()
+        .into_iter()
+        .find(|c| c.subnet.as_deref().is_some_and(|s| s.contains('.')))
+        .unwrap_or_default();
+    let options = network.options.unwrap_or_default();
+    let network_labels = network.labels.unwrap_or_default();
+    NetworkInfo {
+        name: network.name.unwrap_or_default(),
+        subnet: v4.subnet.and_then(|s| s.parse().ok()),
+        ip_range: v4.ip_range.and_then(|s| s.parse().ok()),
+        gateway: v4.gateway.and_then(|s| s.parse().ok()),
+        icc: options.get(ICC_OPTION).map(String::as_str) != Some("false"),
+        internal: network.internal.unwrap_or(false),
+        fixed_addresses: network_labels
+            .get(labels::FIXED_ADDRESSES)
+            .map(String::as_str)
+            == Some("true"),
+        in_use: network
+            .containers
+            .unwrap_or_default()
+            .into_values()
+            .filter_map(|c| c.ipv4_address?.split('/').next()?.parse().ok())
+            .collect(),
+    }
 }
 
 pub fn to_event(message: EventMessage) -> Option<Event> {

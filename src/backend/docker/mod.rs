@@ -5,11 +5,14 @@
 
 mod convert;
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bollard::exec::{StartExecOptions, StartExecResults};
-use bollard::models::{ContainerCreateBody, ExecConfig, HostConfig};
+use bollard::models::{
+    ContainerCreateBody, EndpointIpamConfig, EndpointSettings, ExecConfig, HostConfig, Ipam,
+    IpamConfig, NetworkCreateRequest, NetworkingConfig,
+};
 use bollard::query_parameters::{
     CreateContainerOptionsBuilder, CreateImageOptionsBuilder, EventsOptionsBuilder,
     ListContainersOptionsBuilder, RemoveContainerOptionsBuilder, StatsOptionsBuilder,
@@ -19,8 +22,9 @@ use futures_util::stream::BoxStream;
 use futures_util::{StreamExt, TryStreamExt};
 
 use super::{BackendError, CreateSpec, Event, ExecOutput, Op, Stats};
-use crate::domain::{labels, ContainerInfo};
+use crate::domain::{labels, ContainerInfo, NetworkInfo, ICC_OPTION};
 use convert::{already_done_is_done, error, exists, not_managed};
+use ipnet::Ipv4Net;
 
 /// Inspections run at once when (re)listing every managed container.
 const INSPECT_CONCURRENCY: usize = 16;
@@ -104,9 +108,44 @@ impl DockerBackend {
         exists(answer.map_err(error(Op::InspectImage, image)))
     }
 
-    pub async fn network_exists(&self, network: &str) -> Result<bool, BackendError> {
-        let answer = self.docker.inspect_network(network, None).await;
-        exists(answer.map_err(error(Op::InspectNetwork, network)))
+    pub async fn inspect_network(
+        &self,
+        network: &str,
+    ) -> Result<Option<NetworkInfo>, BackendError> {
+        match self.docker.inspect_network(network, None).await {
+            Ok(answer) => Ok(Some(convert::to_network_info(answer))),
+            Err(e) => match error(Op::InspectNetwork, network)(e) {
+                e if e.is_not_found() => Ok(None),
+                e => Err(e),
+            },
+        }
+    }
+
+    pub async fn create_isolated_network(
+        &self,
+        name: &str,
+        subnet: Ipv4Net,
+        labels: BTreeMap<String, String>,
+    ) -> Result<(), BackendError> {
+        let request = NetworkCreateRequest {
+            name: name.to_string(),
+            driver: Some("bridge".into()),
+            ipam: Some(Ipam {
+                config: Some(vec![IpamConfig {
+                    subnet: Some(subnet.to_string()),
+                    ..Default::default()
+                }]),
+                ..Default::default()
+            }),
+            options: Some(HashMap::from([(
+                ICC_OPTION.to_string(),
+                "false".to_string(),
+            )])),
+            labels: Some(labels.into_iter().collect()),
+            ..Default::default()
+        };
+        let created = self.docker.create_network(request).await;
+        created.map(drop).map_err(error(Op::CreateNetwork, name))
     }
 
     /// The caller's labels are kept and `origin=spawner` is always set; nothing else of the host
@@ -130,6 +169,18 @@ impl DockerBackend {
                 cap_drop: Some(spec.cap_drop.clone()),
                 security_opt: Some(vec!["no-new-privileges:true".into()]),
                 ..Default::default()
+            }),
+            networking_config: spec.address.map(|address| NetworkingConfig {
+                endpoints_config: Some(HashMap::from([(
+                    spec.network.clone(),
+                    EndpointSettings {
+                        ipam_config: Some(EndpointIpamConfig {
+                            ipv4_address: Some(address.to_string()),
+                            ..Default::default()
+                        }),
+                        ..Default::default()
+                    },
+                )])),
             }),
             ..Default::default()
         };

@@ -1,0 +1,78 @@
+//! The instances' network, seen to at start. A missing one is created isolated: a bridge on which
+//! inter-container traffic is off, with a subnet of its own from which each instance gets a fixed
+//! address (`network_subnet`). An existing one is used as it is, with a warning when its
+//! containers can reach each other or when it gives no fixed addresses. README: "Security model".
+
+use std::collections::BTreeMap;
+
+use crate::backend::{Backend, BackendError};
+use crate::configuration::Settings;
+use crate::domain::{labels, ICC_OPTION};
+use crate::error::chain;
+
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "cannot create the instances' network {network:?} with subnet {subnet}: {}; choose a free \
+     subnet with network_subnet, or create the network yourself", chain(.source)
+)]
+pub struct NetworkError {
+    network: String,
+    subnet: String,
+    #[source]
+    source: BackendError,
+}
+
+/// Creates `settings.network` when missing. A daemon that does not answer is only logged (spawner
+/// keeps trying to reach it); a daemon that refuses the network stops the start.
+pub async fn ensure(backend: &Backend, settings: &Settings) -> Result<(), NetworkError> {
+    let name = settings.network.as_str();
+    match backend.inspect_network(name).await {
+        Ok(Some(network)) if network.icc => log::warn!(
+            "network {name:?} lets its containers reach each other: any instance can open \
+             connections to every other one. Create it with -o {ICC_OPTION}=false (or remove it \
+             and let spawner create it) and run traefik and spawner outside it (README: Security \
+             model)"
+        ),
+        Ok(Some(network)) if network.fixed_subnet().is_none() => log::warn!(
+            "network {name:?} has no label {}=true (set it on a network created with --subnet): \
+             instances get no fixed address, so traefik reaches them by name and must share \
+             that network",
+            labels::FIXED_ADDRESSES
+        ),
+        Ok(Some(_)) => {}
+        Ok(None) => return create(backend, settings).await,
+        Err(e) => log::error!("{}; spawner keeps trying", chain(&e)),
+    }
+    Ok(())
+}
+
+async fn create(backend: &Backend, settings: &Settings) -> Result<(), NetworkError> {
+    let (name, subnet) = (&settings.network, settings.network_subnet);
+    let network_labels = BTreeMap::from([
+        (labels::ORIGIN.to_string(), labels::ORIGIN_VALUE.to_string()),
+        (labels::SCOPE.to_string(), settings.scope.clone()),
+        (labels::FIXED_ADDRESSES.to_string(), "true".to_string()),
+    ]);
+    match backend
+        .create_isolated_network(name, subnet, network_labels)
+        .await
+    {
+        Ok(()) => {
+            log::info!(
+                "created network {name:?} for instances: subnet {subnet}, inter-container traffic off"
+            );
+            Ok(())
+        }
+        // Another spawner of the same stack made it meanwhile.
+        Err(BackendError::Conflict { .. }) => Ok(()),
+        Err(e) if e.is_unavailable() => {
+            log::error!("{}; spawner keeps trying", chain(&e));
+            Ok(())
+        }
+        Err(source) => Err(NetworkError {
+            network: name.clone(),
+            subnet: subnet.to_string(),
+            source,
+        }),
+    }
+}
