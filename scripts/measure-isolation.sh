@@ -21,7 +21,7 @@ RUN="iso-$$-$RANDOM"
 subnet() { local i=$(($1 * 16)); echo "10.$((240 + i / 65536)).$(((i / 256) % 256)).$((i % 256))/28"; }
 
 usage() {
-  echo "Usage: N=1000 CONNECT_N=200 DURATION=8s scripts/measure-isolation.sh (as root; needs wrk and mock-app:latest)"
+  echo "Usage: DESIGNS=both|icc-off|per-network N=1000 CONNECT_N=200 DURATION=8s scripts/measure-isolation.sh (as root; needs wrk and mock-app:latest)"
 }
 [[ "${1:-}" =~ ^(-h|--help)$ ]] && { usage; exit 0; }
 need_docker
@@ -51,6 +51,7 @@ latency() { # label, then the command prefix
 rules() { iptables -S | wc -l; }
 wait_up() { for _ in $(seq 50); do curl -fsS -o /dev/null "http://$TARGET:9000/status" && return; sleep 0.1; done; }
 
+per_network() {
 echo "== per-network design, N=$N"
 docker network create --label "$RUN" --subnet "$(subnet 0)" "$RUN-net-0" >/dev/null
 TARGET="$(app server "$RUN-net-0")"
@@ -78,7 +79,9 @@ echo "interfaces in that container: $(nsenter -t "$CLIENT_PID" -n ip -o link | w
 latency "container ($CONNECT_N more interfaces) -> container" nsenter -t "$CLIENT_PID" -n
 echo "iptables rules: $(rules)"
 cleanup
+}
 
+icc_off() {
 echo "== icc-off design"
 docker network create --label "$RUN" --subnet "$(subnet 0)" -o com.docker.network.bridge.enable_icc=false "$RUN-icc" >/dev/null
 TARGET="$(app server "$RUN-icc")"
@@ -91,3 +94,12 @@ if nsenter -t "$(pid_of client)" -n curl -s -m 2 -o /dev/null "http://$TARGET:90
 else
   echo "container -> container, icc off: no connection (as intended)"
 fi
+cleanup
+}
+
+case "${DESIGNS:-both}" in
+  both) icc_off; per_network ;;
+  icc-off) icc_off ;;
+  per-network) per_network ;;
+  *) die "DESIGNS is both, icc-off or per-network" ;;
+esac

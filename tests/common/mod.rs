@@ -67,6 +67,8 @@ impl SpawnerProcess {
             .env("PATH", path)
             .env("SPAWNER_API_ADDR", "127.0.0.1:0")
             .env("SPAWNER_AUTH_ADDR", "127.0.0.1:0")
+            // An existing network, so that no test leaves one made by spawner on the daemon.
+            .env("SPAWNER_NETWORK", "bridge")
             .env("RUST_LOG", "info")
             .envs(env.iter().copied())
             .stdout(std::process::Stdio::null())
