@@ -37,7 +37,9 @@ pub struct ContainerInfo {
     pub labels: BTreeMap<String, String>,
     pub state: RunState,
     pub health: Health,
-    pub has_healthcheck: bool,
+    /// The image's (or container's) Docker `HEALTHCHECK`, as a command to exec: `CMD` as given,
+    /// `CMD-SHELL` through `/bin/sh -c`. `None`: it has none.
+    pub healthcheck: Option<Vec<String>>,
     /// The last run's exit code; `None` while it runs or when the engine did not say.
     pub exit_code: Option<i64>,
     /// When the current (or last) run started; `None` if it never ran. It identifies a run.
@@ -53,6 +55,10 @@ pub struct ContainerInfo {
 }
 
 impl ContainerInfo {
+    pub fn has_healthcheck(&self) -> bool {
+        self.healthcheck.is_some()
+    }
+
     /// The last time the container started or stopped: a later description never shows an
     /// earlier one, so it orders two views of the same container.
     pub fn last_transition(&self) -> Option<SystemTime> {

@@ -15,7 +15,8 @@ use crate::domain::{labels, ContainerInfo, Health, RunState};
 /// How a container tells it is ready to serve.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Readiness {
-    /// The image's Docker `HEALTHCHECK`: wait for `healthy`.
+    /// The image's Docker `HEALTHCHECK`: its command run by spawner right after the start (and
+    /// again until it passes), or Docker's `healthy`, whichever comes first.
     DockerHealth,
     /// The `health-check` label: GET this path and query on the container's IP and this port.
     Http { port: u16, path: String },
@@ -62,7 +63,14 @@ impl Instance {
     pub fn is_ready(&self) -> bool {
         self.info.state == RunState::Running
             && match self.readiness {
-                Readiness::DockerHealth => self.info.health == Health::Healthy,
+                // Docker's own verdict, or the image's check run by spawner for this run, unless
+                // Docker has since found it unhealthy.
+                Readiness::DockerHealth => {
+                    self.info.health == Health::Healthy
+                        || (self.info.health != Health::Unhealthy
+                            && self.probed_ready.is_some()
+                            && self.probed_ready == self.info.started_at)
+                }
                 _ => self.probed_ready.is_some() && self.probed_ready == self.info.started_at,
             }
     }
@@ -166,7 +174,7 @@ fn health_check_uri(info: &ContainerInfo) -> Option<Uri> {
 }
 
 fn readiness(info: &ContainerInfo, port: u16, port_known: bool) -> Readiness {
-    if info.has_healthcheck {
+    if info.has_healthcheck() {
         return Readiness::DockerHealth;
     }
     if let Some(uri) = health_check_uri(info) {
@@ -201,7 +209,7 @@ pub(super) mod tests {
                 .collect(),
             state: RunState::Exited,
             health: Health::None,
-            has_healthcheck: healthcheck,
+            healthcheck: healthcheck.then(|| vec!["/mock-app".into(), "healthcheck".into()]),
             exit_code: Some(0),
             started_at: None,
             finished_at: None,

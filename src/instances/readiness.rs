@@ -1,6 +1,7 @@
 //! Waiting for a run of a container to be ready, in the order of DESIGN.md: the Docker
-//! `HEALTHCHECK` (`healthy` from the events stream), the `health-check` label probed at the
-//! container's IP, a TCP connect on the service port. Index changes wake the waits; probes retry
+//! `HEALTHCHECK` (its command run by spawner at once, or `healthy` from the events stream,
+//! whichever comes first), the `health-check` label probed at the container's IP, a TCP connect
+//! on the service port. Index changes wake the waits; probes retry
 //! with [`Backoff::probe`]. A run is identified by its start time.
 
 use std::net::SocketAddr;
@@ -9,6 +10,7 @@ use std::time::SystemTime;
 use super::{Instance, Instances, StartError};
 use crate::backoff::Backoff;
 use crate::domain::{Health, RunState};
+use crate::error::chain;
 
 type Run = Option<SystemTime>;
 
@@ -57,6 +59,53 @@ impl Instances {
                 return Err(StartError::Gone(name.into()));
             }
         }
+    }
+
+    /// The image's `HEALTHCHECK`: its own command, run in the container right after the start and
+    /// again (with [`Backoff::probe`]) until it exits 0, so a wake does not wait for Docker's first
+    /// health interval; Docker's verdict still counts, and `unhealthy` ends the wait. A command
+    /// that cannot run (no shell in the image, say) leaves the decision to Docker.
+    pub(super) async fn wait_healthy_or_checked(
+        &self,
+        instance: &Instance,
+        run: Run,
+    ) -> Result<(), StartError> {
+        let name = instance.name();
+        let own_check = async {
+            match &instance.info.healthcheck {
+                Some(command) => self.run_healthcheck(instance, command).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            docker = self.wait_healthy(name, run) => docker,
+            () = own_check => Ok(()),
+        }
+    }
+
+    /// Returns when the command passed; never, when it cannot run.
+    async fn run_healthcheck(&self, instance: &Instance, command: &[String]) {
+        let (name, id) = (instance.name(), &instance.info.id);
+        let mut backoff = Backoff::probe();
+        loop {
+            let attempt = self.backend.exec(id, command);
+            match tokio::time::timeout(self.settings.http_probe_timeout, attempt).await {
+                Ok(Ok(out)) if out.exit_code == Some(0) => {
+                    log::debug!("{name}: its HEALTHCHECK command passed");
+                    return;
+                }
+                // The command is not there or cannot run: Docker's own checks will say.
+                Ok(Ok(out)) if matches!(out.exit_code, Some(126 | 127)) => break,
+                // Not (yet) passing, or slower than a probe may be: again, after a while.
+                Ok(Ok(_)) | Err(_) => {}
+                Ok(Err(e)) => {
+                    log::debug!("{name}: cannot run its HEALTHCHECK command: {}", chain(&e));
+                    break;
+                }
+            }
+            tokio::time::sleep(backoff.next_delay()).await;
+        }
+        std::future::pending::<()>().await
     }
 
     fn target(instance: &Instance, port: u16) -> Result<SocketAddr, StartError> {

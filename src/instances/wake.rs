@@ -146,7 +146,7 @@ impl Instances {
         }
         let probe = async {
             match &instance.readiness {
-                Readiness::DockerHealth => self.wait_healthy(name, run).await,
+                Readiness::DockerHealth => self.wait_healthy_or_checked(&instance, run).await,
                 Readiness::Http { port, path } => self.probe_http(&instance, *port, path).await,
                 Readiness::Tcp { port } => self.probe_tcp(&instance, *port).await,
                 Readiness::Delay => {

@@ -9,6 +9,7 @@ mod deploy;
 mod docker_proxy;
 mod fallback;
 mod forward_auth;
+mod healthcheck;
 mod helpers;
 mod isolation;
 mod lifecycle;

@@ -143,11 +143,11 @@ pub fn to_info(response: ContainerInspectResponse) -> Option<ContainerInfo> {
         Some(HealthStatusEnum::UNHEALTHY) => Health::Unhealthy,
         _ => Health::None,
     };
-    let has_healthcheck = config
+    let healthcheck = config
         .healthcheck
         .as_ref()
-        .and_then(|h| h.test.as_ref())
-        .is_some_and(|test| !test.is_empty() && test[0] != "NONE");
+        .and_then(|h| h.test.as_deref())
+        .and_then(healthcheck_command);
     let exposed_tcp_ports = config
         .exposed_ports
         .unwrap_or_default()
@@ -182,7 +182,7 @@ pub fn to_info(response: ContainerInspectResponse) -> Option<ContainerInfo> {
         labels: config.labels.unwrap_or_default().into_iter().collect(),
         state: run_state,
         health,
-        has_healthcheck,
+        healthcheck,
         // Docker reports 0 for a container that runs or never ran: that is no exit code.
         exit_code: state.exit_code.filter(|_| !running),
         started_at: parse_time(state.started_at.as_deref()),
@@ -192,6 +192,18 @@ pub fn to_info(response: ContainerInspectResponse) -> Option<ContainerInfo> {
         ips,
         fixed_ips,
     })
+}
+
+/// Docker's `Test` as a command to exec: `["CMD", args…]` runs the args, `["CMD-SHELL", line]`
+/// runs the line with `/bin/sh -c`; `["NONE"]`, an empty test or an unknown form: no check.
+fn healthcheck_command(test: &[String]) -> Option<Vec<String>> {
+    match test.split_first()? {
+        (kind, args) if kind == "CMD" && !args.is_empty() => Some(args.to_vec()),
+        (kind, [line]) if kind == "CMD-SHELL" => {
+            Some(vec!["/bin/sh".into(), "-c".into(), line.clone()])
+        }
+        _ => None,
+    }
 }
 
 /// The first IPv4 configuration of the network; addresses that do not parse are left out.
