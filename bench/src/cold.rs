@@ -85,28 +85,33 @@ impl Bench {
             for (target, via_traefik) in targets {
                 // One warm-up, so both paths have their connections (as a live site has).
                 let _ = self.cold_start_once(&name, *via_traefik).await;
-                let mut samples: [Vec<f64>; 4] = Default::default();
-                let mut void = 0;
-                while samples[0].len() < self.plan.cold_samples {
-                    match self.cold_start_once(&name, *via_traefik).await {
-                        Some(s) => s.iter().enumerate().for_each(|(i, v)| samples[i].push(*v)),
-                        None => {
-                            void += 1;
-                            assert!(void < 10, "{name} keeps changing its address");
-                        }
-                    }
-                }
-                out[kind][*target] = json!({
-                    "n": self.plan.cold_samples,
-                    "void_samples": void,
-                    "total_ms": Stat::of(&samples[0]).json(),
-                    "docker_start_ms": Stat::of(&samples[1]).json(),
-                    "app_ready_ms": Stat::of(&samples[2]).json(),
-                    "overhead_ms": Stat::of(&samples[3]).json(),
-                });
+                out[kind][*target] = self.cold_samples(&name, *via_traefik).await;
             }
         }
         out
+    }
+
+    /// `plan.cold_samples` cold starts of `name`, summarized (Docker start, app ready, overhead).
+    pub(crate) async fn cold_samples(&self, name: &str, via_traefik: bool) -> Value {
+        let mut samples: [Vec<f64>; 4] = Default::default();
+        let mut void = 0;
+        while samples[0].len() < self.plan.cold_samples {
+            match self.cold_start_once(name, via_traefik).await {
+                Some(s) => s.iter().enumerate().for_each(|(i, v)| samples[i].push(*v)),
+                None => {
+                    void += 1;
+                    assert!(void < 10, "{name} keeps changing its address");
+                }
+            }
+        }
+        json!({
+            "n": self.plan.cold_samples,
+            "void_samples": void,
+            "total_ms": Stat::of(&samples[0]).json(),
+            "docker_start_ms": Stat::of(&samples[1]).json(),
+            "app_ready_ms": Stat::of(&samples[2]).json(),
+            "overhead_ms": Stat::of(&samples[3]).json(),
+        })
     }
 
     // ---- (4) ------------------------------------------------------------------------------------

@@ -133,23 +133,6 @@ impl Bench {
         let name = format!("{}-cold-tcp", self.args.prefix);
         let woken = self.request(&name, true).send().await.unwrap();
         assert_eq!(woken.status(), 200, "waking {name}");
-        let mut samples: [Vec<f64>; 4] = Default::default();
-        let mut void = 0;
-        while samples[0].len() < self.plan.cold_samples {
-            match self.cold_start_once(&name, true).await {
-                Some(s) => s.iter().enumerate().for_each(|(i, v)| samples[i].push(*v)),
-                None => {
-                    void += 1;
-                    assert!(void < 10, "{name} keeps changing its address");
-                }
-            }
-        }
-        json!({
-            "n": self.plan.cold_samples,
-            "void_samples": void,
-            "total_ms": Stat::of(&samples[0]).json(),
-            "app_ready_ms": Stat::of(&samples[2]).json(),
-            "overhead_ms": Stat::of(&samples[3]).json(),
-        })
+        self.cold_samples(&name, true).await
     }
 }

@@ -61,17 +61,17 @@ impl Instance {
     }
 
     pub fn is_ready(&self) -> bool {
+        let probed = self.probed_ready.is_some() && self.probed_ready == self.info.started_at;
         self.info.state == RunState::Running
             && match self.readiness {
                 // Docker's own verdict, or the image's check run by spawner for this run, unless
                 // Docker has since found it unhealthy.
-                Readiness::DockerHealth => {
-                    self.info.health == Health::Healthy
-                        || (self.info.health != Health::Unhealthy
-                            && self.probed_ready.is_some()
-                            && self.probed_ready == self.info.started_at)
-                }
-                _ => self.probed_ready.is_some() && self.probed_ready == self.info.started_at,
+                Readiness::DockerHealth => match self.info.health {
+                    Health::Healthy => true,
+                    Health::Unhealthy => false,
+                    _ => probed,
+                },
+                _ => probed,
             }
     }
 

@@ -24,12 +24,10 @@ fn fetch_from(from: &str, target: &str, path: &str) -> Result<u16, String> {
     }
 }
 
-fn inspect(name: &str, format: &str) -> String {
-    docker(&["inspect", "-f", format, name])
-}
-
-fn port(stack: &Stack, key: &str) -> String {
-    stack.env.iter().find(|(k, _)| k == key).unwrap().1.clone()
+/// A field of the container's endpoint on `net` (`IPAddress`, `Gateway`, `IPAMConfig.IPv4Address`).
+fn endpoint(name: &str, net: &str, field: &str) -> String {
+    let format = format!("{{{{(index .NetworkSettings.Networks \"{net}\").{field}}}}}");
+    docker(&["inspect", "-f", &format, name])
 }
 
 #[tokio::test]
@@ -46,18 +44,12 @@ async fn an_instance_reaches_no_other_instance_nor_the_control_plane() {
         options.contains(r#""com.docker.network.bridge.enable_icc":"false""#),
         "{options}"
     );
-    let two_ip = inspect(
-        &two,
-        &format!("{{{{(index .NetworkSettings.Networks \"{net}\").IPAddress}}}}"),
-    );
-    let gateway = inspect(
-        &one,
-        &format!("{{{{(index .NetworkSettings.Networks \"{net}\").Gateway}}}}"),
-    );
+    let two_ip = endpoint(&two, &net, "IPAddress");
+    let gateway = endpoint(&one, &net, "Gateway");
 
     // The probe works: the app itself, and traefik's public port (as anyone on the internet).
     assert_eq!(fetch_from(&one, "127.0.0.1:9000", "/status"), Ok(200));
-    let public = format!("{gateway}:{}", port(&stack, "HTTP_PORT"));
+    let public = format!("{gateway}:{}", stack.var("HTTP_PORT"));
     assert_eq!(fetch_from(&one, &public, "/home"), Ok(200));
 
     let mut reached = Vec::new();
@@ -66,19 +58,19 @@ async fn an_instance_reaches_no_other_instance_nor_the_control_plane() {
         ("the other instance, by name", format!("{two}:9000")),
         (
             "spawner's API",
-            format!("{gateway}:{}", port(&stack, "API_PORT")),
+            format!("{gateway}:{}", stack.var("API_PORT")),
         ),
         (
             "spawner's ForwardAuth",
-            format!("{gateway}:{}", port(&stack, "AUTH_PORT")),
+            format!("{gateway}:{}", stack.var("AUTH_PORT")),
         ),
         (
             "traefik's API",
-            format!("{gateway}:{}", port(&stack, "DASHBOARD_PORT")),
+            format!("{gateway}:{}", stack.var("DASHBOARD_PORT")),
         ),
         (
             "mock-home, past traefik",
-            format!("{gateway}:{}", port(&stack, "HOME_PORT")),
+            format!("{gateway}:{}", stack.var("HOME_PORT")),
         ),
     ];
     for (what, target) in &targets {
@@ -96,10 +88,7 @@ async fn an_instance_reaches_no_other_instance_nor_the_control_plane() {
         let body: Value = response.json().await.unwrap();
         assert_eq!(body["hostname"], name.as_str(), "{body}");
     }
-    let fixed = inspect(
-        &two,
-        &format!("{{{{(index .NetworkSettings.Networks \"{net}\").IPAMConfig.IPv4Address}}}}"),
-    );
+    let fixed = endpoint(&two, &net, "IPAMConfig.IPv4Address");
     assert_eq!(fixed, two_ip, "{two} runs at its fixed address");
     let config: Value = stack
         .client
@@ -118,9 +107,6 @@ async fn an_instance_reaches_no_other_instance_nor_the_control_plane() {
     docker(&["stop", "-t", "1", &two]);
     let response = stack.get("/", Some(&two)).await;
     assert_eq!(response.status(), 200, "{two} woken through traefik");
-    let running_at = inspect(
-        &two,
-        &format!("{{{{(index .NetworkSettings.Networks \"{net}\").IPAddress}}}}"),
-    );
+    let running_at = endpoint(&two, &net, "IPAddress");
     assert_eq!(running_at, fixed);
 }

@@ -141,6 +141,12 @@ impl Stack {
             .unwrap()
     }
 
+    /// A value this stack's scripts got (a port, the network, …).
+    pub fn var(&self, key: &str) -> &str {
+        let found = self.env.iter().find(|(k, _)| k == key);
+        &found.unwrap_or_else(|| panic!("the stack has no {key}")).1
+    }
+
     pub fn name(&self, suffix: &str) -> String {
         format!("{}-{suffix}", self.prefix)
     }
@@ -208,12 +214,7 @@ impl Stack {
 
     /// Waits until traefik has loaded the instance's route (its dashboard API lists it).
     pub async fn wait_routed(&self, name: &str) {
-        let dashboard = &self
-            .env
-            .iter()
-            .find(|(k, _)| k == "DASHBOARD_PORT")
-            .unwrap()
-            .1;
+        let dashboard = self.var("DASHBOARD_PORT");
         let url = format!("http://127.0.0.1:{dashboard}/api/http/routers/{name}@http");
         let deadline = Instant::now() + Duration::from_secs(15);
         while Instant::now() < deadline {
