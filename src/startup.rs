@@ -75,6 +75,7 @@ impl Application {
         let tasks = Tasks::on_current_runtime();
         let instances = Instances::new(backend, Arc::clone(&settings), tasks.clone());
         instances.start_watcher();
+        instances.start_culler();
         if settings.api_token.is_none() {
             log::warn!(
                 "no api_token configured: the private API (create, delete, sessions) answers anyone \
@@ -112,6 +113,7 @@ impl Application {
                 .route("/deploy/{name}", web::put().to(deploy::start))
                 .route("/deploy/{name}", web::delete().to(deploy::delete))
                 .route("/deploy/{name}/session", web::post().to(deploy::session))
+                .route("/deploy/{name}/stop", web::post().to(deploy::stop))
                 .route(
                     "/traefik/config",
                     web::get().to(traefik_config::traefik_config),

@@ -4,6 +4,8 @@
 //!   `"hostname"`, `"requested"`; resets the idle timer.
 //! - `GET /status`: `{"status":"ok","left":<seconds before idle shutdown>}` after `STATUS_DELAY`.
 //! - any `POST`: echoes its body (bodies survive a cold start).
+//! - `GET /ws`: a WebSocket that echoes every text and binary message (and answers pings); each
+//!   message resets the idle timer, as a request does.
 //! - shuts down, exit code 0, after `IDLE` (default 1m; `0` never) without a non-`/status` request.
 //! - `mock-app healthcheck`: the image's Docker `HEALTHCHECK` (GET /status on loopback).
 //! - `mock-app fetch <host:port> <path>`: prints the status of a GET (tests use it to call from
@@ -23,8 +25,9 @@ use std::time::{Duration, Instant};
 use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
 
 mod hostile;
+mod ws;
 
-struct State {
+pub struct State {
     started: Instant,
     /// Milliseconds since `started` of the last non-`/status` request.
     last_request: AtomicU64,
@@ -37,7 +40,7 @@ struct State {
 }
 
 impl State {
-    fn touch(&self) {
+    pub fn touch(&self) {
         let now = self.started.elapsed().as_millis() as u64;
         self.last_request.store(now, Ordering::Relaxed);
     }
@@ -206,6 +209,7 @@ async fn serve(state: web::Data<State>) -> std::io::Result<()> {
         App::new()
             .app_data(data.clone())
             .route("/status", web::get().to(status))
+            .route("/ws", web::get().to(ws::echo))
             .default_service(web::route().to(
                 |req: HttpRequest, body: web::Bytes, state: web::Data<State>| async move {
                     if req.method() == actix_web::http::Method::POST {

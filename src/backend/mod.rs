@@ -205,6 +205,8 @@ pub struct Stats {
     /// Summed over every network interface.
     pub rx_bytes: u64,
     pub tx_bytes: u64,
+    pub rx_packets: u64,
+    pub tx_packets: u64,
 }
 
 /// The container engine.

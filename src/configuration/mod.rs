@@ -22,7 +22,7 @@ pub use table::SETTINGS;
 
 use crate::domain::limits::{LimitRules, Limits};
 use crate::domain::session::Secret;
-use crate::domain::ApiToken;
+use crate::domain::{ApiToken, IdleAction};
 use ipnet::Ipv4Net;
 use parse::*;
 
@@ -66,6 +66,13 @@ pub struct Settings {
     pub ready_timeout: Duration,
     pub max_concurrent_starts: usize,
     pub entrypoint: String,
+    /// `None`: instances never idle (unless their own label says otherwise).
+    pub idle_timeout: Option<Duration>,
+    pub idle_check_interval: Duration,
+    pub idle_action: IdleAction,
+    /// `None`: no cap.
+    pub max_running: Option<usize>,
+    pub evict_grace: Duration,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -182,6 +189,11 @@ impl Settings {
             ready_timeout: get(c, "ready_timeout", positive_duration)?,
             max_concurrent_starts: get(c, "max_concurrent_starts", positive_count)?,
             entrypoint: get(c, "entrypoint", non_empty)?,
+            idle_timeout: get(c, "idle_timeout", optional_duration)?,
+            idle_check_interval: get(c, "idle_check_interval", positive_duration)?,
+            idle_action: get(c, "idle_action", |raw| IdleAction::parse(&raw))?,
+            max_running: get(c, "max_running", optional_count)?,
+            evict_grace: get(c, "evict_grace", duration)?,
         })
     }
 
@@ -190,7 +202,8 @@ impl Settings {
         format!(
             "network={} scope={} use_path_routing={} container_prefix={:?} cookie_key={} \
              cookie_signing={} api_token={} \
-             traefik_check_enabled={} hold_timeout={} max_concurrent_starts={}",
+             traefik_check_enabled={} hold_timeout={} max_concurrent_starts={} idle_timeout={} \
+             idle_action={} max_running={}",
             self.network,
             self.scope,
             self.use_path_routing,
@@ -205,6 +218,13 @@ impl Settings {
             self.traefik_check_enabled,
             humantime::format_duration(self.hold_timeout),
             self.max_concurrent_starts,
+            self.idle_timeout.map_or_else(
+                || "never".into(),
+                |t| humantime::format_duration(t).to_string()
+            ),
+            self.idle_action.as_str(),
+            self.max_running
+                .map_or_else(|| "none".into(), |n| n.to_string()),
         )
     }
 

@@ -94,6 +94,21 @@ pub fn positive_count(raw: String) -> Result<usize, String> {
     }
 }
 
+/// A count where 0 means "no limit" (`None`).
+pub fn optional_count(raw: String) -> Result<Option<usize>, String> {
+    match raw.trim().parse::<usize>() {
+        Ok(0) => Ok(None),
+        Ok(n) => Ok(Some(n)),
+        _ => Err("write a whole number (0: no limit)".into()),
+    }
+}
+
+/// A duration where 0 means "never" (`None`).
+pub fn optional_duration(raw: String) -> Result<Option<Duration>, String> {
+    let d = duration(raw).map_err(|e| format!("{e} (0: never)"))?;
+    Ok((!d.is_zero()).then_some(d))
+}
+
 /// Comma-separated secrets; empty: none.
 pub fn secret_list(raw: String) -> Result<Vec<Secret>, String> {
     raw.split(',')

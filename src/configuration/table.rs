@@ -210,6 +210,36 @@ pub const SETTINGS: &[(&str, &str, &str, &str)] = &[
         "How many container starts spawner asks of Docker at once",
     ),
     (
+        "idle_timeout",
+        "15m",
+        "DURATION",
+        "An instance with no request and no traffic for this long is put to sleep (0: never); a deploy body's idle_timeout overrides it",
+    ),
+    (
+        "idle_check_interval",
+        "10s",
+        "DURATION",
+        "How often spawner looks for idle instances (and samples their network counters)",
+    ),
+    (
+        "idle_action",
+        "stop",
+        "ACTION",
+        "What an idle instance is put into: stop (frees memory) or pause (keeps memory, wakes faster); a deploy body's idle_action overrides it",
+    ),
+    (
+        "max_running",
+        "0",
+        "N",
+        "Most instances running or paused at once (0: no limit); a wake or deploy beyond it stops the least recently active one",
+    ),
+    (
+        "evict_grace",
+        "10s",
+        "DURATION",
+        "An instance active within this is never stopped to make room (its requests may still be in flight)",
+    ),
+    (
         "entrypoint",
         "web",
         "NAME",

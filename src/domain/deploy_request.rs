@@ -2,6 +2,7 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
+use super::idle::{self, IdleAction};
 use super::limits::{LimitRules, Limits, MemoryField};
 use super::{labels, InstanceName};
 
@@ -29,6 +30,12 @@ pub struct DeployRequest {
     pub cpus: Option<f64>,
     #[serde(default)]
     pub pids_limit: Option<u32>,
+    /// e.g. `"30m"`, `"4s"`; `"0"`: never idles. Default: the setting.
+    #[serde(default)]
+    pub idle_timeout: Option<String>,
+    /// `"stop"` or `"pause"`. Default: the setting.
+    #[serde(default)]
+    pub idle_action: Option<String>,
 }
 
 /// A deploy request that has passed every check that needs no Docker call.
@@ -95,7 +102,7 @@ impl DeploySpec {
                 allowed_networks.join(", ")
             ));
         }
-        let labels = raw.labels.unwrap_or_default();
+        let mut labels = raw.labels.unwrap_or_default();
         for key in labels.keys() {
             if key.trim().is_empty() {
                 return Err("`labels` has an empty key".into());
@@ -118,6 +125,15 @@ impl DeploySpec {
             return Err("`port` must be between 1 and 65535".into());
         }
         let limits = limits.resolve(raw.memory.as_ref(), raw.cpus, raw.pids_limit)?;
+        if let Some(raw) = &raw.idle_timeout {
+            idle::parse_timeout(raw).map_err(|e| format!("invalid `idle_timeout` {raw:?}: {e}"))?;
+            labels.insert(labels::IDLE_TIMEOUT.into(), raw.trim().to_string());
+        }
+        if let Some(raw) = &raw.idle_action {
+            let action = IdleAction::parse(raw)
+                .map_err(|e| format!("invalid `idle_action` {raw:?}: {e}"))?;
+            labels.insert(labels::IDLE_ACTION.into(), action.as_str().into());
+        }
         Ok(Self {
             name,
             image,
@@ -175,6 +191,16 @@ mod tests {
     }
 
     #[test]
+    fn idle_fields_become_labels() {
+        let spec =
+            parse(r#"{"name":"m","image":"i","idle_timeout":"0","idle_action":"PAUSE"}"#).unwrap();
+        assert_eq!(spec.labels[labels::IDLE_TIMEOUT], "0");
+        assert_eq!(spec.labels[labels::IDLE_ACTION], "pause");
+        let plain = parse(r#"{"name":"m","image":"i"}"#).unwrap();
+        assert!(!plain.labels.contains_key(labels::IDLE_TIMEOUT));
+    }
+
+    #[test]
     fn each_bad_body_names_its_problem() {
         let cases = [
             ("", "empty"),
@@ -216,6 +242,18 @@ mod tests {
             (
                 r#"{"name":"m","image":"i","labels":{"a":1}}"#,
                 "invalid type",
+            ),
+            (
+                r#"{"name":"m","image":"i","idle_timeout":"soon"}"#,
+                "invalid `idle_timeout` \"soon\"",
+            ),
+            (
+                r#"{"name":"m","image":"i","idle_timeout":4}"#,
+                "invalid `idle_timeout`",
+            ),
+            (
+                r#"{"name":"m","image":"i","idle_action":"sleep"}"#,
+                "invalid `idle_action` \"sleep\": write stop or pause",
             ),
         ];
         for (body, expected) in cases {

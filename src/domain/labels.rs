@@ -19,6 +19,10 @@ pub const SESSION_EPOCH: &str = "spawner.session-epoch";
 /// fixed address in it. Docker refuses fixed addresses on a network whose subnet it chose, and
 /// its inspection does not tell the two apart, hence the label.
 pub const FIXED_ADDRESSES: &str = "spawner.fixed-addresses";
+/// How long the instance may stay idle before it sleeps (`0`: never), as the deploy body gave it.
+pub const IDLE_TIMEOUT: &str = "spawner.idle-timeout";
+/// What it is put into when idle: `stop` or `pause`.
+pub const IDLE_ACTION: &str = "spawner.idle-action";
 /// URL probed for readiness; the old spawner's clients send `health-check`, older ones `healthcheck`.
 pub const HEALTH_CHECK: [&str; 2] = ["health-check", "healthcheck"];
 

@@ -6,6 +6,7 @@
 mod api_token;
 mod container;
 mod deploy_request;
+pub mod idle;
 mod instance_name;
 pub mod labels;
 pub mod limits;
@@ -15,5 +16,6 @@ pub mod session;
 pub use api_token::ApiToken;
 pub use container::{ContainerInfo, Health, RunState};
 pub use deploy_request::{DeployRequest, DeploySpec};
+pub use idle::IdleAction;
 pub use instance_name::InstanceName;
 pub use network::{NetworkInfo, ICC_OPTION};

@@ -69,7 +69,7 @@ impl Index {
         }
         let mut instance = Instance::new(info);
         if let Some(old) = kept {
-            instance.last_activity = old.last_activity;
+            instance.activity = old.activity;
             instance.probed_ready = old.probed_ready;
         }
         self.name_of_id
@@ -95,6 +95,18 @@ impl Index {
             self.upsert(info);
         }
         self.synced = true;
+    }
+
+    /// Marks a paused instance running again the moment its unpause succeeded (the same run:
+    /// its readiness still holds), before the engine's event arrives.
+    pub fn mark_unpaused(&mut self, name: &str) -> bool {
+        match self.by_name.get_mut(name) {
+            Some(i) if i.info.state == RunState::Paused => {
+                i.info.state = RunState::Running;
+                true
+            }
+            _ => false,
+        }
     }
 
     /// Records that the run starting at `run` passed its readiness probe.

@@ -3,14 +3,13 @@
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
 use actix_web::http::Uri;
 use serde::Serialize;
 
-use crate::domain::{labels, ContainerInfo, Health, RunState};
+use super::activity::Activity;
+use crate::domain::{idle, labels, ContainerInfo, Health, IdleAction, RunState};
 
 /// How a container tells it is ready to serve.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,21 +32,49 @@ pub struct Instance {
     pub readiness: Readiness,
     /// The run (its start time) a readiness probe succeeded for.
     pub(super) probed_ready: Option<SystemTime>,
-    /// Milliseconds since the Unix epoch of the last request let through; shared by every view
-    /// of this container so the hot path records it under the read lock.
-    pub(super) last_activity: Arc<AtomicU64>,
+    /// The last request let through (or traffic seen); shared by every view of this container
+    /// so the hot path records it under the read lock. A stop claims it ([`Activity`]).
+    pub(super) activity: Activity,
+    /// Its own idle timeout (`Some(None)`: never idles) and action, from its labels; `None`:
+    /// the setting's.
+    pub idle_timeout: Option<Option<Duration>>,
+    pub idle_action: Option<IdleAction>,
 }
 
 impl Instance {
     pub fn new(info: ContainerInfo) -> Self {
         let (port, port_known) = service_port(&info);
         let readiness = readiness(&info, port, port_known);
+        let idle_timeout = info.label(labels::IDLE_TIMEOUT).and_then(|raw| {
+            idle::parse_timeout(raw)
+                .map_err(|e| {
+                    log::warn!(
+                        "{}: label {}: {e}; ignoring it",
+                        info.name,
+                        labels::IDLE_TIMEOUT
+                    )
+                })
+                .ok()
+        });
+        let idle_action = info.label(labels::IDLE_ACTION).and_then(|raw| {
+            IdleAction::parse(raw)
+                .map_err(|e| {
+                    log::warn!(
+                        "{}: label {}: {e}; ignoring it",
+                        info.name,
+                        labels::IDLE_ACTION
+                    )
+                })
+                .ok()
+        });
         Self {
             info,
             port,
             readiness,
             probed_ready: None,
-            last_activity: Arc::new(AtomicU64::new(0)),
+            activity: Activity::default(),
+            idle_timeout,
+            idle_action,
         }
     }
 
@@ -96,22 +123,16 @@ impl Instance {
             .map_or_else(|| self.info.name.clone(), IpAddr::to_string)
     }
 
-    pub(super) fn touch(&self, now: SystemTime) {
-        let millis = now
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or_default()
-            .as_millis();
-        self.last_activity
-            .store(u64::try_from(millis).unwrap_or(u64::MAX), Ordering::Relaxed);
+    /// Records activity; `false` when a stop has claimed the instance (it is going to sleep).
+    pub(super) fn touch(&self, now: SystemTime) -> bool {
+        self.activity.touch(now)
     }
 
     pub fn last_activity(&self) -> Option<SystemTime> {
-        match self.last_activity.load(Ordering::Relaxed) {
-            0 => None,
-            millis => Some(UNIX_EPOCH + Duration::from_millis(millis)),
-        }
+        self.activity.last()
     }
 
+    /// Its view without the idle schedule (see [`super::Instances::view`]).
     pub fn view(&self) -> InstanceView {
         InstanceView {
             id: self.info.id.clone(),
@@ -122,11 +143,16 @@ impl Instance {
             ready: self.is_ready(),
             labels: self.info.labels.clone(),
             port: self.port,
-            last_activity: self
-                .last_activity()
-                .map(|t| humantime::format_rfc3339_millis(t).to_string()),
+            last_activity: self.last_activity().map(rfc3339),
+            idle_timeout: None,
+            idle_action: None,
+            sleeps_at: None,
         }
     }
+}
+
+pub(super) fn rfc3339(t: SystemTime) -> String {
+    humantime::format_rfc3339_millis(t).to_string()
 }
 
 /// An instance as the API shows it.
@@ -141,6 +167,12 @@ pub struct InstanceView {
     pub labels: BTreeMap<String, String>,
     pub port: u16,
     pub last_activity: Option<String>,
+    /// Its idle timeout, e.g. `"15m"`; `"0"`: it never idles.
+    pub idle_timeout: Option<String>,
+    pub idle_action: Option<IdleAction>,
+    /// When it will be stopped (or paused) if nothing happens; `null` when it never will or is
+    /// not running.
+    pub sleeps_at: Option<String>,
 }
 
 /// The service port: `port` (kept as a label), the traefik port label, the health-check URL's
@@ -197,6 +229,7 @@ fn readiness(info: &ContainerInfo, port: u16, port_known: bool) -> Readiness {
 #[cfg(test)]
 pub(super) mod tests {
     use super::*;
+    use std::time::UNIX_EPOCH;
 
     pub fn info(labels: &[(&str, &str)], exposed: &[u16], healthcheck: bool) -> ContainerInfo {
         ContainerInfo {

@@ -8,38 +8,45 @@
 //! waits for readiness ([`readiness`]). The private API's operations are in [`operations`].
 //!
 //! Files: [`index`] (pure data and its rules), [`instance`] (one container and what is derived from
-//! it), [`watcher`], [`wake`], [`readiness`], [`operations`], [`addresses`] (fixed addresses for
-//! new instances). The idle/capacity policy and its
-//! culler task will stand beside them, reading activity from the index and acting through
-//! [`operations`].
+//! it), [`activity`] (its last activity, which a stop claims atomically), [`watcher`], [`wake`],
+//! [`readiness`], [`operations`], [`addresses`] (fixed addresses for new instances),
+//! [`transitions`] (starts, stops and capacity slots under way), [`policy`] (when to sleep and
+//! whom to evict: pure), [`capacity`] (`max_running`), [`culler`] (the idle stop task).
 
+mod activity;
 mod addresses;
+mod capacity;
+mod culler;
 mod index;
 mod instance;
 mod operations;
+mod policy;
 mod readiness;
+mod transitions;
 mod wake;
 mod watcher;
 
-use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{Duration, SystemTime};
 
 use tokio::sync::{watch, Semaphore};
 
+pub use capacity::CapacityFull;
 pub use index::Route;
 pub use instance::{Instance, InstanceView, Readiness};
 pub use operations::OpError;
+pub use policy::IdleAction;
 pub use wake::StartError;
 pub use watcher::REPLAY as EVENTS_REPLAY;
 
 use crate::backend::{Backend, BackendError};
 use crate::configuration::Settings;
-use crate::domain::{labels, ContainerInfo};
+use crate::domain::{labels, ContainerInfo, RunState};
 use crate::tasks::Tasks;
+use activity::Seen;
 use index::Index;
-use wake::StartResult;
+use transitions::Transitions;
 
 /// Result of a lookup on the hot path.
 #[derive(Debug, PartialEq, Eq)]
@@ -55,8 +62,10 @@ pub struct Instances {
     index: RwLock<Index>,
     /// The index's generation, bumped on every change; waiters re-check their condition.
     changes: watch::Sender<u64>,
-    /// Starts under way: their result, shared by every request that waits on them.
-    starts: Mutex<HashMap<String, watch::Receiver<StartResult>>>,
+    /// Starts, stops and capacity slots under way.
+    transitions: Mutex<Transitions>,
+    /// When this spawner started: no instance counts as idle for longer than since then.
+    boot: SystemTime,
     /// Bounds the engine start calls made at once (`max_concurrent_starts`).
     start_permits: Semaphore,
     /// Readiness probes: one client, no kept connections (each run of a container is new).
@@ -80,7 +89,8 @@ impl Instances {
             settings,
             index: RwLock::new(Index::default()),
             changes: watch::channel(0).0,
-            starts: Mutex::new(HashMap::new()),
+            transitions: Mutex::new(Transitions::default()),
+            boot: SystemTime::now(),
             probe_client,
             addresses: addresses::Addresses::default(),
             tasks,
@@ -99,16 +109,23 @@ impl Instances {
 
     // ---- the hot path: memory only --------------------------------------------------------
 
-    /// Answers from memory; records activity on a ready instance.
+    /// Answers from memory; records activity on a ready instance. One that a stop has claimed
+    /// is not ready: the request waits for the stop to end and wakes it again.
     pub fn lookup(&self, name: &str) -> Lookup {
         let index = self.read();
         match index.get(name) {
             None => Lookup::Unknown,
-            Some(instance) if instance.is_ready() => {
-                instance.touch(SystemTime::now());
+            Some(instance) if instance.is_ready() && instance.touch(SystemTime::now()) => {
                 Lookup::Ready
             }
             Some(_) => Lookup::NotReady,
+        }
+    }
+
+    /// Records activity on an instance (a request let through after a wait).
+    pub fn touch(&self, name: &str) {
+        if let Some(instance) = self.read().get(name) {
+            instance.touch(SystemTime::now());
         }
     }
 
@@ -138,9 +155,38 @@ impl Instances {
 
     pub fn list(&self) -> Vec<InstanceView> {
         let index = self.read();
-        let mut views: Vec<_> = index.by_name.values().map(Instance::view).collect();
+        let mut views: Vec<_> = index.by_name.values().map(|i| self.view(i)).collect();
         views.sort_by(|a, b| a.name.cmp(&b.name));
         views
+    }
+
+    /// How the API shows an instance, with its idle schedule.
+    pub fn view(&self, instance: &Instance) -> InstanceView {
+        let (facts, _) = self.facts(instance, false);
+        let mut view = instance.view();
+        view.idle_timeout = Some(
+            facts
+                .idle_timeout
+                .map_or_else(|| "0".into(), |t| humantime::format_duration(t).to_string()),
+        );
+        view.idle_action = Some(facts.idle_action);
+        view.sleeps_at = facts.sleeps_at().map(instance::rfc3339);
+        view
+    }
+
+    /// What the idle and eviction policy needs of an instance, and the activity it was read
+    /// from (a stop claims it only if nothing touched it since).
+    fn facts<'a>(&self, instance: &'a Instance, busy: bool) -> (policy::Facts<'a>, Seen) {
+        let seen = instance.activity.seen();
+        let facts = policy::Facts {
+            name: instance.name(),
+            state: instance.info.state,
+            since: policy::since(seen.time(), instance.info.started_at, self.boot),
+            idle_timeout: instance.idle_timeout.unwrap_or(self.settings.idle_timeout),
+            idle_action: instance.idle_action.unwrap_or(self.settings.idle_action),
+            busy,
+        };
+        (facts, seen)
     }
 
     /// Name and port of every instance, sorted by name (for traefik's configuration).
@@ -169,6 +215,11 @@ impl Instances {
     fn mark_died(&self, id: &str, at: SystemTime, exit_code: Option<i64>) {
         let marked = self.write().mark_died(id, at, exit_code);
         self.changed(marked);
+    }
+
+    fn mark_unpaused(&self, name: &str) {
+        let changed = self.write().mark_unpaused(name);
+        self.changed(changed);
     }
 
     fn mark_probed(&self, name: &str, run: Option<SystemTime>) {

@@ -2,11 +2,13 @@
 //! engine calls that leave nothing half-made, and each failure is an [`OpError`] that says what a
 //! caller can do, with the engine's error kept as its source.
 
+use std::sync::Arc;
 use std::time::Duration;
 
+use super::capacity::CapacityFull;
 use super::{Instance, InstanceView, Instances};
 use crate::backend::{gone_is_done, BackendError, CreateSpec};
-use crate::domain::{labels, session, DeploySpec, InstanceName};
+use crate::domain::{labels, session, DeploySpec, IdleAction, InstanceName};
 use crate::error::chain;
 
 #[derive(Debug, thiserror::Error)]
@@ -31,6 +33,8 @@ pub enum OpError {
     Unavailable(#[source] BackendError),
     #[error("the container engine (Docker) refused the request")]
     Engine(#[source] BackendError),
+    #[error("{0}; try again later, or stop an instance first (POST /deploy/{{name}}/stop)")]
+    Capacity(#[from] CapacityFull),
 }
 
 impl From<BackendError> for OpError {
@@ -45,7 +49,7 @@ impl From<BackendError> for OpError {
 
 impl Instances {
     /// Creates (and unless told otherwise starts) an instance; nothing half-made is left behind.
-    pub async fn create(&self, spec: &DeploySpec) -> Result<InstanceView, OpError> {
+    pub async fn create(self: &Arc<Self>, spec: &DeploySpec) -> Result<InstanceView, OpError> {
         if !self.backend.image_exists(&spec.image).await? {
             return Err(OpError::ImageNotFound(spec.image.clone()));
         }
@@ -80,6 +84,11 @@ impl Instances {
             cap_drop: self.settings.cap_drop.clone(),
             address: reservation.as_ref().map(|r| r.address),
         };
+        // Its place under max_running, held until the index shows it running.
+        let _slot = match spec.start {
+            true => Some(self.make_room(spec.name.as_str()).await?),
+            false => None,
+        };
         let id = self.backend.create(&create).await.map_err(|e| match e {
             BackendError::Conflict { .. } => OpError::NameTaken(spec.name.to_string()),
             BackendError::NotFound { .. } => OpError::ImageNotFound(spec.image.clone()),
@@ -111,7 +120,7 @@ impl Instances {
             .refresh(&id)
             .await?
             .ok_or_else(|| OpError::NotFound(spec.name.to_string()))?;
-        Ok(instance.view())
+        Ok(self.view(&instance))
     }
 
     /// Finds a managed instance by name or id (or an id prefix of 12 or more hex digits).
@@ -135,12 +144,55 @@ impl Instances {
         self.refresh(name_or_id).await?.ok_or_else(not_found)
     }
 
-    /// Starts without waiting for readiness (`PUT /deploy/{name}`).
-    pub async fn start(&self, instance: &Instance) -> Result<InstanceView, OpError> {
-        self.backend.start(&instance.info.id).await?;
+    /// Starts (or unpauses) without waiting for readiness (`PUT /deploy/{name}`).
+    pub async fn start(self: &Arc<Self>, instance: &Instance) -> Result<InstanceView, OpError> {
+        let _slot = self.make_room(instance.name()).await?;
+        let id = &instance.info.id;
+        match instance.info.state {
+            super::RunState::Paused => self.backend.unpause(id).await?,
+            _ => self.backend.start(id).await?,
+        }
         log::info!("{}: started through the API", instance.name());
-        let fresh = self.refresh(&instance.info.id).await?;
-        Ok(fresh.unwrap_or_else(|| instance.clone()).view())
+        let fresh = self.refresh(id).await?;
+        Ok(self.view(&fresh.unwrap_or_else(|| instance.clone())))
+    }
+
+    /// Stops an instance now (`POST /deploy/{name}/stop`, the home app's "log out"): a start
+    /// under way ends first; the next request wakes it again.
+    pub async fn stop_now(self: &Arc<Self>, instance: &Instance) -> Result<InstanceView, OpError> {
+        let name = instance.name();
+        let claim = loop {
+            let (mut start, mut stop) = (None, None);
+            {
+                let mut transitions = self.transitions();
+                if let Some(rx) = transitions.starts.get(name) {
+                    start = Some(rx.clone());
+                } else if let Some(rx) = transitions.stops.get(name) {
+                    stop = Some(rx.clone());
+                } else {
+                    let index = self.read();
+                    let current = index
+                        .get(name)
+                        .ok_or_else(|| OpError::NotFound(name.to_string()))?;
+                    if let Some(claim) = self.claim_stop(&mut transitions, current, None) {
+                        break claim;
+                    }
+                }
+            }
+            if let Some(mut start) = start {
+                let _ = start.wait_for(Option::is_some).await;
+            } else if let Some(mut stop) = stop {
+                let _ = stop.wait_for(|ended| *ended).await;
+            } else {
+                // Only a create holds it: it is about to appear in the index.
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        };
+        let id = claim.id.clone();
+        self.put_to_sleep(claim, IdleAction::Stop, "stopped through the API")
+            .await?;
+        let fresh = self.refresh(&id).await?;
+        Ok(self.view(&fresh.ok_or_else(|| OpError::NotFound(name.to_string()))?))
     }
 
     /// Stops and removes (`DELETE /deploy/{name}`).

@@ -7,6 +7,7 @@ use std::time::Instant;
 
 use tokio::sync::watch;
 
+use super::capacity::CapacityFull;
 use super::{Instances, Readiness};
 use crate::backend::BackendError;
 use crate::domain::RunState;
@@ -37,6 +38,8 @@ pub enum StartError {
     Unavailable(#[source] Arc<BackendError>),
     #[error("spawner is shutting down")]
     ShuttingDown,
+    #[error(transparent)]
+    Capacity(#[from] CapacityFull),
 }
 
 fn exit_text(code: Option<i64>) -> String {
@@ -62,19 +65,19 @@ impl StartError {
     }
 }
 
-pub(super) type StartResult = Option<Result<(), StartError>>;
+pub type StartResult = Option<Result<(), StartError>>;
 
 impl Instances {
     /// Starts the instance if needed and waits until it is ready; one start however many callers.
     /// The caller bounds its wait; the start itself goes on (up to `ready_timeout`).
     pub async fn ensure_ready(self: &Arc<Self>, name: &str) -> Result<(), StartError> {
         let mut result = {
-            let mut starts = self.starts.lock().unwrap_or_else(|e| e.into_inner());
-            match starts.get(name) {
+            let mut transitions = self.transitions();
+            match transitions.starts.get(name) {
                 Some(rx) => rx.clone(),
                 None => {
                     let (tx, rx) = watch::channel(None);
-                    starts.insert(name.to_string(), rx.clone());
+                    transitions.starts.insert(name.to_string(), rx.clone());
                     let guard = StartGuard {
                         instances: Arc::clone(self),
                         name: name.to_string(),
@@ -91,7 +94,12 @@ impl Instances {
             .map(|r| r.clone())
             .ok()
             .flatten();
-        outcome.unwrap_or_else(|| Err(StartError::Gone(name.to_string())))
+        let outcome = outcome.unwrap_or_else(|| Err(StartError::Gone(name.to_string())));
+        if outcome.is_ok() {
+            // The request let through after its wait is activity too.
+            self.touch(name);
+        }
+        outcome
     }
 
     /// The start task: bounded by `ready_timeout` and by shutdown; publishes its outcome.
@@ -113,7 +121,9 @@ impl Instances {
         tx.send_replace(Some(outcome));
     }
 
-    async fn start_and_wait(&self, name: &str) -> Result<(), StartError> {
+    async fn start_and_wait(self: &Arc<Self>, name: &str) -> Result<(), StartError> {
+        // A stop or pause under way ends first (no new one begins while this start is listed).
+        self.stop_ended(name).await;
         let instance = self
             .get(name)
             .ok_or_else(|| StartError::Gone(name.into()))?;
@@ -127,19 +137,44 @@ impl Instances {
                 .acquire()
                 .await
                 .map_err(|_| StartError::ShuttingDown)?;
-            if instance.info.state != RunState::Running {
-                log::info!("{name}: starting ({:?})", instance.info.state);
-                self.backend
-                    .start(&id)
-                    .await
-                    .map_err(|e| StartError::from_backend(name, e))?;
+            // Its place under max_running, held until the index shows it running.
+            let _slot = match instance.info.state {
+                RunState::Running => None,
+                _ => Some(self.make_room(name).await?),
+            };
+            let gone = || StartError::Gone(name.into());
+            match instance.info.state {
+                RunState::Running => {}
+                RunState::Paused => {
+                    log::info!("{name}: unpausing");
+                    self.backend
+                        .unpause(&id)
+                        .await
+                        .map_err(|e| StartError::from_backend(name, e))?;
+                    self.mark_unpaused(name);
+                }
+                state => {
+                    log::info!("{name}: starting ({state:?})");
+                    self.backend
+                        .start(&id)
+                        .await
+                        .map_err(|e| StartError::from_backend(name, e))?;
+                }
             }
-            // The start's own view (address, start time) before the events stream delivers it.
-            self.refresh(&id)
-                .await
-                .map_err(|e| StartError::from_backend(name, e))?
-                .ok_or_else(|| StartError::Gone(name.into()))?
+            if instance.info.state == RunState::Paused {
+                // The same run goes on: its readiness still holds; the event confirms later.
+                self.get(name).ok_or_else(gone)?
+            } else {
+                // The start's own view (address, start time) before the events stream has it.
+                self.refresh(&id)
+                    .await
+                    .map_err(|e| StartError::from_backend(name, e))?
+                    .ok_or_else(gone)?
+            }
         };
+        if instance.is_ready() {
+            return Ok(());
+        }
         let run = instance.info.started_at;
         if instance.info.state != RunState::Running {
             return Err(self.ended(name, run));
@@ -180,17 +215,14 @@ pub(super) struct StartGuard {
 
 impl Drop for StartGuard {
     fn drop(&mut self) {
-        let mut starts = self
-            .instances
-            .starts
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
+        let mut transitions = self.instances.transitions();
         // Only this start's entry: a newer one may already stand under the same name.
-        if starts
+        if transitions
+            .starts
             .get(&self.name)
             .is_some_and(|rx| rx.same_channel(&self.rx))
         {
-            starts.remove(&self.name);
+            transitions.starts.remove(&self.name);
         }
     }
 }

@@ -35,7 +35,7 @@ impl ResponseError for DeployError {
                 OpError::NetworkNotFound(_) => StatusCode::BAD_REQUEST,
                 OpError::NameTaken(_) => StatusCode::CONFLICT,
                 OpError::StartFailed { .. } | OpError::Engine(_) => StatusCode::BAD_GATEWAY,
-                OpError::Unavailable(_) | OpError::NetworkFull { .. } => {
+                OpError::Unavailable(_) | OpError::NetworkFull { .. } | OpError::Capacity(_) => {
                     StatusCode::SERVICE_UNAVAILABLE
                 }
             },
@@ -49,9 +49,19 @@ impl ResponseError for DeployError {
         if status.is_server_error() {
             log::warn!("deploy API: {status}: {}", chain(self));
         }
-        json_error_with_cause(status, self, cause)
+        let mut response = json_error_with_cause(status, self, cause);
+        if let DeployError::Op(OpError::Capacity(_)) = self {
+            response.headers_mut().insert(
+                actix_web::http::header::RETRY_AFTER,
+                actix_web::http::header::HeaderValue::from_static(CAPACITY_RETRY_AFTER),
+            );
+        }
+        response
     }
 }
+
+/// Seconds a client refused for capacity is told to wait (an idle check may free a place).
+pub const CAPACITY_RETRY_AFTER: &str = "10";
 
 type Reply = Result<HttpResponse, DeployError>;
 
@@ -106,7 +116,15 @@ async fn resolve(instances: &Instances, name_or_id: &str) -> Result<Instance, De
 /// `GET /deploy/{name-or-id}`.
 pub async fn show(path: web::Path<String>, instances: web::Data<Instances>) -> Reply {
     let instance = resolve(&instances, &path).await?;
-    Ok(HttpResponse::Ok().json(instance.view()))
+    Ok(HttpResponse::Ok().json(instances.view(&instance)))
+}
+
+/// `POST /deploy/{name-or-id}/stop`: stop now (the home app's "log out"); the next request
+/// wakes it.
+pub async fn stop(path: web::Path<String>, instances: web::Data<Instances>) -> Reply {
+    let instance = resolve(&instances, &path).await?;
+    let view = instances.stop_now(&instance).await?;
+    Ok(HttpResponse::Ok().json(view))
 }
 
 /// `PUT /deploy/{name-or-id}`: start, without waiting for readiness.

@@ -47,6 +47,8 @@ fn redirect(status: StatusCode, location: &str) -> HttpResponse {
 }
 
 const RETRY_AFTER_SECS: u64 = 2;
+/// At capacity, a place frees when an instance goes to sleep: not every two seconds.
+const CAPACITY_RETRY_AFTER_SECS: u64 = 10;
 
 /// 503: still starting. Browsers get a page that refreshes itself; API clients get JSON.
 fn not_ready(request: &AuthRequest, name: &InstanceName, waited: Duration) -> HttpResponse {
@@ -54,25 +56,36 @@ fn not_ready(request: &AuthRequest, name: &InstanceName, waited: Duration) -> Ht
         "Your instance {name} is still starting (waited {}s). This page retries by itself.",
         waited.as_secs()
     );
-    error_page(request, StatusCode::SERVICE_UNAVAILABLE, &message, true)
+    error_page(
+        request,
+        StatusCode::SERVICE_UNAVAILABLE,
+        &message,
+        Some(RETRY_AFTER_SECS),
+    )
 }
 
 /// 502 (or 503 when Docker itself is away): the start failed.
 fn failed(request: &AuthRequest, name: &InstanceName, error: &StartError) -> HttpResponse {
+    let unavailable = StatusCode::SERVICE_UNAVAILABLE;
     let (status, retry, advice) = match error {
         StartError::Unavailable(_) | StartError::ShuttingDown => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            true,
+            unavailable,
+            Some(RETRY_AFTER_SECS),
             "The container host is unavailable right now; try again in a moment.",
         ),
         StartError::NeverReady(_) => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            true,
+            unavailable,
+            Some(RETRY_AFTER_SECS),
             "It is taking unusually long; try again in a moment.",
+        ),
+        StartError::Capacity(_) => (
+            unavailable,
+            Some(CAPACITY_RETRY_AFTER_SECS),
+            "The site is at capacity: your instance will start when another one goes to sleep. This page retries by itself.",
         ),
         _ => (
             StatusCode::BAD_GATEWAY,
-            false,
+            None,
             "Reload to try again; if it keeps failing, ask the site's operator (docker logs shows why).",
         ),
     };
@@ -80,22 +93,23 @@ fn failed(request: &AuthRequest, name: &InstanceName, error: &StartError) -> Htt
     error_page(request, status, &format!("{error}. {advice}"), retry)
 }
 
+/// A page for browsers, JSON otherwise; with `retry` (seconds), `Retry-After` and a page that
+/// reloads itself after that long.
 fn error_page(
     request: &AuthRequest,
     status: StatusCode,
     message: &str,
-    retry: bool,
+    retry: Option<u64>,
 ) -> HttpResponse {
     let mut response = HttpResponse::build(status);
     response.insert_header((header::CACHE_CONTROL, "no-store"));
-    if retry {
-        response.insert_header((header::RETRY_AFTER, RETRY_AFTER_SECS.to_string()));
+    if let Some(secs) = retry {
+        response.insert_header((header::RETRY_AFTER, secs.to_string()));
     }
     if request.wants_html {
-        let refresh = if retry {
-            format!("<meta http-equiv=\"refresh\" content=\"{RETRY_AFTER_SECS}\">")
-        } else {
-            String::new()
+        let refresh = match retry {
+            Some(secs) => format!("<meta http-equiv=\"refresh\" content=\"{secs}\">"),
+            None => String::new(),
         };
         let body = format!(
             "<!doctype html><html><head><meta charset=\"utf-8\">{refresh}<title>{}</title></head>\
@@ -107,8 +121,8 @@ fn error_page(
         response.content_type("text/html; charset=utf-8").body(body)
     } else {
         let mut body = serde_json::json!({ "error": message });
-        if retry {
-            body["retry_after"] = RETRY_AFTER_SECS.into();
+        if let Some(secs) = retry {
+            body["retry_after"] = secs.into();
         }
         response.json(body)
     }

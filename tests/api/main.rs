@@ -11,6 +11,7 @@ mod fallback;
 mod forward_auth;
 mod healthcheck;
 mod helpers;
+mod idle;
 mod isolation;
 mod lifecycle;
 mod limits;

@@ -272,13 +272,13 @@ pub fn to_event(message: EventMessage) -> Option<Event> {
 }
 
 pub fn to_stats(sample: ContainerStatsResponse) -> Stats {
-    let (rx_bytes, tx_bytes) = sample
-        .networks
-        .unwrap_or_default()
-        .values()
-        .fold((0, 0), |(rx, tx), n| {
-            (rx + n.rx_bytes.unwrap_or(0), tx + n.tx_bytes.unwrap_or(0))
-        });
+    let networks = sample.networks.unwrap_or_default();
+    let sum = |field: fn(&bollard::models::ContainerNetworkStats) -> Option<u64>| {
+        networks
+            .values()
+            .map(|n| field(n).unwrap_or(0))
+            .sum::<u64>()
+    };
     Stats {
         cpu_total_ns: sample
             .cpu_stats
@@ -286,8 +286,10 @@ pub fn to_stats(sample: ContainerStatsResponse) -> Stats {
             .and_then(|u| u.total_usage)
             .unwrap_or(0),
         memory_bytes: sample.memory_stats.and_then(|m| m.usage).unwrap_or(0),
-        rx_bytes,
-        tx_bytes,
+        rx_bytes: sum(|n| n.rx_bytes),
+        tx_bytes: sum(|n| n.tx_bytes),
+        rx_packets: sum(|n| n.rx_packets),
+        tx_packets: sum(|n| n.tx_packets),
     }
 }
 

@@ -1,0 +1,55 @@
+//! How long an instance may stay idle and what it is then put into: the settings' defaults,
+//! which an instance's own labels (from its deploy body) override.
+
+use std::time::Duration;
+
+/// What an idle instance is put into.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum IdleAction {
+    /// `docker stop`: memory and CPU freed; the next request starts it again.
+    Stop,
+    /// `docker pause`: CPU freed, memory kept; the next request unpauses it.
+    Pause,
+}
+
+impl IdleAction {
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        match raw.trim().to_ascii_lowercase().as_str() {
+            "stop" => Ok(IdleAction::Stop),
+            "pause" => Ok(IdleAction::Pause),
+            _ => Err("write stop or pause".into()),
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IdleAction::Stop => "stop",
+            IdleAction::Pause => "pause",
+        }
+    }
+}
+
+/// An idle timeout as a deploy body or a label gives it: a duration, `0` for never.
+pub fn parse_timeout(raw: &str) -> Result<Option<Duration>, String> {
+    let d = humantime::parse_duration(raw.trim())
+        .map_err(|e| format!("{e}; write a duration such as 30m or 4s, or 0 for never"))?;
+    Ok((!d.is_zero()).then_some(d))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timeouts_and_actions_parse_or_say_what_to_write() {
+        assert_eq!(parse_timeout("4s"), Ok(Some(Duration::from_secs(4))));
+        assert_eq!(parse_timeout(" 30m "), Ok(Some(Duration::from_secs(1800))));
+        assert_eq!(parse_timeout("0"), Ok(None));
+        assert!(parse_timeout("soon").unwrap_err().contains("0 for never"));
+        assert_eq!(IdleAction::parse("Pause"), Ok(IdleAction::Pause));
+        assert!(IdleAction::parse("sleep")
+            .unwrap_err()
+            .contains("stop or pause"));
+    }
+}
