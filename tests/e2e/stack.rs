@@ -157,6 +157,11 @@ impl Stack {
 
     /// Creates a mock-app minion through the private API with the old clients' body.
     pub async fn create(&self, name: &str, envs: Value) -> Value {
+        self.create_with(name, envs, json!({})).await
+    }
+
+    /// Like [`Stack::create`], with `extra` fields added to the body (e.g. `idle_timeout`).
+    pub async fn create_with(&self, name: &str, envs: Value, extra: Value) -> Value {
         let mut all_envs = json!({"CONNSTR": format!("db of {name}"), "IDLE": "1m"});
         all_envs
             .as_object_mut()
@@ -171,6 +176,10 @@ impl Stack {
             },
             "envs": all_envs
         });
+        let mut body = body;
+        body.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().cloned().unwrap_or_default());
         let response = self
             .client
             .post(format!("{}/deploy", self.api))
