@@ -71,6 +71,9 @@ print(random.choice(free))
 PY
 )"
 export SUBNET
+# The culler looks every 2 s (10 s by default) so that its cost per check is measured over many
+# checks; instances idle after an hour, so none is stopped during the run.
+export IDLE_CHECK_INTERVAL="${IDLE_CHECK_INTERVAL:-2s}" IDLE_TIMEOUT="${IDLE_TIMEOUT:-1h}"
 # Secrets of this run only (the stack signs cookies and guards its API as in production).
 API_TOKEN="$(random_secret)" COOKIE_SECRET="$(random_secret)"
 export API_TOKEN COOKIE_SECRET
@@ -161,4 +164,5 @@ BENCH_TRAEFIK_PID="$(docker inspect -f '{{.State.Pid}}' "$traefik_id")" \
 BENCH_NETWORK="$NETWORK" BENCH_PREFIX="$prefix" BENCH_APP="$app" BENCH_OUT="$out" \
 BENCH_QUICK="$([ "$mode" = quick ] && echo true || echo false)" \
 BENCH_TOKEN="$API_TOKEN" BENCH_COOKIE_SECRET="$COOKIE_SECRET" \
+BENCH_IDLE_CHECK_INTERVAL="$IDLE_CHECK_INTERVAL" \
   "$ROOT/target/release/spawner-bench"

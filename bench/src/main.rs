@@ -5,7 +5,8 @@
 //! with a do-nothing ForwardAuth (wrk); (2) `/auth` alone (wrk) with spawner's CPU per request and
 //! RSS; (3) cold starts per readiness kind, split into Docker start, app-ready (a direct probe of
 //! the app, independent of spawner) and spawner's overhead; (4) a thundering herd on one stopped
-//! instance; (5) many managed instances.
+//! instance; (5) the wake from pause through traefik; (6) many managed instances, with the
+//! culler's cost per check.
 
 mod cold;
 mod hot;
@@ -13,6 +14,7 @@ mod instances;
 mod measure;
 mod report;
 mod scale;
+mod sleep;
 
 use std::time::{Duration, SystemTime};
 
@@ -54,6 +56,9 @@ struct Args {
     /// spawner's cookie secret: the driver signs sessions as spawner does
     #[arg(long, env = "BENCH_COOKIE_SECRET")]
     cookie_secret: String,
+    /// the stack's idle_check_interval (the culler's cost is measured per check)
+    #[arg(long, env = "BENCH_IDLE_CHECK_INTERVAL", value_parser = humantime::parse_duration, default_value = "10s")]
+    idle_check_interval: Duration,
 }
 
 struct Plan {
@@ -63,6 +68,8 @@ struct Plan {
     cold_samples: usize,
     herd: usize,
     scale: usize,
+    /// How many of the `scale` instances run while the culler's cost is measured.
+    scale_running: usize,
 }
 
 // ---- instances ----------------------------------------------------------------------------------
@@ -87,6 +94,7 @@ async fn main() {
             cold_samples: 2,
             herd: 50,
             scale: 20,
+            scale_running: 10,
         }
     } else {
         Plan {
@@ -96,6 +104,7 @@ async fn main() {
             cold_samples: 10,
             herd: 500,
             scale: 1000,
+            scale_running: 200,
         }
     };
     let mut headers = reqwest::header::HeaderMap::new();
@@ -124,7 +133,9 @@ async fn main() {
     let cold_start = bench.cold_starts().await;
     eprintln!("==> 4. thundering herd");
     let herd = bench.herd().await;
-    eprintln!("==> 5. scale ({} instances)", bench.plan.scale);
+    eprintln!("==> 5. wake from pause");
+    let pause_wake = bench.pause_wake().await;
+    eprintln!("==> 6. scale ({} instances)", bench.plan.scale);
     let scale = bench.scale().await;
     let report = json!({
         "date": humantime::format_rfc3339_seconds(SystemTime::now()).to_string(),
@@ -132,6 +143,7 @@ async fn main() {
         "plan": {"runs": bench.plan.runs, "wrk_seconds": bench.plan.wrk_seconds, "connections": bench.plan.connections,
                  "cold_samples": bench.plan.cold_samples, "herd": bench.plan.herd, "scale": bench.plan.scale},
         "hot_path": hot_path, "auth_alone": auth_alone, "cold_start": cold_start, "herd": herd, "scale": scale,
+        "pause_wake": pause_wake,
     });
     std::fs::write(
         &bench.args.out,

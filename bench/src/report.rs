@@ -99,7 +99,7 @@ pub(crate) fn print_table(r: &Value, quick: bool) {
     );
     let sc = &r["scale"];
     println!(
-        "\n### 5. Scale ({} managed instances, all but the benchmark's few stopped)\n",
+        "\n### 6. Scale ({} managed instances, all but the benchmark's few stopped)\n",
         sc["instances"]
     );
     println!(
@@ -152,5 +152,28 @@ pub(crate) fn print_table(r: &Value, quick: bool) {
         s(&cold["total_ms"]),
         s(&cold["overhead_ms"]),
         cold["n"]
+    );
+    let c = &sc["culler"];
+    println!(
+        "\nThe culler, {} of {} managed instances running, a check every {} s (window {} s each way): \
+         spawner CPU {} ms per check = {} % of one core at the default 10 s (target < 1 %); \
+         Docker daemon CPU for the counters {} ms per check = {} % of one core at 10 s",
+        c["running"],
+        c["managed"],
+        c["check_interval_s"],
+        c["window_s"],
+        c["culler_cpu_ms_per_check"],
+        c["culler_core_percent_at_10s"],
+        c["dockerd_cpu_ms_per_check"],
+        c["dockerd_core_percent_at_10s"]
+    );
+    let p = &r["pause_wake"];
+    println!(
+        "\n### 5. Wake from pause (through traefik, n = {})\n",
+        p["n"]
+    );
+    println!(
+        "| total ms (target ≤ 30 median) |\n|---|\n| {} |",
+        s(&p["total_ms"])
     );
 }

@@ -1,4 +1,4 @@
-//! (5) many managed instances.
+//! (6) many managed instances.
 
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -109,7 +109,13 @@ impl Bench {
         let hot_path = self.hot_path();
         eprintln!("    cold starts, with them all routed");
         let cold = self.cold_at_scale().await;
+        eprintln!(
+            "    the culler's cost, {} of them running",
+            self.plan.scale_running
+        );
+        let culler = self.culler_cost(&names, self.plan.scale_running).await;
         json!({
+            "culler": culler,
             "traefik_rss_mib_before": round(traefik_rss_before),
             "traefik_rss_mib": round(traefik_rss),
             "hot_path": hot_path,
