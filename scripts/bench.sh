@@ -161,6 +161,7 @@ BENCH_PUBLIC="$public" BENCH_API="http://127.0.0.1:$API_PORT" \
 BENCH_AUTH="http://127.0.0.1:$AUTH_PORT" \
 BENCH_SPAWNER_PID="$(docker inspect -f '{{.State.Pid}}' "$spawner_id")" \
 BENCH_TRAEFIK_PID="$(docker inspect -f '{{.State.Pid}}' "$traefik_id")" \
+BENCH_TRAEFIK_CONTAINER="$traefik_id" \
 BENCH_NETWORK="$NETWORK" BENCH_PREFIX="$prefix" BENCH_APP="$app" BENCH_OUT="$out" \
 BENCH_QUICK="$([ "$mode" = quick ] && echo true || echo false)" \
 BENCH_TOKEN="$API_TOKEN" BENCH_COOKIE_SECRET="$COOKIE_SECRET" \

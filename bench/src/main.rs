@@ -12,6 +12,7 @@ mod cold;
 mod hot;
 mod instances;
 mod measure;
+mod paced;
 mod report;
 mod scale;
 mod sleep;
@@ -38,6 +39,9 @@ struct Args {
     /// host PID of traefik's process (RSS)
     #[arg(long, env = "BENCH_TRAEFIK_PID")]
     traefik_pid: u32,
+    /// traefik's container (paused to measure without its configuration polling)
+    #[arg(long, env = "BENCH_TRAEFIK_CONTAINER")]
+    traefik_container: String,
     #[arg(long, env = "BENCH_NETWORK")]
     network: String,
     /// unique prefix of every instance this run creates

@@ -128,6 +128,31 @@ pub(crate) fn print_table(r: &Value, quick: bool) {
         "\np99 ratio at light load = {} (target ≤ 1.10)\n",
         sc["auth_p99_vs_one_instance"]
     );
+    let pc = &sc["paced"];
+    println!(
+        "Paced /auth ({} req/s for {} s, 4 connections; conditions in turn, round after round):\n",
+        pc["rate_per_s"], pc["seconds"]
+    );
+    println!("| instances | traefik | p50 ms | p99 ms | p99.9 ms | spawner CPU µs/request |\n|---|---|---|---|---|---|");
+    for (label, key) in [("1", "one"), ("1 + the many", "many")] {
+        for (traefik, cond) in [
+            ("polling every 1 s", "traefik_polling"),
+            ("paused", "traefik_paused"),
+        ] {
+            let v = &pc[key][cond];
+            println!(
+                "| {label} | {traefik} | {} | {} | {} | {} |",
+                s(&v["p50_ms"]),
+                s(&v["p99_ms"]),
+                s(&v["p999_ms"]),
+                s(&v["cpu_us_per_request"])
+            );
+        }
+    }
+    println!(
+        "\np99 ratio, many / one: {} with traefik polling, {} with traefik paused (target ≤ 1.10); CPU per request ratio {}\n",
+        pc["p99_ratio_traefik_polling"], pc["p99_ratio_traefik_paused"], pc["cpu_ratio_traefik_polling"]
+    );
     println!("| GET /deploy ms | GET /traefik/config ms | spawner RSS MiB | traefik RSS MiB before → after | created in s | all indexed after s |\n|---|---|---|---|---|---|");
     println!(
         "| {} ({} bytes) | {} ({} bytes) | {} | {} → {} | {} | {} |",

@@ -7,7 +7,11 @@ use futures_util::StreamExt;
 use serde_json::{json, Value};
 
 use crate::measure::*;
+use crate::paced::*;
 use crate::Bench;
+
+/// Requests per second of the paced load: a fraction of what one core answers.
+const PACED_RATE: u32 = 1000;
 
 impl Bench {
     pub(crate) async fn timed_get(&self, path: &str) -> (Stat, usize) {
@@ -75,6 +79,8 @@ impl Bench {
         let before = self.listed().await;
         let traefik_rss_before = rss_mib(self.args.traefik_pid);
         let baseline = self.auth_runs();
+        eprintln!("    paced /auth, one instance, traefik polling and paused in turn");
+        let paced_one = self.paced_auth().await;
         let t = Instant::now();
         let names: Vec<String> = (0..self.plan.scale)
             .map(|i| format!("{}-s{i}", self.args.prefix))
@@ -102,6 +108,8 @@ impl Bench {
         let (list, list_bytes) = self.timed_get("/deploy").await;
         let (config, config_bytes) = self.timed_get("/traefik/config").await;
         let (runs, light) = self.auth_runs();
+        eprintln!("    paced /auth, with them all, traefik polling and paused in turn");
+        let paced_many = self.paced_auth().await;
         let (_, _, p99) = summarize(&light);
         let (_, _, base_p99) = summarize(&baseline.1);
         let traefik_rss = rss_mib(self.args.traefik_pid);
@@ -114,7 +122,17 @@ impl Bench {
             self.plan.scale_running
         );
         let culler = self.culler_cost(&names, self.plan.scale_running).await;
+        let ratio = |i: usize| round(median_p99(&paced_many[i]) / median_p99(&paced_one[i]));
+        let paced = json!({
+            "rate_per_s": PACED_RATE, "seconds": self.paced_seconds(),
+            "one": {"traefik_polling": paced_json(&paced_one[0]), "traefik_paused": paced_json(&paced_one[1])},
+            "many": {"traefik_polling": paced_json(&paced_many[0]), "traefik_paused": paced_json(&paced_many[1])},
+            "p99_ratio_traefik_polling": ratio(0),
+            "p99_ratio_traefik_paused": ratio(1),
+            "cpu_ratio_traefik_polling": round(median_cpu(&paced_many[0]) / median_cpu(&paced_one[0])),
+        });
         json!({
+            "paced": paced,
             "culler": culler,
             "traefik_rss_mib_before": round(traefik_rss_before),
             "traefik_rss_mib": round(traefik_rss),
@@ -132,6 +150,34 @@ impl Bench {
             "get_traefik_config_ms": config.json(), "get_traefik_config_bytes": config_bytes,
             "rss_mib": round(rss_mib(self.args.spawner_pid)),
         })
+    }
+
+    fn paced_seconds(&self) -> u32 {
+        if self.args.quick {
+            2
+        } else {
+            10
+        }
+    }
+
+    /// `/auth` for the running instance at [`PACED_RATE`], round after round: once while traefik
+    /// polls spawner's configuration every second, once with traefik paused (no polling). Runs
+    /// of each condition, in that order.
+    async fn paced_auth(&self) -> [Vec<PacedRun>; 2] {
+        let cookie = self.cookie(&self.args.app);
+        let url = format!("{}/auth", self.args.auth);
+        let headers = [("Cookie", cookie.as_str()), ("X-Forwarded-Uri", "/")];
+        let rounds = if self.args.quick { 1 } else { 5 };
+        let pid = self.args.spawner_pid;
+        let mut out: [Vec<PacedRun>; 2] = Default::default();
+        for _ in 0..rounds {
+            out[0].push(paced(&url, &headers, PACED_RATE, self.paced_seconds(), pid).await);
+            docker(&["pause", &self.args.traefik_container]);
+            let run = paced(&url, &headers, PACED_RATE, self.paced_seconds(), pid).await;
+            docker(&["unpause", &self.args.traefik_container]);
+            out[1].push(run);
+        }
+        out
     }
 
     /// The TCP-readiness instance of scenario 3, woken again and then cold-started as there.

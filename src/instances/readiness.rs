@@ -7,12 +7,23 @@
 use std::net::SocketAddr;
 use std::time::SystemTime;
 
+use futures_util::stream::{FuturesUnordered, StreamExt};
+
 use super::{Instance, Instances, StartError};
 use crate::backoff::Backoff;
 use crate::domain::{Health, RunState};
 use crate::error::chain;
 
 type Run = Option<SystemTime>;
+
+/// How many runs of an image's HEALTHCHECK command may be under way at once for one start.
+const CHECKS_AT_ONCE: usize = 3;
+
+enum Check {
+    Passed,
+    NotYet,
+    CannotRun,
+}
 
 impl Instances {
     /// Resolves when the run that started at `run` is over (exited, removed or replaced).
@@ -83,27 +94,45 @@ impl Instances {
         }
     }
 
-    /// Returns when the command passed; never, when it cannot run.
+    /// Returns when the command passed; never, when it cannot run. An exec takes tens of ms,
+    /// most of it before the command itself runs, so attempts overlap (a new one after each
+    /// [`Backoff::probe`] delay, at most [`CHECKS_AT_ONCE`] under way): the first attempt whose
+    /// command runs after the app is ready ends the wait.
     async fn run_healthcheck(&self, instance: &Instance, command: &[String]) {
         let (name, id) = (instance.name(), &instance.info.id);
-        let mut backoff = Backoff::probe();
-        loop {
-            let attempt = self.backend.exec(id, command);
-            match tokio::time::timeout(self.settings.http_probe_timeout, attempt).await {
-                Ok(Ok(out)) if out.exit_code == Some(0) => {
-                    log::debug!("{name}: its HEALTHCHECK command passed");
-                    return;
-                }
+        let attempt = || async {
+            let exec = self.backend.exec(id, command);
+            match tokio::time::timeout(self.settings.http_probe_timeout, exec).await {
+                Ok(Ok(out)) if out.exit_code == Some(0) => Check::Passed,
                 // The command is not there or cannot run: Docker's own checks will say.
-                Ok(Ok(out)) if matches!(out.exit_code, Some(126 | 127)) => break,
-                // Not (yet) passing, or slower than a probe may be: again, after a while.
-                Ok(Ok(_)) | Err(_) => {}
+                Ok(Ok(out)) if matches!(out.exit_code, Some(126 | 127)) => Check::CannotRun,
+                // Not (yet) passing, or slower than a probe may be: again.
+                Ok(Ok(_)) | Err(_) => Check::NotYet,
                 Ok(Err(e)) => {
                     log::debug!("{name}: cannot run its HEALTHCHECK command: {}", chain(&e));
-                    break;
+                    Check::CannotRun
                 }
             }
-            tokio::time::sleep(backoff.next_delay()).await;
+        };
+        let mut backoff = Backoff::probe();
+        let mut under_way = FuturesUnordered::new();
+        let mut next = tokio::time::Instant::now();
+        loop {
+            if under_way.len() < CHECKS_AT_ONCE && tokio::time::Instant::now() >= next {
+                under_way.push(attempt());
+                next = tokio::time::Instant::now() + backoff.next_delay();
+            }
+            tokio::select! {
+                Some(check) = under_way.next() => match check {
+                    Check::Passed => {
+                        log::debug!("{name}: its HEALTHCHECK command passed");
+                        return;
+                    }
+                    Check::CannotRun => break,
+                    Check::NotYet => {}
+                },
+                () = tokio::time::sleep_until(next), if under_way.len() < CHECKS_AT_ONCE => {}
+            }
         }
         std::future::pending::<()>().await
     }
