@@ -127,3 +127,38 @@ fn go_style_single_dash_flags_are_read_as_long_flags() {
         ["spawner", "-h", "-x", "--config=a"]
     );
 }
+
+#[test]
+fn idle_and_capacity_settings_default_as_documented_and_zero_means_none() {
+    let s = load(&[], &[]).unwrap();
+    assert_eq!(s.idle_timeout, Some(Duration::from_secs(900)));
+    assert_eq!(s.idle_check_interval, Duration::from_secs(10));
+    assert_eq!(s.idle_action, IdleAction::Stop);
+    assert_eq!(s.max_running, None);
+    assert_eq!(s.evict_grace, Duration::from_secs(10));
+    let s = load(
+        &[
+            "--idle-timeout",
+            "0",
+            "--idle-action",
+            "pause",
+            "--max-running",
+            "5",
+        ],
+        &[],
+    )
+    .unwrap();
+    assert_eq!(s.idle_timeout, None);
+    assert_eq!(s.idle_action, IdleAction::Pause);
+    assert_eq!(s.max_running, Some(5));
+    for (flag, value, says) in [
+        ("--idle-action", "sleep", "write stop or pause"),
+        ("--idle-check-interval", "0", "longer than zero"),
+        ("--max-running", "many", "0: no limit"),
+        ("--idle-timeout", "soon", "0: never"),
+    ] {
+        let error = load(&[flag, value], &[]).unwrap_err().to_string();
+        assert!(error.contains(&flag[2..].replace('-', "_")), "{error}");
+        assert!(error.contains(says), "{flag}: {error}");
+    }
+}

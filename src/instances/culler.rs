@@ -107,9 +107,11 @@ impl Instances {
             let mut transitions = self.transitions();
             let index = self.read();
             let now = SystemTime::now();
+            // Only running instances can go to sleep: the rest are not even looked at.
             let (facts, seen): (Vec<_>, Vec<_>) = index
                 .by_name
                 .values()
+                .filter(|i| i.info.state == RunState::Running)
                 .map(|i| self.facts(i, transitions.busy(i.name())))
                 .unzip();
             policy::idle_now(&facts, now)
