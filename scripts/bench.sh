@@ -12,8 +12,13 @@ Usage: scripts/bench.sh [--quick] [--out FILE] [--help]
 Scenarios: (1) hot path through traefik: no middleware / spawner's ForwardAuth / a no-op
 ForwardAuth; (2) /auth alone with spawner's CPU per request and RSS; (3) cold start per readiness
 kind (Docker HEALTHCHECK, HTTP label, TCP) split into Docker start, app ready and spawner's
-overhead; (4) thundering herd on one stopped instance; (5) 1,000 managed instances.
-Figures are medians of repeated runs with min and max.
+overhead; (4) thundering herd on one stopped instance; (5) the wake of a paused instance;
+(6) 1,000 managed instances: /auth latency (wrk, and a paced 1,000 req/s load with traefik polling
+and paused in turn), the hot path and cold start with them all routed, and the culler's CPU per
+check with 200 of them running. Figures are medians of repeated runs with min and max.
+
+Environment: BENCH_ONLY=cold,scale (only these scenarios: hot, auth, cold, herd, pause, scale),
+BENCH_PACED_ROUNDS=N (rounds of the paced comparison, 5), IDLE_CHECK_INTERVAL (the stack's, 2s).
 
   --quick     a few seconds a scenario (a smoke run; figures not representative)
   --out FILE  where the JSON goes (default: target/bench/results.json, quick: results-quick.json)

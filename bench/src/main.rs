@@ -52,6 +52,13 @@ struct Args {
     app: String,
     #[arg(long, env = "BENCH_QUICK", default_value_t = false)]
     quick: bool,
+    /// only these scenarios (comma-separated: hot, auth, cold, herd, pause, scale), e.g. to
+    /// repeat one with more rounds; default: all
+    #[arg(long, env = "BENCH_ONLY")]
+    only: Option<String>,
+    /// rounds of the paced /auth comparison in scenario 6 (default 5; 1 with --quick)
+    #[arg(long, env = "BENCH_PACED_ROUNDS")]
+    paced_rounds: Option<usize>,
     #[arg(long, env = "BENCH_OUT")]
     out: String,
     /// spawner's API token (sent as a bearer token)
@@ -129,26 +136,44 @@ async fn main() {
         client,
         cookies: Default::default(),
     };
-    eprintln!("==> 1. hot path through traefik");
-    let hot_path = bench.hot_path();
-    eprintln!("==> 2. /auth alone");
-    let auth_alone = bench.auth_alone();
-    eprintln!("==> 3. cold starts");
-    let cold_start = bench.cold_starts().await;
-    eprintln!("==> 4. thundering herd");
-    let herd = bench.herd().await;
-    eprintln!("==> 5. wake from pause");
-    let pause_wake = bench.pause_wake().await;
-    eprintln!("==> 6. scale ({} instances)", bench.plan.scale);
-    let scale = bench.scale().await;
-    let report = json!({
-        "date": humantime::format_rfc3339_seconds(SystemTime::now()).to_string(),
-        "quick": bench.args.quick,
-        "plan": {"runs": bench.plan.runs, "wrk_seconds": bench.plan.wrk_seconds, "connections": bench.plan.connections,
-                 "cold_samples": bench.plan.cold_samples, "herd": bench.plan.herd, "scale": bench.plan.scale},
-        "hot_path": hot_path, "auth_alone": auth_alone, "cold_start": cold_start, "herd": herd, "scale": scale,
-        "pause_wake": pause_wake,
-    });
+    let mut report = json!({});
+    let runs = |key: &str| {
+        bench
+            .args
+            .only
+            .as_deref()
+            .is_none_or(|only| only.split(',').any(|k| k.trim() == key))
+    };
+    if runs("hot") {
+        eprintln!("==> 1. hot path through traefik");
+        report["hot_path"] = bench.hot_path();
+    }
+    if runs("auth") {
+        eprintln!("==> 2. /auth alone");
+        report["auth_alone"] = bench.auth_alone();
+    }
+    if runs("cold") {
+        eprintln!("==> 3. cold starts");
+        report["cold_start"] = bench.cold_starts().await;
+    }
+    if runs("herd") {
+        eprintln!("==> 4. thundering herd");
+        report["herd"] = bench.herd().await;
+    }
+    if runs("pause") {
+        eprintln!("==> 5. wake from pause");
+        report["pause_wake"] = bench.pause_wake().await;
+    }
+    if runs("scale") {
+        eprintln!("==> 6. scale ({} instances)", bench.plan.scale);
+        report["scale"] = bench.scale().await;
+    }
+    report["date"] = humantime::format_rfc3339_seconds(SystemTime::now())
+        .to_string()
+        .into();
+    report["quick"] = bench.args.quick.into();
+    report["plan"] = json!({"runs": bench.plan.runs, "wrk_seconds": bench.plan.wrk_seconds, "connections": bench.plan.connections,
+             "cold_samples": bench.plan.cold_samples, "herd": bench.plan.herd, "scale": bench.plan.scale});
     std::fs::write(
         &bench.args.out,
         serde_json::to_string_pretty(&report).unwrap(),

@@ -2,13 +2,17 @@
 
 use serde_json::Value;
 
+/// Prints what the run measured (a scenario left out by `--only` prints nothing or dashes).
 pub(crate) fn print_table(r: &Value, quick: bool) {
-    let s = |v: &Value| -> String {
-        match (v["median"].as_f64(), v["min"].as_f64(), v["max"].as_f64()) {
-            (Some(m), Some(lo), Some(hi)) => format!("{m:.2} ({lo:.2}–{hi:.2})"),
-            _ => "–".into(),
-        }
-    };
+    print_front(r, quick);
+    if !r["scale"].is_null() {
+        print_scale(r);
+    }
+    print_pause(r);
+}
+
+fn print_front(r: &Value, quick: bool) {
+    let s = stat_text;
     let h = &r["hot_path"];
     println!(
         "\n## Results{}\n",
@@ -97,6 +101,10 @@ pub(crate) fn print_table(r: &Value, quick: bool) {
         herd["last_answer_ms"],
         herd["spread_ms"]
     );
+}
+
+fn print_scale(r: &Value) {
+    let s = stat_text;
     let sc = &r["scale"];
     println!(
         "\n### 6. Scale ({} managed instances, all but the benchmark's few stopped)\n",
@@ -192,7 +200,14 @@ pub(crate) fn print_table(r: &Value, quick: bool) {
         c["dockerd_cpu_ms_per_check"],
         c["dockerd_core_percent_at_10s"]
     );
+}
+
+fn print_pause(r: &Value) {
+    let s = stat_text;
     let p = &r["pause_wake"];
+    if p.is_null() {
+        return;
+    }
     println!(
         "\n### 5. Wake from pause (through traefik, n = {})\n",
         p["n"]
@@ -201,4 +216,12 @@ pub(crate) fn print_table(r: &Value, quick: bool) {
         "| total ms (target ≤ 30 median) |\n|---|\n| {} |",
         s(&p["total_ms"])
     );
+}
+
+/// `median (min–max)`, or a dash.
+fn stat_text(v: &Value) -> String {
+    match (v["median"].as_f64(), v["min"].as_f64(), v["max"].as_f64()) {
+        (Some(m), Some(lo), Some(hi)) => format!("{m:.2} ({lo:.2}–{hi:.2})"),
+        _ => "–".into(),
+    }
 }

@@ -167,7 +167,8 @@ impl Bench {
         let cookie = self.cookie(&self.args.app);
         let url = format!("{}/auth", self.args.auth);
         let headers = [("Cookie", cookie.as_str()), ("X-Forwarded-Uri", "/")];
-        let rounds = if self.args.quick { 1 } else { 5 };
+        let default = if self.args.quick { 1 } else { 5 };
+        let rounds = self.args.paced_rounds.unwrap_or(default);
         let pid = self.args.spawner_pid;
         let mut out: [Vec<PacedRun>; 2] = Default::default();
         for _ in 0..rounds {

@@ -29,6 +29,8 @@ pub enum Readiness {
 pub struct Instance {
     pub info: ContainerInfo,
     pub port: u16,
+    /// Whether `port` was given or found (else it is the default, 80).
+    pub port_known: bool,
     pub readiness: Readiness,
     /// The run (its start time) a readiness probe succeeded for.
     pub(super) probed_ready: Option<SystemTime>,
@@ -70,6 +72,7 @@ impl Instance {
         Self {
             info,
             port,
+            port_known,
             readiness,
             probed_ready: None,
             activity: Activity::default(),

@@ -5,9 +5,7 @@
 //! with [`Backoff::probe`]. A run is identified by its start time.
 
 use std::net::SocketAddr;
-use std::time::SystemTime;
-
-use futures_util::stream::{FuturesUnordered, StreamExt};
+use std::time::{Duration, SystemTime};
 
 use super::{Instance, Instances, StartError};
 use crate::backoff::Backoff;
@@ -16,14 +14,11 @@ use crate::error::chain;
 
 type Run = Option<SystemTime>;
 
-/// How many runs of an image's HEALTHCHECK command may be under way at once for one start.
-const CHECKS_AT_ONCE: usize = 3;
-
-enum Check {
-    Passed,
-    NotYet,
-    CannotRun,
-}
+/// How long the first run of an image's HEALTHCHECK command waits for the app to listen on its
+/// service port (an app may answer its check before, or without, listening there).
+const LISTEN_GATE: Duration = Duration::from_secs(2);
+/// How often it tries to connect meanwhile.
+const LISTEN_POLL: Duration = Duration::from_millis(3);
 
 impl Instances {
     /// Resolves when the run that started at `run` is over (exited, removed or replaced).
@@ -72,10 +67,15 @@ impl Instances {
         }
     }
 
-    /// The image's `HEALTHCHECK`: its own command, run in the container right after the start and
-    /// again (with [`Backoff::probe`]) until it exits 0, so a wake does not wait for Docker's first
-    /// health interval; Docker's verdict still counts, and `unhealthy` ends the wait. A command
-    /// that cannot run (no shell in the image, say) leaves the decision to Docker.
+    /// The image's `HEALTHCHECK`: its own command, run in the container by spawner so a wake does
+    /// not wait for Docker's first health interval; Docker's verdict still counts, and
+    /// `unhealthy` ends the wait. A command that cannot run (no shell in the image, say) leaves
+    /// the decision to Docker.
+    ///
+    /// Each run is a `docker exec`, tens of ms, most of it before the command itself runs, and
+    /// runs under way at once slow each other down. So when the service port is known, the first
+    /// run waits until the app accepts connections there (a TCP connect every few ms, for at most
+    /// [`LISTEN_GATE`]): it then passes at the first try, one exec after the app is ready.
     pub(super) async fn wait_healthy_or_checked(
         &self,
         instance: &Instance,
@@ -84,7 +84,12 @@ impl Instances {
         let name = instance.name();
         let own_check = async {
             match &instance.info.healthcheck {
-                Some(command) => self.run_healthcheck(instance, command).await,
+                Some(command) => {
+                    if instance.port_known {
+                        self.until_listening(instance).await;
+                    }
+                    self.run_healthcheck(instance, command).await
+                }
                 None => std::future::pending().await,
             }
         };
@@ -94,45 +99,45 @@ impl Instances {
         }
     }
 
-    /// Returns when the command passed; never, when it cannot run. An exec takes tens of ms,
-    /// most of it before the command itself runs, so attempts overlap (a new one after each
-    /// [`Backoff::probe`] delay, at most [`CHECKS_AT_ONCE`] under way): the first attempt whose
-    /// command runs after the app is ready ends the wait.
-    async fn run_healthcheck(&self, instance: &Instance, command: &[String]) {
-        let (name, id) = (instance.name(), &instance.info.id);
-        let attempt = || async {
-            let exec = self.backend.exec(id, command);
-            match tokio::time::timeout(self.settings.http_probe_timeout, exec).await {
-                Ok(Ok(out)) if out.exit_code == Some(0) => Check::Passed,
-                // The command is not there or cannot run: Docker's own checks will say.
-                Ok(Ok(out)) if matches!(out.exit_code, Some(126 | 127)) => Check::CannotRun,
-                // Not (yet) passing, or slower than a probe may be: again.
-                Ok(Ok(_)) | Err(_) => Check::NotYet,
-                Ok(Err(e)) => {
-                    log::debug!("{name}: cannot run its HEALTHCHECK command: {}", chain(&e));
-                    Check::CannotRun
+    /// Until the app accepts a connection on its service port, or [`LISTEN_GATE`] has passed.
+    async fn until_listening(&self, instance: &Instance) {
+        let Ok(addr) = Self::target(instance, instance.port) else {
+            return;
+        };
+        let connect_timeout = self.settings.http_probe_timeout;
+        let attempts = async {
+            loop {
+                let connect = tokio::net::TcpStream::connect(addr);
+                if let Ok(Ok(_)) = tokio::time::timeout(connect_timeout, connect).await {
+                    return;
                 }
+                tokio::time::sleep(LISTEN_POLL).await;
             }
         };
+        let _ = tokio::time::timeout(LISTEN_GATE, attempts).await;
+    }
+
+    /// Returns when the command passed; never, when it cannot run.
+    async fn run_healthcheck(&self, instance: &Instance, command: &[String]) {
+        let (name, id) = (instance.name(), &instance.info.id);
         let mut backoff = Backoff::probe();
-        let mut under_way = FuturesUnordered::new();
-        let mut next = tokio::time::Instant::now();
         loop {
-            if under_way.len() < CHECKS_AT_ONCE && tokio::time::Instant::now() >= next {
-                under_way.push(attempt());
-                next = tokio::time::Instant::now() + backoff.next_delay();
+            let attempt = self.backend.exec(id, command);
+            match tokio::time::timeout(self.settings.http_probe_timeout, attempt).await {
+                Ok(Ok(out)) if out.exit_code == Some(0) => {
+                    log::debug!("{name}: its HEALTHCHECK command passed");
+                    return;
+                }
+                // The command is not there or cannot run: Docker's own checks will say.
+                Ok(Ok(out)) if matches!(out.exit_code, Some(126 | 127)) => break,
+                // Not (yet) passing, or slower than a probe may be: again, after a while.
+                Ok(Ok(_)) | Err(_) => {}
+                Ok(Err(e)) => {
+                    log::debug!("{name}: cannot run its HEALTHCHECK command: {}", chain(&e));
+                    break;
+                }
             }
-            tokio::select! {
-                Some(check) = under_way.next() => match check {
-                    Check::Passed => {
-                        log::debug!("{name}: its HEALTHCHECK command passed");
-                        return;
-                    }
-                    Check::CannotRun => break,
-                    Check::NotYet => {}
-                },
-                () = tokio::time::sleep_until(next), if under_way.len() < CHECKS_AT_ONCE => {}
-            }
+            tokio::time::sleep(backoff.next_delay()).await;
         }
         std::future::pending::<()>().await
     }
