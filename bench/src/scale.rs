@@ -184,6 +184,12 @@ impl Bench {
     /// The TCP-readiness instance of scenario 3, woken again and then cold-started as there.
     async fn cold_at_scale(&self) -> Value {
         let name = format!("{}-cold-tcp", self.args.prefix);
+        if self.args.only.is_some() && self.state(&name).await.is_empty() {
+            // Scenario 3 did not run (BENCH_ONLY): make its instance as it would have.
+            self.deploy(&name, "mock-app:nohc", json!({}), Some(9000), true)
+                .await;
+            self.wait_routed(&name).await;
+        }
         let woken = self.request(&name, true).send().await.unwrap();
         assert_eq!(woken.status(), 200, "waking {name}");
         self.cold_samples(&name, true).await
