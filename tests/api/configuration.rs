@@ -55,6 +55,11 @@ const FLAGS: &[&str] = &[
     "--ready-timeout",
     "--max-concurrent-starts",
     "--entrypoint",
+    "--idle-timeout",
+    "--idle-check-interval",
+    "--idle-action",
+    "--max-running",
+    "--evict-grace",
 ];
 
 #[test]

@@ -61,8 +61,15 @@ async fn an_idle_instance_is_stopped_in_time_and_the_next_request_wakes_it() {
         "stopped after {:?}, before its timeout",
         quiet.elapsed()
     );
-    let (_, shown) = app.api_get(&format!("/deploy/{name}")).await;
-    assert_eq!(shown["sleeps_at"], serde_json::Value::Null, "{shown}");
+    // spawner's own view follows (its index is updated when the stop has ended).
+    let shown = eventually(Duration::from_secs(2), || async {
+        let (_, shown) = app.api_get(&format!("/deploy/{name}")).await;
+        shown["state"] == "exited" && shown["sleeps_at"].is_null()
+    });
+    assert!(
+        shown.await,
+        "the API did not show it stopped, without a sleeps_at"
+    );
 
     // One round trip wakes it, as a stop by the app itself does.
     assert_eq!(app.auth_for(&name).await.status(), 200);
