@@ -15,7 +15,7 @@ const CLAIMED: u64 = u64::MAX;
 pub struct Activity(Arc<AtomicU64>);
 
 /// The word as it was read, to claim it only if nothing touched it since.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Seen(u64);
 
 fn millis(t: SystemTime) -> u64 {
@@ -62,11 +62,6 @@ impl Activity {
             .0
             .compare_exchange(CLAIMED, seen.0, Ordering::AcqRel, Ordering::Acquire);
     }
-
-    /// The last recorded activity (`None`: none yet, or claimed right now).
-    pub fn last(&self) -> Option<SystemTime> {
-        Seen(self.0.load(Ordering::Acquire)).time()
-    }
 }
 
 impl Seen {
@@ -94,7 +89,7 @@ mod tests {
         // Even a touch within the same millisecond changes the word.
         assert!(activity.touch(at(1000)));
         assert!(!activity.claim_if_unchanged(seen));
-        assert_eq!(activity.last(), Some(at(1001)));
+        assert_eq!(activity.seen().time(), Some(at(1001)));
     }
 
     #[test]
@@ -104,12 +99,12 @@ mod tests {
         let seen = activity.seen();
         assert!(activity.claim_if_unchanged(seen));
         assert!(!activity.touch(at(2000)));
-        assert_eq!(activity.last(), None);
+        assert_eq!(activity.seen().time(), None);
         assert_eq!(activity.claim(), None, "one claim at a time");
         activity.release(seen);
-        assert_eq!(activity.last(), Some(at(1000)));
+        assert_eq!(activity.seen().time(), Some(at(1000)));
         assert!(activity.touch(at(2000)));
-        assert_eq!(activity.last(), Some(at(2000)));
+        assert_eq!(activity.seen().time(), Some(at(2000)));
     }
 
     #[test]
@@ -117,6 +112,6 @@ mod tests {
         let activity = Activity::default();
         activity.touch(at(5000));
         activity.touch(at(3000));
-        assert_eq!(activity.last(), Some(at(5001)));
+        assert_eq!(activity.seen().time(), Some(at(5001)));
     }
 }

@@ -68,16 +68,15 @@ impl Instances {
                 None
             } else {
                 let now = SystemTime::now();
-                let (facts, seen): (Vec<_>, Vec<_>) = index
+                let facts: Vec<_> = index
                     .by_name
                     .values()
                     .filter(|i| occupied.contains(i.name()))
                     .map(|i| self.facts(i, transitions.busy(i.name())))
-                    .unzip();
+                    .collect();
                 let order = policy::eviction_order(&facts, now, self.settings.evict_grace);
                 let claimed = order.into_iter().find_map(|victim| {
-                    let at = facts.iter().position(|f| f.name == victim)?;
-                    self.claim_stop(&mut transitions, index.get(victim)?, Some(seen[at]))
+                    self.claim_stop(&mut transitions, index.get(victim.name)?, Some(victim.seen))
                 });
                 Some(claimed.ok_or(CapacityFull { max })?)
             };

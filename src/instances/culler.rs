@@ -96,7 +96,7 @@ impl Instances {
             {
                 report.traffic += 1;
                 log::debug!("{name}: traffic on its connections counts as activity");
-                self.touch_at(&name, at);
+                self.touch(&name, at);
             }
             fresh.insert(id, sample);
         }
@@ -108,19 +108,17 @@ impl Instances {
             let index = self.read();
             let now = SystemTime::now();
             // Only running instances can go to sleep: the rest are not even looked at.
-            let (facts, seen): (Vec<_>, Vec<_>) = index
+            let facts: Vec<_> = index
                 .by_name
                 .values()
                 .filter(|i| i.info.state == RunState::Running)
                 .map(|i| self.facts(i, transitions.busy(i.name())))
-                .unzip();
+                .collect();
             policy::idle_now(&facts, now)
                 .into_iter()
-                .filter_map(|(name, action)| {
-                    let at = facts.iter().position(|f| f.name == name)?;
-                    let claim =
-                        self.claim_stop(&mut transitions, index.get(name)?, Some(seen[at]))?;
-                    Some((claim, action))
+                .filter_map(|f| {
+                    let claim = self.claim_stop(&mut transitions, index.get(f.name)?, Some(f.seen));
+                    Some((claim?, f.idle_action))
                 })
                 .collect::<Vec<_>>()
         };
@@ -144,17 +142,11 @@ impl Instances {
             .values()
             .filter(|i| i.info.state == RunState::Running)
             .filter(|i| {
-                let (facts, _) = self.facts(i, false);
+                let facts = self.facts(i, false);
                 facts.idle_timeout.is_some()
                     && (facts.since <= recent || samples.contains_key(&i.info.id))
             })
             .map(|i| (i.info.name.clone(), i.info.id.clone(), i.info.started_at))
             .collect()
-    }
-
-    fn touch_at(&self, name: &str, at: SystemTime) {
-        if let Some(instance) = self.read().get(name) {
-            instance.touch(at);
-        }
     }
 }

@@ -204,6 +204,9 @@ mod tests {
         let routes = index.routes();
         assert_eq!(routes.len(), 1);
         assert_eq!((routes[0].name.as_str(), routes[0].port), ("minion-1", 80));
-        assert_eq!(index.by_name["minion-1"].last_activity(), Some(at(20)));
+        assert_eq!(
+            index.by_name["minion-1"].activity.seen().time(),
+            Some(at(20))
+        );
     }
 }

@@ -9,6 +9,7 @@ use actix_web::http::Uri;
 use serde::Serialize;
 
 use super::activity::Activity;
+use super::policy::Facts;
 use crate::domain::{idle, labels, ContainerInfo, Health, IdleAction, RunState};
 
 /// How a container tells it is ready to serve.
@@ -47,28 +48,8 @@ impl Instance {
     pub fn new(info: ContainerInfo) -> Self {
         let (port, port_known) = service_port(&info);
         let readiness = readiness(&info, port, port_known);
-        let idle_timeout = info.label(labels::IDLE_TIMEOUT).and_then(|raw| {
-            idle::parse_timeout(raw)
-                .map_err(|e| {
-                    log::warn!(
-                        "{}: label {}: {e}; ignoring it",
-                        info.name,
-                        labels::IDLE_TIMEOUT
-                    )
-                })
-                .ok()
-        });
-        let idle_action = info.label(labels::IDLE_ACTION).and_then(|raw| {
-            IdleAction::parse(raw)
-                .map_err(|e| {
-                    log::warn!(
-                        "{}: label {}: {e}; ignoring it",
-                        info.name,
-                        labels::IDLE_ACTION
-                    )
-                })
-                .ok()
-        });
+        let idle_timeout = parsed_label(&info, labels::IDLE_TIMEOUT, idle::parse_timeout);
+        let idle_action = parsed_label(&info, labels::IDLE_ACTION, IdleAction::parse);
         Self {
             info,
             port,
@@ -131,12 +112,8 @@ impl Instance {
         self.activity.touch(now)
     }
 
-    pub fn last_activity(&self) -> Option<SystemTime> {
-        self.activity.last()
-    }
-
-    /// Its view without the idle schedule (see [`super::Instances::view`]).
-    pub fn view(&self) -> InstanceView {
+    /// How the API shows it, with its idle schedule (`idle`, from [`super::Instances::view`]).
+    pub fn view(&self, idle: &Facts) -> InstanceView {
         InstanceView {
             id: self.info.id.clone(),
             name: self.info.name.clone(),
@@ -146,15 +123,17 @@ impl Instance {
             ready: self.is_ready(),
             labels: self.info.labels.clone(),
             port: self.port,
-            last_activity: self.last_activity().map(rfc3339),
-            idle_timeout: None,
-            idle_action: None,
-            sleeps_at: None,
+            last_activity: idle.seen.time().map(rfc3339),
+            idle_timeout: idle
+                .idle_timeout
+                .map_or_else(|| "0".into(), |t| humantime::format_duration(t).to_string()),
+            idle_action: idle.idle_action,
+            sleeps_at: idle.sleeps_at().map(rfc3339),
         }
     }
 }
 
-pub(super) fn rfc3339(t: SystemTime) -> String {
+fn rfc3339(t: SystemTime) -> String {
     humantime::format_rfc3339_millis(t).to_string()
 }
 
@@ -171,8 +150,8 @@ pub struct InstanceView {
     pub port: u16,
     pub last_activity: Option<String>,
     /// Its idle timeout, e.g. `"15m"`; `"0"`: it never idles.
-    pub idle_timeout: Option<String>,
-    pub idle_action: Option<IdleAction>,
+    pub idle_timeout: String,
+    pub idle_action: IdleAction,
     /// When it will be stopped (or paused) if nothing happens; `null` when it never will or is
     /// not running.
     pub sleeps_at: Option<String>,
@@ -190,6 +169,18 @@ fn service_port(info: &ContainerInfo) -> (u16, bool) {
             _ => None,
         });
     (port.unwrap_or(80), port.is_some())
+}
+
+/// A label spawner set itself, parsed; one that does not parse (edited by hand) is ignored.
+fn parsed_label<T>(
+    info: &ContainerInfo,
+    key: &str,
+    parse: impl Fn(&str) -> Result<T, String>,
+) -> Option<T> {
+    let raw = info.label(key)?;
+    parse(raw)
+        .map_err(|e| log::warn!("{}: label {key}: {e}; ignoring it", info.name))
+        .ok()
 }
 
 fn health_check_uri(info: &ContainerInfo) -> Option<Uri> {

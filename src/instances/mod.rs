@@ -42,9 +42,8 @@ pub use watcher::REPLAY as EVENTS_REPLAY;
 
 use crate::backend::{Backend, BackendError};
 use crate::configuration::Settings;
-use crate::domain::{labels, ContainerInfo, RunState};
+use crate::domain::{labels, ContainerInfo};
 use crate::tasks::Tasks;
-use activity::Seen;
 use index::Index;
 use transitions::Transitions;
 
@@ -122,10 +121,10 @@ impl Instances {
         }
     }
 
-    /// Records activity on an instance (a request let through after a wait).
-    pub fn touch(&self, name: &str) {
+    /// Records activity on an instance at `at` (a request let through after a wait, traffic).
+    pub fn touch(&self, name: &str, at: SystemTime) {
         if let Some(instance) = self.read().get(name) {
-            instance.touch(SystemTime::now());
+            instance.touch(at);
         }
     }
 
@@ -162,31 +161,22 @@ impl Instances {
 
     /// How the API shows an instance, with its idle schedule.
     pub fn view(&self, instance: &Instance) -> InstanceView {
-        let (facts, _) = self.facts(instance, false);
-        let mut view = instance.view();
-        view.idle_timeout = Some(
-            facts
-                .idle_timeout
-                .map_or_else(|| "0".into(), |t| humantime::format_duration(t).to_string()),
-        );
-        view.idle_action = Some(facts.idle_action);
-        view.sleeps_at = facts.sleeps_at().map(instance::rfc3339);
-        view
+        instance.view(&self.facts(instance, false))
     }
 
-    /// What the idle and eviction policy needs of an instance, and the activity it was read
+    /// What the idle and eviction policy needs of an instance, with the activity it was read
     /// from (a stop claims it only if nothing touched it since).
-    fn facts<'a>(&self, instance: &'a Instance, busy: bool) -> (policy::Facts<'a>, Seen) {
+    fn facts<'a>(&self, instance: &'a Instance, busy: bool) -> policy::Facts<'a> {
         let seen = instance.activity.seen();
-        let facts = policy::Facts {
+        policy::Facts {
             name: instance.name(),
             state: instance.info.state,
             since: policy::since(seen.time(), instance.info.started_at, self.boot),
             idle_timeout: instance.idle_timeout.unwrap_or(self.settings.idle_timeout),
             idle_action: instance.idle_action.unwrap_or(self.settings.idle_action),
             busy,
-        };
-        (facts, seen)
+            seen,
+        }
     }
 
     /// Name and port of every instance, sorted by name (for traefik's configuration).

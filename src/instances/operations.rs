@@ -147,13 +147,8 @@ impl Instances {
     /// Starts (or unpauses) without waiting for readiness (`PUT /deploy/{name}`).
     pub async fn start(self: &Arc<Self>, instance: &Instance) -> Result<InstanceView, OpError> {
         let _slot = self.make_room(instance.name()).await?;
-        let id = &instance.info.id;
-        match instance.info.state {
-            super::RunState::Paused => self.backend.unpause(id).await?,
-            _ => self.backend.start(id).await?,
-        }
+        let fresh = self.resume(instance).await?;
         log::info!("{}: started through the API", instance.name());
-        let fresh = self.refresh(id).await?;
         Ok(self.view(&fresh.unwrap_or_else(|| instance.clone())))
     }
 
@@ -188,11 +183,11 @@ impl Instances {
                 tokio::time::sleep(Duration::from_millis(20)).await;
             }
         };
-        let id = claim.id.clone();
+        // It reads the instance back before the claim ends.
         self.put_to_sleep(claim, IdleAction::Stop, "stopped through the API")
             .await?;
-        let fresh = self.refresh(&id).await?;
-        Ok(self.view(&fresh.ok_or_else(|| OpError::NotFound(name.to_string()))?))
+        let stopped = self.get(name);
+        Ok(self.view(&stopped.ok_or_else(|| OpError::NotFound(name.to_string()))?))
     }
 
     /// Stops and removes (`DELETE /deploy/{name}`).

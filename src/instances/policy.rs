@@ -4,6 +4,7 @@
 
 use std::time::{Duration, SystemTime};
 
+use super::activity::Seen;
 pub use crate::domain::IdleAction;
 use crate::domain::RunState;
 
@@ -19,6 +20,8 @@ pub struct Facts<'a> {
     pub idle_action: IdleAction,
     /// A start, a stop or a held request is under way for it: it is left alone.
     pub busy: bool,
+    /// The activity `since` was read from: a stop claims the instance only if it is unchanged.
+    pub seen: Seen,
 }
 
 impl Facts<'_> {
@@ -43,32 +46,31 @@ pub fn since(
         .fold(boot, SystemTime::max)
 }
 
-/// The instances to put to sleep now, with what to do to each: running, not busy, and idle for
-/// their whole timeout.
-pub fn idle_now<'a>(instances: &[Facts<'a>], now: SystemTime) -> Vec<(&'a str, IdleAction)> {
+/// The instances to put to sleep now (each into its `idle_action`): running, not busy, and idle
+/// for their whole timeout.
+pub fn idle_now<'f, 'a>(instances: &'f [Facts<'a>], now: SystemTime) -> Vec<&'f Facts<'a>> {
     instances
         .iter()
         .filter(|f| !f.busy && f.sleeps_at().is_some_and(|at| at <= now))
-        .map(|f| (f.name, f.idle_action))
         .collect()
 }
 
 /// Which instances may be stopped to make room, the least recently active first: running or
 /// paused, not busy, and quiet for at least `grace` (a request let through just before may
 /// still be in flight).
-pub fn eviction_order<'a>(
-    instances: &[Facts<'a>],
+pub fn eviction_order<'f, 'a>(
+    instances: &'f [Facts<'a>],
     now: SystemTime,
     grace: Duration,
-) -> Vec<&'a str> {
-    let mut candidates: Vec<&Facts<'a>> = instances
+) -> Vec<&'f Facts<'a>> {
+    let mut candidates: Vec<&'f Facts<'a>> = instances
         .iter()
         .filter(|f| matches!(f.state, RunState::Running | RunState::Paused))
         .filter(|f| !f.busy && f.since + grace <= now)
         .collect();
     // Paused ones first at equal age: they are asleep already. Then by name, for a stable order.
     candidates.sort_by_key(|f| (f.since, f.state != RunState::Paused, f.name));
-    candidates.into_iter().map(|f| f.name).collect()
+    candidates
 }
 
 /// Whether a running instance's network counters show traffic since the previous sample of the
@@ -122,7 +124,12 @@ mod tests {
             idle_timeout: Some(Duration::from_secs(60)),
             idle_action: IdleAction::Stop,
             busy: false,
+            seen: Seen::default(),
         }
+    }
+
+    fn names<'a>(facts: Vec<&Facts<'a>>) -> Vec<&'a str> {
+        facts.into_iter().map(|f| f.name).collect()
     }
 
     #[test]
@@ -156,14 +163,9 @@ mod tests {
             exited,
             pause,
         ];
-        assert_eq!(
-            idle_now(&all, at(100)),
-            vec![
-                ("idle", IdleAction::Stop),
-                ("exactly", IdleAction::Stop),
-                ("pause", IdleAction::Pause)
-            ]
-        );
+        let idle = idle_now(&all, at(100));
+        assert_eq!(names(idle.clone()), vec!["idle", "exactly", "pause"]);
+        assert_eq!(idle[2].idle_action, IdleAction::Pause);
         assert_eq!(all[2].sleeps_at(), Some(at(101)));
         assert_eq!(all[3].sleeps_at(), None);
         assert_eq!(all[5].sleeps_at(), None);
@@ -186,11 +188,11 @@ mod tests {
             facts("just-now", 99),
         ];
         assert_eq!(
-            eviction_order(&all, at(100), Duration::from_secs(5)),
+            names(eviction_order(&all, at(100), Duration::from_secs(5))),
             vec!["paused", "a", "b"]
         );
         assert_eq!(
-            eviction_order(&all, at(100), Duration::ZERO),
+            names(eviction_order(&all, at(100), Duration::ZERO)),
             vec!["paused", "a", "b", "just-now"]
         );
     }

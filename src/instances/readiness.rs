@@ -104,13 +104,9 @@ impl Instances {
         let Ok(addr) = Self::target(instance, instance.port) else {
             return;
         };
-        let connect_timeout = self.settings.http_probe_timeout;
+        let timeout = self.settings.http_probe_timeout;
         let attempts = async {
-            loop {
-                let connect = tokio::net::TcpStream::connect(addr);
-                if let Ok(Ok(_)) = tokio::time::timeout(connect_timeout, connect).await {
-                    return;
-                }
+            while !accepts(addr, timeout).await {
                 tokio::time::sleep(LISTEN_POLL).await;
             }
         };
@@ -171,14 +167,13 @@ impl Instances {
     pub(super) async fn probe_tcp(&self, instance: &Instance, port: u16) -> Result<(), StartError> {
         let addr = Self::target(instance, port)?;
         let timeout = self.settings.http_probe_timeout;
-        Backoff::probe()
-            .retry(|| async {
-                matches!(
-                    tokio::time::timeout(timeout, tokio::net::TcpStream::connect(addr)).await,
-                    Ok(Ok(_))
-                )
-            })
-            .await;
+        Backoff::probe().retry(|| accepts(addr, timeout)).await;
         Ok(())
     }
+}
+
+/// Whether a TCP connection to `addr` is accepted within `timeout`.
+async fn accepts(addr: SocketAddr, timeout: Duration) -> bool {
+    let connect = tokio::net::TcpStream::connect(addr);
+    matches!(tokio::time::timeout(timeout, connect).await, Ok(Ok(_)))
 }

@@ -29,6 +29,17 @@ pub(super) struct Transitions {
     pub slots: HashSet<String>,
 }
 
+/// Takes `name`'s entry out of `map` if it is still `own` (a newer one may stand there already).
+pub(super) fn remove_own<T>(
+    map: &mut HashMap<String, watch::Receiver<T>>,
+    name: &str,
+    own: &watch::Receiver<T>,
+) {
+    if map.get(name).is_some_and(|rx| rx.same_channel(own)) {
+        map.remove(name);
+    }
+}
+
 impl Transitions {
     /// Whether anything is under way for it: then it is neither put to sleep nor evicted.
     pub fn busy(&self, name: &str) -> bool {
@@ -45,18 +56,16 @@ pub(super) struct StopClaim {
     activity: Activity,
     seen: Seen,
     done: watch::Sender<bool>,
+    entry: watch::Receiver<bool>,
 }
 
 impl Drop for StopClaim {
     fn drop(&mut self) {
-        let mut transitions = self.instances.transitions();
-        if transitions
-            .stops
-            .get(&self.name)
-            .is_some_and(|rx| rx.same_channel(&self.done.subscribe()))
-        {
-            transitions.stops.remove(&self.name);
-        }
+        remove_own(
+            &mut self.instances.transitions().stops,
+            &self.name,
+            &self.entry,
+        );
         self.activity.release(self.seen);
         self.done.send_replace(true);
     }
@@ -89,8 +98,8 @@ impl Instances {
             Some(seen) => activity.claim_if_unchanged(seen).then_some(seen)?,
             None => activity.claim()?,
         };
-        let (done, rx) = watch::channel(false);
-        transitions.stops.insert(name.to_string(), rx);
+        let (done, entry) = watch::channel(false);
+        transitions.stops.insert(name.to_string(), entry.clone());
         Some(StopClaim {
             instances: Arc::clone(self),
             name: name.to_string(),
@@ -98,6 +107,7 @@ impl Instances {
             activity,
             seen,
             done,
+            entry,
         })
     }
 

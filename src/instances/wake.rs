@@ -3,12 +3,13 @@
 //! the engine's start calls bounded by `max_concurrent_starts`.
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Instant, SystemTime};
 
 use tokio::sync::watch;
 
 use super::capacity::CapacityFull;
-use super::{Instances, Readiness};
+use super::transitions::remove_own;
+use super::{Instance, Instances, Readiness};
 use crate::backend::BackendError;
 use crate::domain::RunState;
 use crate::error::chain;
@@ -97,7 +98,7 @@ impl Instances {
         let outcome = outcome.unwrap_or_else(|| Err(StartError::Gone(name.to_string())));
         if outcome.is_ok() {
             // The request let through after its wait is activity too.
-            self.touch(name);
+            self.touch(name, SystemTime::now());
         }
         outcome
     }
@@ -142,35 +143,13 @@ impl Instances {
                 RunState::Running => None,
                 _ => Some(self.make_room(name).await?),
             };
-            let gone = || StartError::Gone(name.into());
-            match instance.info.state {
-                RunState::Running => {}
-                RunState::Paused => {
-                    log::info!("{name}: unpausing");
-                    self.backend
-                        .unpause(&id)
-                        .await
-                        .map_err(|e| StartError::from_backend(name, e))?;
-                    self.mark_unpaused(name);
-                }
-                state => {
-                    log::info!("{name}: starting ({state:?})");
-                    self.backend
-                        .start(&id)
-                        .await
-                        .map_err(|e| StartError::from_backend(name, e))?;
-                }
-            }
-            if instance.info.state == RunState::Paused {
-                // The same run goes on: its readiness still holds; the event confirms later.
-                self.get(name).ok_or_else(gone)?
-            } else {
-                // The start's own view (address, start time) before the events stream has it.
-                self.refresh(&id)
-                    .await
-                    .map_err(|e| StartError::from_backend(name, e))?
-                    .ok_or_else(gone)?
-            }
+            let fresh = match instance.info.state {
+                RunState::Running => self.refresh(&id).await,
+                _ => self.resume(&instance).await,
+            };
+            fresh
+                .map_err(|e| StartError::from_backend(name, e))?
+                .ok_or_else(|| StartError::Gone(name.into()))?
         };
         if instance.is_ready() {
             return Ok(());
@@ -205,6 +184,28 @@ impl Instances {
     }
 }
 
+impl Instances {
+    /// Gets a container running: a paused one is unpaused (the same run goes on and its
+    /// readiness holds, so the index marks it running at once; the event confirms later), any
+    /// other is started and read back (its address and start time, before the events stream has
+    /// them). `None`: it is gone.
+    pub(super) async fn resume(
+        &self,
+        instance: &Instance,
+    ) -> Result<Option<Instance>, BackendError> {
+        let (name, id) = (instance.name(), &instance.info.id);
+        if instance.info.state == RunState::Paused {
+            log::info!("{name}: unpausing");
+            self.backend.unpause(id).await?;
+            self.mark_unpaused(name);
+            return Ok(self.get(name));
+        }
+        log::info!("{name}: starting ({:?})", instance.info.state);
+        self.backend.start(id).await?;
+        self.refresh(id).await
+    }
+}
+
 /// Takes a start out of the map when its task ends, however it ends (even by a panic), so a
 /// dead start never leaves an instance waiting on a channel nobody will fill.
 pub(super) struct StartGuard {
@@ -215,14 +216,11 @@ pub(super) struct StartGuard {
 
 impl Drop for StartGuard {
     fn drop(&mut self) {
-        let mut transitions = self.instances.transitions();
         // Only this start's entry: a newer one may already stand under the same name.
-        if transitions
-            .starts
-            .get(&self.name)
-            .is_some_and(|rx| rx.same_channel(&self.rx))
-        {
-            transitions.starts.remove(&self.name);
-        }
+        remove_own(
+            &mut self.instances.transitions().starts,
+            &self.name,
+            &self.rx,
+        );
     }
 }

@@ -88,12 +88,7 @@ async fn the_least_recently_active_instance_makes_room() {
     assert_eq!(app.auth_for(&recent).await.status(), 200);
 
     // A browser gets the page it can read; the wake goes through at once.
-    let response = app
-        .auth_request(Some(&app.cookie(&new)), "/")
-        .header("Accept", "text/html")
-        .send()
-        .await
-        .unwrap();
+    let response = app.auth_from_browser(&new).await;
     assert_eq!(response.status(), 200);
     assert_eq!(app.state(&old), "exited", "the least recently active goes");
     assert_eq!(app.state(&recent), "running");
@@ -115,12 +110,7 @@ async fn at_capacity_with_nothing_to_evict_a_request_changes_nothing() {
     stopped["start"] = json!(false);
     app.deploy(&waiting, IMAGE_NO_HEALTHCHECK, stopped).await;
 
-    let response = app
-        .auth_request(Some(&app.cookie(&waiting)), "/")
-        .header("Accept", "text/html")
-        .send()
-        .await
-        .unwrap();
+    let response = app.auth_from_browser(&waiting).await;
     assert_eq!(response.status(), 503);
     assert!(response.headers().contains_key("retry-after"));
     let page = response.text().await.unwrap();

@@ -226,12 +226,7 @@ async fn an_unhealthy_container_gets_502_and_is_stopped() {
         json!({"start": false, "envs": {"FAIL_STATUS": "1"}}),
     )
     .await;
-    let response = app
-        .auth_request(Some(&app.cookie(&name)), "/")
-        .header("Accept", "text/html")
-        .send()
-        .await
-        .unwrap();
+    let response = app.auth_from_browser(&name).await;
     assert_eq!(response.status(), 502);
     assert!(response.text().await.unwrap().contains("unhealthy"));
     assert!(

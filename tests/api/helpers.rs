@@ -268,6 +268,23 @@ impl TestApp {
             .unwrap()
     }
 
+    /// `/auth` as a browser's request reaches it (it accepts HTML).
+    pub async fn auth_from_browser(&self, name: &str) -> reqwest::Response {
+        self.auth_request(Some(&self.cookie(name)), "/")
+            .header("Accept", "text/html")
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Whether spawner's API shows `name` in `state` within `within` (its index follows Docker).
+    pub async fn api_shows(&self, name: &str, state: &str, within: Duration) -> bool {
+        eventually(within, || async {
+            self.api_get(&format!("/deploy/{name}")).await.1["state"] == state
+        })
+        .await
+    }
+
     pub fn state(&self, name: &str) -> String {
         docker(&["inspect", "-f", "{{.State.Status}}", name])
     }

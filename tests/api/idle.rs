@@ -109,10 +109,8 @@ async fn a_paused_instance_answers_again_in_one_round_trip() {
     app.deploy(&name, IMAGE_NO_HEALTHCHECK, body).await;
     assert_eq!(app.auth_for(&name).await.status(), 200);
     until_state(&app, &name, "paused", Duration::from_secs(5)).await;
-    let shown = eventually(Duration::from_secs(2), || async {
-        app.api_get(&format!("/deploy/{name}")).await.1["state"] == "paused"
-    });
-    assert!(shown.await, "the API did not show it paused");
+    let shown = app.api_shows(&name, "paused", Duration::from_secs(2)).await;
+    assert!(shown, "the API did not show it paused");
 
     assert_eq!(app.auth_for(&name).await.status(), 200);
     assert_eq!(app.state(&name), "running");
@@ -128,10 +126,10 @@ async fn a_paused_instance_answers_again_in_one_round_trip() {
     .await;
     docker(&["pause", &other]);
     until_state(&app, &other, "paused", Duration::from_secs(2)).await;
-    let seen = eventually(Duration::from_secs(5), || async {
-        app.api_get(&format!("/deploy/{other}")).await.1["state"] == "paused"
-    });
-    assert!(seen.await, "spawner did not see the pause");
+    let seen = app
+        .api_shows(&other, "paused", Duration::from_secs(5))
+        .await;
+    assert!(seen, "spawner did not see the pause");
     assert_eq!(app.auth_for(&other).await.status(), 200);
     assert_eq!(app.state(&other), "running");
 }

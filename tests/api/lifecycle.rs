@@ -44,10 +44,10 @@ async fn a_container_stopped_behind_spawners_back_is_started_by_the_next_request
         .await;
     assert_eq!(app.auth_for(&name).await.status(), 200);
     docker(&["stop", "-t", "1", &name]);
-    let seen = eventually(Duration::from_secs(10), || async {
-        app.api_get(&format!("/deploy/{name}")).await.1["state"] == "exited"
-    });
-    assert!(seen.await, "the stop was not seen within 10s");
+    let seen = app
+        .api_shows(&name, "exited", Duration::from_secs(10))
+        .await;
+    assert!(seen, "the stop was not seen within 10s");
     assert_eq!(app.auth_for(&name).await.status(), 200);
     assert_eq!(app.state(&name), "running");
 }

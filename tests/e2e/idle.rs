@@ -74,14 +74,8 @@ async fn a_talking_websocket_keeps_its_instance_up_and_a_silent_one_lets_it_slee
 
     // The next request wakes it: one round trip, method and body intact.
     let response = stack
-        .client
-        .post(format!("{}/notebook/save", stack.public))
-        .header("Cookie", stack.cookie(&name))
-        .header("Content-Type", "text/plain")
-        .body("the cell's source")
-        .send()
-        .await
-        .unwrap();
+        .post_text("/notebook/save", &name, "the cell's source")
+        .await;
     assert_eq!(response.status(), 200);
     assert_eq!(response.text().await.unwrap(), "the cell's source");
     assert_eq!(stack.state(&name), "running");

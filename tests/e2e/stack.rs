@@ -255,6 +255,18 @@ impl Stack {
         request.send().await.unwrap()
     }
 
+    /// A text POST through traefik with `name`'s cookie.
+    pub async fn post_text(&self, path: &str, name: &str, body: &str) -> reqwest::Response {
+        self.client
+            .post(format!("{}{path}", self.public))
+            .header("Cookie", self.cookie(name))
+            .header("Content-Type", "text/plain")
+            .body(body.to_string())
+            .send()
+            .await
+            .unwrap()
+    }
+
     pub fn state(&self, name: &str) -> String {
         docker(&["inspect", "-f", "{{.State.Status}}", name])
     }

@@ -66,20 +66,10 @@ async fn a_stopped_instance_answers_the_first_request_in_one_round_trip() {
 
     // A POST with a body to a stopped instance: the body reaches the app intact.
     docker(&["stop", &name]);
-    let response = stack
-        .client
-        .post(format!("{}/submit", stack.public))
-        .header("Cookie", stack.cookie(&name))
-        .header("Content-Type", "text/plain")
-        .body("a body that must survive the cold start")
-        .send()
-        .await
-        .unwrap();
+    let body = "a body that must survive the cold start";
+    let response = stack.post_text("/submit", &name, body).await;
     assert_eq!(response.status(), 200);
-    assert_eq!(
-        response.text().await.unwrap(),
-        "a body that must survive the cold start"
-    );
+    assert_eq!(response.text().await.unwrap(), body);
 }
 
 #[tokio::test]
