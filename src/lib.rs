@@ -13,6 +13,7 @@
 //!   module that imports bollard. A Docker Swarm backend will stand beside it.
 //! - [`traefik`]: the dynamic configuration spawner serves, and traefik's API.
 //! - [`domain`]: parsed input types, container facts and label names, shared by all of the above.
+//! - [`metrics`]: the Prometheus metrics (`GET /metrics`).
 //! - [`tasks`]: owned background tasks and the shutdown signal; [`backoff`]: the one retry rule;
 //!   [`error`]: logging an error with its whole chain of causes.
 
@@ -24,6 +25,7 @@ pub mod error;
 pub mod gate;
 pub mod instance_network;
 pub mod instances;
+pub mod metrics;
 pub mod routes;
 pub mod sessions;
 pub mod startup;

@@ -11,7 +11,8 @@ use crate::error::chain;
 use crate::gate::Gate;
 use crate::instance_network::{self, NetworkError};
 use crate::instances::Instances;
-use crate::routes::{deploy, forward_auth, guard, health, json_error, traefik_config};
+use crate::metrics::Metrics;
+use crate::routes::{deploy, forward_auth, guard, health, json_error, metrics, traefik_config};
 use crate::sessions::Sessions;
 use crate::tasks::Tasks;
 use actix_web::dev::Server;
@@ -67,13 +68,14 @@ impl Application {
         log::info!("settings: {}", settings.summary());
         let api_listener = bind("api_addr", settings.api_addr)?;
         let auth_listener = bind("auth_addr", settings.auth_addr)?;
-        let backend = Backend::docker(&settings.docker_host)
+        let metrics = Arc::new(Metrics::new());
+        let backend = Backend::docker(&settings.docker_host, Arc::clone(&metrics))
             .await
             .map_err(StartupError::Docker)?;
         instance_network::ensure(&backend, &settings).await?;
         let settings = Arc::new(settings);
         let tasks = Tasks::on_current_runtime();
-        let instances = Instances::new(backend, Arc::clone(&settings), tasks.clone());
+        let instances = Instances::new(backend, Arc::clone(&settings), tasks.clone(), metrics);
         instances.start_watcher();
         instances.start_culler();
         if settings.api_token.is_none() {
@@ -114,6 +116,8 @@ impl Application {
                 .route("/deploy/{name}", web::delete().to(deploy::delete))
                 .route("/deploy/{name}/session", web::post().to(deploy::session))
                 .route("/deploy/{name}/stop", web::post().to(deploy::stop))
+                .route("/deploy/{name}/recreate", web::post().to(deploy::recreate))
+                .route("/metrics", web::get().to(metrics::metrics))
                 .route(
                     "/traefik/config",
                     web::get().to(traefik_config::traefik_config),

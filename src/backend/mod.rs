@@ -1,246 +1,78 @@
 //! The seam in front of the container engine: every operation spawner needs of it, in domain
 //! types, with one error type and one event type.
 //!
-//! [`Backend`] is an enum with a variant per engine (Docker today; Docker Swarm is planned), each
-//! in a module of its own; only those modules import the engine's client library. The rest of the
-//! crate sees [`ContainerInfo`], [`Event`] and [`BackendError`], whose variants say what kind of
-//! failure it was (so callers can answer 404, 409 or 503) and keep the engine's own error as their
-//! `source` for the log.
+//! [`Backend`] holds an [`Engine`], an enum with a variant per engine (Docker today; Docker Swarm
+//! is planned), each in a module of its own; only those modules import the engine's client
+//! library. The rest of the crate sees [`ContainerInfo`], [`Event`] and [`BackendError`], whose
+//! variants say what kind of failure it was (so callers can answer 404, 409 or 503) and keep the
+//! engine's own error as their `source` for the log. Every call is counted (by operation, and its
+//! failures by kind) in the metrics.
 
 pub mod docker;
+mod error;
+mod types;
 
 use std::collections::BTreeMap;
-use std::fmt;
-use std::net::Ipv4Addr;
-
-use ipnet::Ipv4Net;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use futures_util::stream::BoxStream;
+use ipnet::Ipv4Net;
 
-use crate::domain::limits::Limits;
-use crate::domain::{ContainerInfo, Health, NetworkInfo};
+pub use error::{gone_is_done, BackendError, BoxError, Op};
+pub use types::*;
 
-pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+use crate::domain::{ContainerInfo, NetworkInfo};
+use crate::metrics::Metrics;
 
-/// The operations, named for errors, logs and (later) metrics.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Op {
-    Connect,
-    List,
-    Inspect,
-    InspectImage,
-    InspectNetwork,
-    CreateNetwork,
-    Create,
-    Start,
-    Stop,
-    Pause,
-    Unpause,
-    Remove,
-    Events,
-    Exec,
-    Stats,
-    Pull,
-}
-
-impl Op {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Op::Connect => "connect",
-            Op::List => "list",
-            Op::Inspect => "inspect",
-            Op::InspectImage => "inspect image",
-            Op::InspectNetwork => "inspect network",
-            Op::CreateNetwork => "create network",
-            Op::Create => "create",
-            Op::Start => "start",
-            Op::Stop => "stop",
-            Op::Pause => "pause",
-            Op::Unpause => "unpause",
-            Op::Remove => "remove",
-            Op::Events => "events",
-            Op::Exec => "exec",
-            Op::Stats => "stats",
-            Op::Pull => "pull",
-        }
-    }
-}
-
-impl fmt::Display for Op {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// Why an operation failed. `target` is the container, image or network it was about.
-#[derive(Debug, thiserror::Error)]
-pub enum BackendError {
-    #[error("{op} {target}: not found")]
-    NotFound {
-        op: Op,
-        target: String,
-        #[source]
-        source: BoxError,
-    },
-    #[error("{op} {target}: refused in its current state")]
-    Conflict {
-        op: Op,
-        target: String,
-        #[source]
-        source: BoxError,
-    },
-    #[error("{op} {target}: refused as invalid")]
-    Rejected {
-        op: Op,
-        target: String,
-        #[source]
-        source: BoxError,
-    },
-    #[error("{op}: the container engine cannot be reached")]
-    Unavailable {
-        op: Op,
-        #[source]
-        source: BoxError,
-    },
-    #[error("{op} {target}: the container engine failed")]
-    Failed {
-        op: Op,
-        target: String,
-        #[source]
-        source: BoxError,
-    },
-}
-
-impl BackendError {
-    pub fn op(&self) -> Op {
-        match self {
-            BackendError::NotFound { op, .. }
-            | BackendError::Conflict { op, .. }
-            | BackendError::Rejected { op, .. }
-            | BackendError::Unavailable { op, .. }
-            | BackendError::Failed { op, .. } => *op,
-        }
-    }
-
-    pub fn is_not_found(&self) -> bool {
-        matches!(self, BackendError::NotFound { .. })
-    }
-
-    pub fn is_unavailable(&self) -> bool {
-        matches!(self, BackendError::Unavailable { .. })
-    }
-}
-
-/// For removals and stops: a container that is already gone is what was asked for.
-pub fn gone_is_done(result: Result<(), BackendError>) -> Result<(), BackendError> {
-    match result {
-        Err(e) if e.is_not_found() => Ok(()),
-        other => other,
-    }
-}
-
-/// A change to a managed container, from the engine's events stream.
-#[derive(Debug, Clone)]
-pub struct Event {
-    pub id: String,
-    pub kind: EventKind,
-    /// When the engine saw it, by the engine's clock; `None` when it did not say.
-    pub time: Option<SystemTime>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum EventKind {
-    Created,
-    Started,
-    /// The run ended, with its exit code when the engine gave one.
-    Died {
-        exit_code: Option<i64>,
-    },
-    Stopped,
-    Paused,
-    Unpaused,
-    Renamed,
-    Updated,
-    Destroyed,
-    Health(Health),
-    /// Anything else (exec, attach, …): it changes nothing spawner keeps.
-    Other(String),
-}
-
-impl EventKind {
-    /// Whether the container should be described again after this event.
-    pub fn changes_the_container(&self) -> bool {
-        !matches!(self, EventKind::Other(_))
-    }
-}
-
-/// What to create: already validated by the caller.
-#[derive(Debug, Clone)]
-pub struct CreateSpec {
-    pub name: String,
-    pub image: String,
-    pub network: String,
-    pub labels: BTreeMap<String, String>,
-    pub envs: BTreeMap<String, String>,
-    pub limits: Limits,
-    /// Capabilities it runs without; it never gains privileges (`no-new-privileges`).
-    pub cap_drop: Vec<String>,
-    /// Its fixed address on `network` (`None`: the engine picks one at each start).
-    pub address: Option<Ipv4Addr>,
-}
-
-/// A command run inside a container and what it printed (stdout and stderr, interleaved).
-#[derive(Debug, Clone)]
-pub struct ExecOutput {
-    pub exit_code: Option<i64>,
-    pub output: String,
-}
-
-/// One sample of a container's resource counters (cumulative since it started).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Stats {
-    pub cpu_total_ns: u64,
-    pub memory_bytes: u64,
-    /// Summed over every network interface.
-    pub rx_bytes: u64,
-    pub tx_bytes: u64,
-    pub rx_packets: u64,
-    pub tx_packets: u64,
-}
-
-/// The container engine.
+/// The engines spawner can run instances on.
 #[derive(Clone)]
-pub enum Backend {
+pub enum Engine {
     Docker(docker::DockerBackend),
+}
+
+/// The container engine, its calls counted.
+#[derive(Clone)]
+pub struct Backend {
+    engine: Engine,
+    metrics: Arc<Metrics>,
+}
+
+/// Runs `$call` on the engine (bound to `$e`) and counts it as `$op`.
+macro_rules! call {
+    ($self:ident, $op:expr, $e:ident => $call:expr) => {{
+        let result = match &$self.engine {
+            Engine::Docker($e) => $call.await,
+        };
+        $self.count($op, &result);
+        result
+    }};
 }
 
 impl Backend {
     /// The Docker engine at `host` (empty: as the `docker` CLI finds it).
-    pub async fn docker(host: &str) -> Result<Self, BackendError> {
-        docker::DockerBackend::connect(host)
-            .await
-            .map(Backend::Docker)
+    pub async fn docker(host: &str, metrics: Arc<Metrics>) -> Result<Self, BackendError> {
+        let engine = Engine::Docker(docker::DockerBackend::connect(host).await?);
+        Ok(Self { engine, metrics })
+    }
+
+    fn count<T>(&self, op: Op, result: &Result<T, BackendError>) {
+        let kind = result.as_ref().err().map(BackendError::kind);
+        self.metrics.docker_call(op.as_str(), kind);
     }
 
     /// Every managed container, described.
     pub async fn list_managed(&self) -> Result<Vec<ContainerInfo>, BackendError> {
-        match self {
-            Backend::Docker(d) => d.list_managed().await,
-        }
+        call!(self, Op::List, d => d.list_managed())
     }
 
     /// One container, if it is spawner's; `NotFound` for one that exists but is not.
     pub async fn inspect_managed(&self, name_or_id: &str) -> Result<ContainerInfo, BackendError> {
-        match self {
-            Backend::Docker(d) => d.inspect_managed(name_or_id).await,
-        }
+        call!(self, Op::Inspect, d => d.inspect_managed(name_or_id))
     }
 
     pub async fn image_exists(&self, image: &str) -> Result<bool, BackendError> {
-        match self {
-            Backend::Docker(d) => d.image_exists(image).await,
-        }
+        call!(self, Op::InspectImage, d => d.image_exists(image))
     }
 
     /// The network, or `None` when it does not exist.
@@ -248,9 +80,7 @@ impl Backend {
         &self,
         network: &str,
     ) -> Result<Option<NetworkInfo>, BackendError> {
-        match self {
-            Backend::Docker(d) => d.inspect_network(network).await,
-        }
+        call!(self, Op::InspectNetwork, d => d.inspect_network(network))
     }
 
     /// Creates a bridge network for instances: `subnet` of its own, inter-container traffic off.
@@ -260,82 +90,96 @@ impl Backend {
         subnet: Ipv4Net,
         labels: BTreeMap<String, String>,
     ) -> Result<(), BackendError> {
-        match self {
-            Backend::Docker(d) => d.create_isolated_network(name, subnet, labels).await,
-        }
+        call!(self, Op::CreateNetwork, d => d.create_isolated_network(name, subnet, labels))
     }
 
     /// Creates the container (not started) and returns its id.
     pub async fn create(&self, spec: &CreateSpec) -> Result<String, BackendError> {
-        match self {
-            Backend::Docker(d) => d.create(spec).await,
-        }
+        call!(self, Op::Create, d => d.create(spec))
+    }
+
+    /// What a container was created with (a recreate makes its successor from it).
+    pub async fn spec_of(&self, id: &str) -> Result<CreateSpec, BackendError> {
+        call!(self, Op::Inspect, d => d.spec_of(id))
     }
 
     /// Starts a container; one that already runs is not an error.
     pub async fn start(&self, id: &str) -> Result<(), BackendError> {
-        match self {
-            Backend::Docker(d) => d.start(id).await,
-        }
+        call!(self, Op::Start, d => d.start(id))
     }
 
     /// Stops a container, killing it after `grace`; one already stopped is not an error.
     pub async fn stop(&self, id: &str, grace: Duration) -> Result<(), BackendError> {
-        match self {
-            Backend::Docker(d) => d.stop(id, grace).await,
-        }
+        call!(self, Op::Stop, d => d.stop(id, grace))
     }
 
     pub async fn pause(&self, id: &str) -> Result<(), BackendError> {
-        match self {
-            Backend::Docker(d) => d.pause(id).await,
-        }
+        call!(self, Op::Pause, d => d.pause(id))
     }
 
     pub async fn unpause(&self, id: &str) -> Result<(), BackendError> {
-        match self {
-            Backend::Docker(d) => d.unpause(id).await,
-        }
+        call!(self, Op::Unpause, d => d.unpause(id))
     }
 
-    /// Removes a container, running or not.
+    /// Removes a container, running or not (never its volumes).
     pub async fn remove(&self, id: &str) -> Result<(), BackendError> {
-        match self {
-            Backend::Docker(d) => d.remove(id).await,
-        }
+        call!(self, Op::Remove, d => d.remove(id))
     }
 
     /// Changes to managed containers from `since` (engine time) on.
     pub fn events(&self, since: SystemTime) -> BoxStream<'static, Result<Event, BackendError>> {
-        match self {
-            Backend::Docker(d) => d.events(since),
+        self.metrics.docker_call(Op::Events.as_str(), None);
+        match &self.engine {
+            Engine::Docker(d) => d.events(since),
         }
     }
 
     /// Runs `cmd` in a running container and waits for it to end.
     pub async fn exec(&self, id: &str, cmd: &[String]) -> Result<ExecOutput, BackendError> {
-        match self {
-            Backend::Docker(d) => d.exec(id, cmd).await,
-        }
+        call!(self, Op::Exec, d => d.exec(id, cmd))
     }
 
     pub async fn stats(&self, id: &str) -> Result<Stats, BackendError> {
-        match self {
-            Backend::Docker(d) => d.stats(id).await,
-        }
+        call!(self, Op::Stats, d => d.stats(id))
     }
 
-    /// Pulls an image from its registry, logging progress.
-    pub async fn pull(&self, image: &str) -> Result<(), BackendError> {
-        match self {
-            Backend::Docker(d) => d.pull(image).await,
-        }
+    /// Pulls an image from its registry (with `auth` when given), logging progress. A registry
+    /// that says it has no such image is `NotFound`; one that cannot be reached, `Unavailable`.
+    pub async fn pull(&self, image: &str, auth: Option<RegistryAuth>) -> Result<(), BackendError> {
+        call!(self, Op::Pull, d => d.pull(image, auth))
+    }
+
+    /// A volume's labels, or `None` when there is no volume of that name.
+    pub async fn volume_labels(
+        &self,
+        name: &str,
+    ) -> Result<Option<BTreeMap<String, String>>, BackendError> {
+        call!(self, Op::InspectVolume, d => d.volume_labels(name))
+    }
+
+    pub async fn create_volume(
+        &self,
+        name: &str,
+        labels: BTreeMap<String, String>,
+    ) -> Result<(), BackendError> {
+        call!(self, Op::CreateVolume, d => d.create_volume(name, labels))
+    }
+
+    /// Removes a volume; one already gone is not an error.
+    pub async fn remove_volume(&self, name: &str) -> Result<(), BackendError> {
+        call!(self, Op::RemoveVolume, d => d.remove_volume(name))
+    }
+
+    /// The names of the volumes that carry every one of `labels`.
+    pub async fn volumes_labelled(
+        &self,
+        labels: &BTreeMap<String, String>,
+    ) -> Result<Vec<String>, BackendError> {
+        call!(self, Op::ListVolumes, d => d.volumes_labelled(labels))
     }
 
     /// The engine's clock now: compare engine times with it, never with this host's clock.
     pub async fn now(&self) -> Result<SystemTime, BackendError> {
-        match self {
-            Backend::Docker(d) => d.now().await,
-        }
+        call!(self, Op::Inspect, d => d.now())
     }
 }

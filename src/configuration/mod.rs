@@ -15,6 +15,7 @@ mod tests;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
 pub use cli::{command, flag};
@@ -22,7 +23,7 @@ pub use table::SETTINGS;
 
 use crate::domain::limits::{LimitRules, Limits};
 use crate::domain::session::Secret;
-use crate::domain::{ApiToken, IdleAction};
+use crate::domain::{ApiToken, IdleAction, PullPolicy};
 use ipnet::Ipv4Net;
 use parse::*;
 
@@ -73,6 +74,9 @@ pub struct Settings {
     /// `None`: no cap.
     pub max_running: Option<usize>,
     pub evict_grace: Duration,
+    pub pull_policy: PullPolicy,
+    /// A Docker `config.json` with registry credentials, read at each pull.
+    pub registry_auth_file: Option<PathBuf>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -194,6 +198,8 @@ impl Settings {
             idle_action: get(c, "idle_action", |raw| IdleAction::parse(&raw))?,
             max_running: get(c, "max_running", optional_count)?,
             evict_grace: get(c, "evict_grace", duration)?,
+            pull_policy: get(c, "pull_policy", |raw| PullPolicy::parse(&raw))?,
+            registry_auth_file: get(c, "registry_auth_file", registry_auth_file)?,
         })
     }
 
@@ -203,7 +209,7 @@ impl Settings {
             "network={} scope={} use_path_routing={} container_prefix={:?} cookie_key={} \
              cookie_signing={} api_token={} \
              traefik_check_enabled={} hold_timeout={} max_concurrent_starts={} idle_timeout={} \
-             idle_action={} max_running={}",
+             idle_action={} max_running={} pull_policy={}",
             self.network,
             self.scope,
             self.use_path_routing,
@@ -225,6 +231,7 @@ impl Settings {
             self.idle_action.as_str(),
             self.max_running
                 .map_or_else(|| "none".into(), |n| n.to_string()),
+            self.pull_policy.as_str(),
         )
     }
 

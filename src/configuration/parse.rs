@@ -209,3 +209,15 @@ pub fn subnet(raw: String) -> Result<ipnet::Ipv4Net, String> {
     }
     Ok(net)
 }
+
+/// A Docker `config.json` that must be readable and well-formed at start (it is read again at
+/// each pull, so a later `docker login` takes effect).
+pub fn registry_auth_file(raw: String) -> Result<Option<std::path::PathBuf>, String> {
+    let raw = raw.trim();
+    if raw.is_empty() {
+        return Ok(None);
+    }
+    let text = std::fs::read_to_string(raw).map_err(|e| format!("cannot read it: {e}"))?;
+    crate::domain::registry::parse_config(&text)?;
+    Ok(Some(raw.into()))
+}

@@ -240,6 +240,18 @@ pub const SETTINGS: &[(&str, &str, &str, &str)] = &[
         "An instance active within this is never stopped to make room (its requests may still be in flight)",
     ),
     (
+        "pull_policy",
+        "missing",
+        "POLICY",
+        "When a deploy pulls its image: never, missing (when not on the Docker host) or always; a deploy body's pull_policy overrides it",
+    ),
+    (
+        "registry_auth_file",
+        "",
+        "FILE",
+        "A Docker config.json (as docker login writes it) with the registries' credentials for pulls (empty: pull without credentials)",
+    ),
+    (
         "entrypoint",
         "web",
         "NAME",

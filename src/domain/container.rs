@@ -18,6 +18,30 @@ pub enum RunState {
     Dead,
 }
 
+impl RunState {
+    pub const ALL: [RunState; 7] = [
+        RunState::Created,
+        RunState::Running,
+        RunState::Paused,
+        RunState::Restarting,
+        RunState::Removing,
+        RunState::Exited,
+        RunState::Dead,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunState::Created => "created",
+            RunState::Running => "running",
+            RunState::Paused => "paused",
+            RunState::Restarting => "restarting",
+            RunState::Removing => "removing",
+            RunState::Exited => "exited",
+            RunState::Dead => "dead",
+        }
+    }
+}
+
 /// Result of the container's own health check (Docker `HEALTHCHECK`); `None` when it has none.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]

@@ -4,7 +4,8 @@ use serde::Deserialize;
 
 use super::idle::{self, IdleAction};
 use super::limits::{LimitRules, Limits, MemoryField};
-use super::{labels, InstanceName};
+use super::volumes::{self, Volume};
+use super::{labels, InstanceName, PullPolicy};
 
 /// The body of `POST /deploy`, as the old spawner's clients send it. Unknown fields are refused:
 /// the body grants nothing beyond these (no binds, no privileges, no host network).
@@ -36,6 +37,12 @@ pub struct DeployRequest {
     /// `"stop"` or `"pause"`. Default: the setting.
     #[serde(default)]
     pub idle_action: Option<String>,
+    /// `{"<volume-name>": "/path/in/container"}`: named volumes of the instance's own.
+    #[serde(default)]
+    pub volumes: Option<BTreeMap<String, String>>,
+    /// `"never"`, `"missing"` or `"always"`. Default: the setting.
+    #[serde(default)]
+    pub pull_policy: Option<String>,
 }
 
 /// A deploy request that has passed every check that needs no Docker call.
@@ -49,6 +56,9 @@ pub struct DeploySpec {
     pub port: Option<u16>,
     pub start: bool,
     pub limits: Limits,
+    pub volumes: Vec<Volume>,
+    /// `None`: the setting's.
+    pub pull_policy: Option<PullPolicy>,
 }
 
 impl DeploySpec {
@@ -77,15 +87,7 @@ impl DeploySpec {
             }
         })?;
         let name = InstanceName::parse(&raw.name)?;
-        let image = raw.image.trim().to_string();
-        if image.is_empty() {
-            return Err(
-                "`image` must not be empty; name an image present on the Docker host".into(),
-            );
-        }
-        if image.len() > 255 || image.chars().any(|c| c.is_whitespace() || c.is_control()) {
-            return Err(format!("`image` {:?} is not an image reference", raw.image));
-        }
+        let image = image_reference(&raw.image)?;
         let network = match raw.network.as_deref().map(str::trim) {
             None | Some("") => default_network.to_string(),
             Some(n) => n.to_string(),
@@ -114,13 +116,8 @@ impl DeploySpec {
             }
         }
         let envs = raw.envs.unwrap_or_default();
-        for key in envs.keys() {
-            if key.is_empty() || key.contains('=') || key.contains('\0') {
-                return Err(format!(
-                    "`envs` key {key:?} is not a valid environment variable name"
-                ));
-            }
-        }
+        check_envs(&envs)?;
+        labels.insert(labels::ENVS.into(), env_names(&envs));
         if raw.port == Some(0) {
             return Err("`port` must be between 1 and 65535".into());
         }
@@ -134,6 +131,17 @@ impl DeploySpec {
                 .map_err(|e| format!("invalid `idle_action` {raw:?}: {e}"))?;
             labels.insert(labels::IDLE_ACTION.into(), action.as_str().into());
         }
+        let volumes = volumes::parse(&raw.volumes.unwrap_or_default())?;
+        if !volumes.is_empty() {
+            let json = serde_json::to_string(&volumes).expect("plain data serializes");
+            labels.insert(labels::VOLUMES.into(), json);
+        }
+        let pull_policy = raw
+            .pull_policy
+            .map(|raw| {
+                PullPolicy::parse(&raw).map_err(|e| format!("invalid `pull_policy` {raw:?}: {e}"))
+            })
+            .transpose()?;
         Ok(Self {
             name,
             image,
@@ -143,8 +151,39 @@ impl DeploySpec {
             port: raw.port,
             start: raw.start.unwrap_or(true),
             limits,
+            volumes,
+            pull_policy,
         })
     }
+}
+
+/// Refuses a name no process could read as an environment variable.
+pub fn check_envs(envs: &BTreeMap<String, String>) -> Result<(), String> {
+    for key in envs.keys() {
+        if key.is_empty() || key.contains('=') || key.contains('\0') {
+            return Err(format!(
+                "`envs` key {key:?} is not a valid environment variable name"
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The `spawner.envs` label: which variables the deploy body set.
+pub fn env_names(envs: &BTreeMap<String, String>) -> String {
+    serde_json::to_string(&envs.keys().collect::<Vec<_>>()).expect("strings serialize")
+}
+
+/// Reads the image reference of a body (`image` of a deploy or a recreate).
+pub fn image_reference(raw: &str) -> Result<String, String> {
+    let image = raw.trim().to_string();
+    if image.is_empty() {
+        return Err("`image` must not be empty; name an image present on the Docker host".into());
+    }
+    if image.len() > 255 || image.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(format!("`image` {raw:?} is not an image reference"));
+    }
+    Ok(image)
 }
 
 #[cfg(test)]
@@ -186,7 +225,10 @@ mod tests {
     fn labels_envs_and_network_may_be_missing() {
         let spec = parse(r#"{"name":"m","image":"i","start":false}"#).unwrap();
         assert_eq!(spec.network, "net");
-        assert!(spec.labels.is_empty() && spec.envs.is_empty());
+        assert!(spec.envs.is_empty());
+        // Only the (empty) list of variables it set, which a recreate keeps.
+        assert_eq!(spec.labels.keys().collect::<Vec<_>>(), [labels::ENVS]);
+        assert_eq!(spec.labels[labels::ENVS], "[]");
         assert!(!spec.start);
     }
 

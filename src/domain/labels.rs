@@ -23,6 +23,14 @@ pub const FIXED_ADDRESSES: &str = "spawner.fixed-addresses";
 pub const IDLE_TIMEOUT: &str = "spawner.idle-timeout";
 /// What it is put into when idle: `stop` or `pause`.
 pub const IDLE_ACTION: &str = "spawner.idle-action";
+/// The instance's volumes, `{"<name>": "/path"}` as JSON: a recreate mounts them again.
+pub const VOLUMES: &str = "spawner.volumes";
+/// The names of the environment variables the deploy body set, as a JSON list: a recreate keeps
+/// these (and not the image's own).
+pub const ENVS: &str = "spawner.envs";
+/// On a volume: the instance it belongs to, and its short name.
+pub const VOLUME_OF: &str = "spawner.instance";
+pub const VOLUME_NAME: &str = "spawner.volume";
 /// URL probed for readiness; the old spawner's clients send `health-check`, older ones `healthcheck`.
 pub const HEALTH_CHECK: [&str; 2] = ["health-check", "healthcheck"];
 

@@ -5,13 +5,17 @@
 
 mod api_token;
 mod container;
-mod deploy_request;
+pub mod deploy_request;
 pub mod idle;
 mod instance_name;
 pub mod labels;
 pub mod limits;
 mod network;
+mod pull_policy;
+mod recreate_request;
+pub mod registry;
 pub mod session;
+pub mod volumes;
 
 pub use api_token::ApiToken;
 pub use container::{ContainerInfo, Health, RunState};
@@ -19,3 +23,5 @@ pub use deploy_request::{DeployRequest, DeploySpec};
 pub use idle::IdleAction;
 pub use instance_name::InstanceName;
 pub use network::{NetworkInfo, ICC_OPTION};
+pub use pull_policy::PullPolicy;
+pub use recreate_request::RecreateSpec;

@@ -16,6 +16,7 @@ pub use request::{route, same_site, AuthRequest, Route};
 use crate::configuration::Settings;
 use crate::domain::InstanceName;
 use crate::instances::{Instances, Lookup, StartError};
+use crate::metrics::Held;
 use crate::sessions::Sessions;
 use crate::traefik::api::TraefikApi;
 
@@ -62,6 +63,10 @@ impl Gate {
         }
     }
 
+    pub fn metrics(&self) -> &crate::metrics::Metrics {
+        self.instances.metrics()
+    }
+
     pub async fn decide(&self, request: &AuthRequest, fallback: bool) -> Outcome {
         let settings = &self.settings;
         let epoch_of = |name: &InstanceName| self.instances.session_epoch(name.as_str());
@@ -82,8 +87,18 @@ impl Gate {
         };
         let started = Instant::now();
         if !ready {
+            let metrics = self.instances.metrics();
+            let _held = Held::new(&metrics.held_now);
+            let readiness = self.instances.readiness_kind(name.as_str());
             let wait = self.instances.ensure_ready(name.as_str());
-            match tokio::time::timeout(settings.hold_timeout, wait).await {
+            let waited = tokio::time::timeout(settings.hold_timeout, wait).await;
+            let result = match &waited {
+                Ok(Ok(())) => "ready",
+                Ok(Err(_)) => "failed",
+                Err(_) => "not_ready",
+            };
+            metrics.held(readiness, result, started.elapsed());
+            match waited {
                 Ok(Ok(())) => {}
                 Ok(Err(StartError::Gone(_))) => return Outcome::Home,
                 Ok(Err(error)) => return Outcome::Failed { name, error },

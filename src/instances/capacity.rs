@@ -13,6 +13,7 @@ use std::time::SystemTime;
 
 use super::{policy, Instances};
 use crate::domain::{IdleAction, RunState};
+use crate::metrics::Reason;
 
 /// Refused: the cap is reached and no running instance may be stopped to make room.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -47,7 +48,11 @@ impl Instances {
     /// Makes room for `name` to run: nothing to do (no cap, or it already counts), a place
     /// taken, or a place taken after stopping the least recently active instance (this waits
     /// for that stop to end).
-    pub(super) async fn make_room(self: &Arc<Self>, name: &str) -> Result<Slot, CapacityFull> {
+    pub(super) async fn make_room(
+        self: &Arc<Self>,
+        name: &str,
+        needed_by: Reason,
+    ) -> Result<Slot, CapacityFull> {
         let Some(max) = self.settings.max_running else {
             return Ok(Slot { held: None });
         };
@@ -91,13 +96,16 @@ impl Instances {
                 "least recently active; evicted to make room for {name} (max_running {max})"
             );
             // A stop that failed leaves the victim running: then there is no room after all.
+            let reason = Reason::Evicted;
             if self
-                .put_to_sleep(claim, IdleAction::Stop, &why)
+                .put_to_sleep(claim, IdleAction::Stop, reason, &why)
                 .await
                 .is_err()
             {
                 return Err(CapacityFull { max });
             }
+            let evictions = &self.metrics.evictions;
+            evictions.with_label_values(&[needed_by.as_str()]).inc();
         }
         Ok(slot)
     }

@@ -17,6 +17,7 @@ use super::policy::{self, TrafficSample};
 use super::Instances;
 use crate::domain::RunState;
 use crate::error::chain;
+use crate::metrics::Reason;
 
 /// Counter samples asked of the engine at once (each waits for its stats collector, ~1 s).
 const SAMPLES_AT_ONCE: usize = 64;
@@ -124,8 +125,7 @@ impl Instances {
         };
         report.put_to_sleep = claims.len();
         let sleeps = claims.into_iter().map(|(claim, action)| async move {
-            let why = "idle";
-            let _ = self.put_to_sleep(claim, action, why).await;
+            let _ = self.put_to_sleep(claim, action, Reason::Idle, "idle").await;
         });
         futures_util::future::join_all(sleeps).await;
         report

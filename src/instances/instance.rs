@@ -26,6 +26,18 @@ pub enum Readiness {
     Delay,
 }
 
+impl Readiness {
+    /// Its kind, for the metrics.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Readiness::DockerHealth => "healthcheck",
+            Readiness::Http { .. } => "http",
+            Readiness::Tcp { .. } => "tcp",
+            Readiness::Delay => "delay",
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Instance {
     pub info: ContainerInfo,

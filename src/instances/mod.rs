@@ -17,15 +17,19 @@ mod activity;
 mod addresses;
 mod capacity;
 mod culler;
+mod images;
 mod index;
 mod instance;
 mod operations;
 mod policy;
 mod readiness;
+mod recreate;
 mod transitions;
+mod volumes;
 mod wake;
 mod watcher;
 
+use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{Duration, SystemTime};
@@ -42,8 +46,10 @@ pub use watcher::REPLAY as EVENTS_REPLAY;
 
 use crate::backend::{Backend, BackendError};
 use crate::configuration::Settings;
-use crate::domain::{labels, ContainerInfo};
+use crate::domain::{labels, ContainerInfo, RunState};
+use crate::metrics::{Metrics, Reason};
 use crate::tasks::Tasks;
+pub use images::PullError;
 use index::Index;
 use transitions::Transitions;
 
@@ -71,11 +77,19 @@ pub struct Instances {
     probe_client: reqwest::Client,
     /// Fixed addresses held for creates under way.
     addresses: addresses::Addresses,
+    /// Image pulls under way, by image (one pull however many deploys wait for it).
+    pulls: Mutex<images::Pulls>,
+    metrics: Arc<Metrics>,
     tasks: Tasks,
 }
 
 impl Instances {
-    pub fn new(backend: Backend, settings: Arc<Settings>, tasks: Tasks) -> Arc<Self> {
+    pub fn new(
+        backend: Backend,
+        settings: Arc<Settings>,
+        tasks: Tasks,
+        metrics: Arc<Metrics>,
+    ) -> Arc<Self> {
         let probe_client = reqwest::Client::builder()
             .timeout(settings.http_probe_timeout)
             .pool_max_idle_per_host(0)
@@ -92,6 +106,8 @@ impl Instances {
             boot: SystemTime::now(),
             probe_client,
             addresses: addresses::Addresses::default(),
+            pulls: Mutex::new(HashMap::new()),
+            metrics,
             tasks,
         })
     }
@@ -268,10 +284,36 @@ impl Instances {
         Ok(count)
     }
 
-    /// Stops a container, logging (not returning) a failure: for decisions already answered.
-    async fn stop_logged(&self, name: &str, id: &str, grace: Duration) {
-        if let Err(e) = self.backend.stop(id, grace).await {
-            log::warn!("{name}: could not stop it: {}", crate::error::chain(&e));
+    /// Stops a container (5 s grace), logging (not returning) a failure: for decisions already
+    /// answered.
+    async fn stop_logged(&self, name: &str, id: &str, reason: Reason) {
+        match self.backend.stop(id, Duration::from_secs(5)).await {
+            Ok(()) => {
+                let stops = &self.metrics.stops;
+                stops.with_label_values(&[reason.as_str(), "stop"]).inc();
+            }
+            Err(e) => log::warn!("{name}: could not stop it: {}", crate::error::chain(&e)),
         }
+    }
+
+    /// How an instance's readiness is told (`unknown` when it is not in the index).
+    pub fn readiness_kind(&self, name: &str) -> &'static str {
+        self.read()
+            .get(name)
+            .map_or("unknown", |i| i.readiness.kind())
+    }
+
+    /// How many managed instances are in each state (for the metrics).
+    pub fn count_by_state(&self) -> BTreeMap<&'static str, i64> {
+        let mut counts: BTreeMap<&'static str, i64> =
+            RunState::ALL.iter().map(|s| (s.as_str(), 0)).collect();
+        for instance in self.read().by_name.values() {
+            *counts.entry(instance.info.state.as_str()).or_default() += 1;
+        }
+        counts
+    }
+
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
     }
 }

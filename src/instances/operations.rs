@@ -6,10 +6,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::capacity::CapacityFull;
+use super::images::PullError;
+use super::transitions::StopClaim;
 use super::{Instance, InstanceView, Instances};
 use crate::backend::{gone_is_done, BackendError, CreateSpec};
 use crate::domain::{labels, session, DeploySpec, IdleAction, InstanceName};
 use crate::error::chain;
+use crate::metrics::Reason;
 
 #[derive(Debug, thiserror::Error)]
 pub enum OpError {
@@ -35,6 +38,18 @@ pub enum OpError {
     Engine(#[source] BackendError),
     #[error("{0}; try again later, or stop an instance first (POST /deploy/{{name}}/stop)")]
     Capacity(#[from] CapacityFull),
+    #[error(transparent)]
+    Pull(#[from] PullError),
+    #[error(
+        "volume {0:?} exists and is not this instance's; choose another instance or volume name"
+    )]
+    VolumeTaken(String),
+    #[error("the new container of {name} could not be created ({reason}); {restored}")]
+    RecreateFailed {
+        name: String,
+        reason: String,
+        restored: String,
+    },
 }
 
 impl From<BackendError> for OpError {
@@ -50,9 +65,8 @@ impl From<BackendError> for OpError {
 impl Instances {
     /// Creates (and unless told otherwise starts) an instance; nothing half-made is left behind.
     pub async fn create(self: &Arc<Self>, spec: &DeploySpec) -> Result<InstanceView, OpError> {
-        if !self.backend.image_exists(&spec.image).await? {
-            return Err(OpError::ImageNotFound(spec.image.clone()));
-        }
+        let policy = spec.pull_policy.unwrap_or(self.settings.pull_policy);
+        self.ensure_image(&spec.image, policy).await?;
         let Some(network) = self.backend.inspect_network(&spec.network).await? else {
             return Err(OpError::NetworkNotFound(spec.network.clone()));
         };
@@ -74,6 +88,18 @@ impl Instances {
         if let Some(port) = spec.port {
             labels.insert(labels::PORT.into(), port.to_string());
         }
+        // Its place under max_running, held until the index shows it running.
+        let _slot = match spec.start {
+            true => Some(self.make_room(spec.name.as_str(), Reason::Api).await?),
+            false => None,
+        };
+        // A create refused for its name must not touch volumes: they may be the other's.
+        if self.get(spec.name.as_str()).is_some() {
+            return Err(OpError::NameTaken(spec.name.to_string()));
+        }
+        let (volumes, made) = self
+            .ensure_volumes(spec.name.as_str(), &spec.volumes)
+            .await?;
         let create = CreateSpec {
             name: spec.name.to_string(),
             image: spec.image.clone(),
@@ -83,17 +109,20 @@ impl Instances {
             limits: spec.limits,
             cap_drop: self.settings.cap_drop.clone(),
             address: reservation.as_ref().map(|r| r.address),
+            volumes,
         };
-        // Its place under max_running, held until the index shows it running.
-        let _slot = match spec.start {
-            true => Some(self.make_room(spec.name.as_str()).await?),
-            false => None,
-        };
-        let id = self.backend.create(&create).await.map_err(|e| match e {
+        let created = self.backend.create(&create).await.map_err(|e| match e {
             BackendError::Conflict { .. } => OpError::NameTaken(spec.name.to_string()),
             BackendError::NotFound { .. } => OpError::ImageNotFound(spec.image.clone()),
             other => other.into(),
-        })?;
+        });
+        let id = match created {
+            Ok(id) => id,
+            Err(e) => {
+                self.remove_volumes(&made).await;
+                return Err(e);
+            }
+        };
         if spec.start {
             if let Err(source) = self.backend.start(&id).await {
                 if let Err(cleanup) = self.backend.remove(&id).await {
@@ -103,11 +132,16 @@ impl Instances {
                         chain(&cleanup)
                     );
                 }
+                self.remove_volumes(&made).await;
                 return Err(OpError::StartFailed {
                     name: spec.name.to_string(),
                     source,
                 });
             }
+            self.metrics
+                .starts
+                .with_label_values(&[Reason::Api.as_str()])
+                .inc();
         }
         log::info!(
             "{}: created from {} (started: {})",
@@ -146,8 +180,8 @@ impl Instances {
 
     /// Starts (or unpauses) without waiting for readiness (`PUT /deploy/{name}`).
     pub async fn start(self: &Arc<Self>, instance: &Instance) -> Result<InstanceView, OpError> {
-        let _slot = self.make_room(instance.name()).await?;
-        let fresh = self.resume(instance).await?;
+        let _slot = self.make_room(instance.name(), Reason::Api).await?;
+        let fresh = self.resume(instance, Reason::Api).await?;
         log::info!("{}: started through the API", instance.name());
         Ok(self.view(&fresh.unwrap_or_else(|| instance.clone())))
     }
@@ -156,7 +190,19 @@ impl Instances {
     /// under way ends first; the next request wakes it again.
     pub async fn stop_now(self: &Arc<Self>, instance: &Instance) -> Result<InstanceView, OpError> {
         let name = instance.name();
-        let claim = loop {
+        let claim = self.claim_for_api(name).await?;
+        // It reads the instance back before the claim ends.
+        let why = "stopped through the API";
+        self.put_to_sleep(claim, IdleAction::Stop, Reason::Api, why)
+            .await?;
+        let stopped = self.get(name);
+        Ok(self.view(&stopped.ok_or_else(|| OpError::NotFound(name.to_string()))?))
+    }
+
+    /// Claims `name` for a change the API asked for, whatever its activity: a start or stop
+    /// under way ends first. While the claim is held, requests for it wait.
+    pub(super) async fn claim_for_api(self: &Arc<Self>, name: &str) -> Result<StopClaim, OpError> {
+        loop {
             let (mut start, mut stop) = (None, None);
             {
                 let mut transitions = self.transitions();
@@ -170,7 +216,7 @@ impl Instances {
                         .get(name)
                         .ok_or_else(|| OpError::NotFound(name.to_string()))?;
                     if let Some(claim) = self.claim_stop(&mut transitions, current, None) {
-                        break claim;
+                        return Ok(claim);
                     }
                 }
             }
@@ -182,28 +228,38 @@ impl Instances {
                 // Only a create holds it: it is about to appear in the index.
                 tokio::time::sleep(Duration::from_millis(20)).await;
             }
-        };
-        // It reads the instance back before the claim ends.
-        self.put_to_sleep(claim, IdleAction::Stop, "stopped through the API")
-            .await?;
-        let stopped = self.get(name);
-        Ok(self.view(&stopped.ok_or_else(|| OpError::NotFound(name.to_string()))?))
+        }
     }
 
-    /// Stops and removes (`DELETE /deploy/{name}`).
-    pub async fn delete(&self, instance: &Instance) -> Result<(), OpError> {
-        let id = &instance.info.id;
-        gone_is_done(self.backend.stop(id, Duration::from_secs(10)).await)?;
-        gone_is_done(self.backend.remove(id).await)?;
-        self.remove_id(id);
-        log::info!("{}: deleted through the API", instance.name());
-        Ok(())
+    /// Stops and removes (`DELETE /deploy/{name}`); its volumes stay unless `purge`. Returns
+    /// the volumes removed.
+    pub async fn delete(
+        self: &Arc<Self>,
+        instance: &Instance,
+        purge: bool,
+    ) -> Result<Vec<String>, OpError> {
+        let name = instance.name();
+        // Requests wait while it goes (then find it gone); a start under way ends first.
+        let claim = self.claim_for_api(name).await;
+        let id = match &claim {
+            Ok(claim) => claim.id.clone(),
+            Err(_) => instance.info.id.clone(),
+        };
+        gone_is_done(self.backend.stop(&id, Duration::from_secs(10)).await)?;
+        gone_is_done(self.backend.remove(&id).await)?;
+        self.remove_id(&id);
+        drop(claim);
+        log::info!("{name}: deleted through the API");
+        match purge {
+            true => self.purge_volumes(name).await,
+            false => Ok(Vec::new()),
+        }
     }
 
     /// Stops an instance, e.g. one whose route traefik never loaded; a failure is logged.
     pub async fn stop(&self, name: &str) {
         if let Some(instance) = self.get(name) {
-            self.stop_logged(name, &instance.info.id, Duration::from_secs(5))
+            self.stop_logged(name, &instance.info.id, Reason::NoRoute)
                 .await;
         }
     }

@@ -19,6 +19,7 @@ use super::{Instance, Instances};
 use crate::backend::{gone_is_done, BackendError};
 use crate::domain::IdleAction;
 use crate::error::chain;
+use crate::metrics::Reason;
 
 #[derive(Default)]
 pub(super) struct Transitions {
@@ -117,6 +118,7 @@ impl Instances {
         &self,
         claim: StopClaim,
         action: IdleAction,
+        reason: Reason,
         why: &str,
     ) -> Result<(), BackendError> {
         let name = &claim.name;
@@ -125,8 +127,13 @@ impl Instances {
             IdleAction::Stop => gone_is_done(self.backend.stop(&claim.id, STOP_GRACE).await),
             IdleAction::Pause => self.backend.pause(&claim.id).await,
         };
-        if let Err(e) = &result {
-            log::warn!("{name}: could not {}: {}", action.as_str(), chain(e));
+        match &result {
+            Ok(()) => self
+                .metrics
+                .stops
+                .with_label_values(&[reason.as_str(), action.as_str()])
+                .inc(),
+            Err(e) => log::warn!("{name}: could not {}: {}", action.as_str(), chain(e)),
         }
         if let Err(e) = self.refresh(&claim.id).await {
             log::warn!("{name}: cannot read it back: {}", chain(&e));

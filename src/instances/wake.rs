@@ -13,6 +13,7 @@ use super::{Instance, Instances, Readiness};
 use crate::backend::BackendError;
 use crate::domain::RunState;
 use crate::error::chain;
+use crate::metrics::Reason;
 
 /// Why an instance could not be made ready. Cheap to clone: every waiter gets the same one.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -141,11 +142,11 @@ impl Instances {
             // Its place under max_running, held until the index shows it running.
             let _slot = match instance.info.state {
                 RunState::Running => None,
-                _ => Some(self.make_room(name).await?),
+                _ => Some(self.make_room(name, Reason::Wake).await?),
             };
             let fresh = match instance.info.state {
                 RunState::Running => self.refresh(&id).await,
-                _ => self.resume(&instance).await,
+                _ => self.resume(&instance, Reason::Wake).await,
             };
             fresh
                 .map_err(|e| StartError::from_backend(name, e))?
@@ -175,8 +176,7 @@ impl Instances {
         };
         if let Err(StartError::Unhealthy(_)) = &ready {
             log::warn!("{name}: unhealthy; stopping it");
-            self.stop_logged(name, &id, std::time::Duration::from_secs(5))
-                .await;
+            self.stop_logged(name, &id, Reason::Unhealthy).await;
         }
         ready?;
         self.mark_probed(name, run);
@@ -192,16 +192,20 @@ impl Instances {
     pub(super) async fn resume(
         &self,
         instance: &Instance,
+        reason: Reason,
     ) -> Result<Option<Instance>, BackendError> {
         let (name, id) = (instance.name(), &instance.info.id);
+        let started = &self.metrics.starts;
         if instance.info.state == RunState::Paused {
             log::info!("{name}: unpausing");
             self.backend.unpause(id).await?;
+            started.with_label_values(&[reason.as_str()]).inc();
             self.mark_unpaused(name);
             return Ok(self.get(name));
         }
         log::info!("{name}: starting ({:?})", instance.info.state);
         self.backend.start(id).await?;
+        started.with_label_values(&[reason.as_str()]).inc();
         self.refresh(id).await
     }
 }

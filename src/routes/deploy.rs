@@ -8,9 +8,9 @@ use actix_web::{web, HttpResponse, ResponseError};
 use std::time::SystemTime;
 
 use crate::configuration::Settings;
-use crate::domain::{labels, DeploySpec, InstanceName};
+use crate::domain::{labels, DeploySpec, InstanceName, RecreateSpec};
 use crate::error::chain;
-use crate::instances::{Instance, Instances, OpError};
+use crate::instances::{Instance, Instances, OpError, PullError};
 use crate::sessions::Sessions;
 
 use super::json_error_with_cause;
@@ -31,10 +31,15 @@ impl ResponseError for DeployError {
             DeployError::BadRequest(_) => StatusCode::BAD_REQUEST,
             DeployError::NotSynced => StatusCode::SERVICE_UNAVAILABLE,
             DeployError::Op(e) => match e {
-                OpError::NotFound(_) | OpError::ImageNotFound(_) => StatusCode::NOT_FOUND,
+                OpError::NotFound(_)
+                | OpError::ImageNotFound(_)
+                | OpError::Pull(PullError::NotFound { .. }) => StatusCode::NOT_FOUND,
                 OpError::NetworkNotFound(_) => StatusCode::BAD_REQUEST,
-                OpError::NameTaken(_) => StatusCode::CONFLICT,
-                OpError::StartFailed { .. } | OpError::Engine(_) => StatusCode::BAD_GATEWAY,
+                OpError::NameTaken(_) | OpError::VolumeTaken(_) => StatusCode::CONFLICT,
+                OpError::StartFailed { .. }
+                | OpError::Engine(_)
+                | OpError::Pull(PullError::Failed { .. })
+                | OpError::RecreateFailed { .. } => StatusCode::BAD_GATEWAY,
                 OpError::Unavailable(_) | OpError::NetworkFull { .. } | OpError::Capacity(_) => {
                     StatusCode::SERVICE_UNAVAILABLE
                 }
@@ -134,9 +139,41 @@ pub async fn start(path: web::Path<String>, instances: web::Data<Instances>) -> 
     Ok(HttpResponse::Ok().json(view))
 }
 
-/// `DELETE /deploy/{name-or-id}`: stop and remove.
-pub async fn delete(path: web::Path<String>, instances: web::Data<Instances>) -> Reply {
+#[derive(serde::Deserialize)]
+pub struct DeleteQuery {
+    #[serde(default)]
+    purge: Option<String>,
+}
+
+/// `DELETE /deploy/{name-or-id}[?purge=true]`: stop and remove; its volumes stay unless purged.
+pub async fn delete(
+    path: web::Path<String>,
+    query: web::Query<DeleteQuery>,
+    instances: web::Data<Instances>,
+) -> Reply {
+    let purge = match query.purge.as_deref() {
+        None | Some("false" | "0") => false,
+        Some("true" | "1" | "") => true,
+        Some(other) => {
+            return Err(DeployError::BadRequest(format!(
+                "`purge` {other:?} must be true or false"
+            )))
+        }
+    };
     let instance = resolve(&instances, &path).await?;
-    instances.delete(&instance).await?;
-    Ok(HttpResponse::Ok().json(serde_json::json!({ "result": "ok" })))
+    let removed = instances.delete(&instance, purge).await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "result": "ok", "volumes_removed": removed })))
+}
+
+/// `POST /deploy/{name-or-id}/recreate`: a new container (new image and/or envs), the same
+/// name, sessions and volumes.
+pub async fn recreate(
+    path: web::Path<String>,
+    body: web::Bytes,
+    instances: web::Data<Instances>,
+) -> Reply {
+    let change = RecreateSpec::parse(&body).map_err(DeployError::BadRequest)?;
+    let instance = resolve(&instances, &path).await?;
+    let view = instances.recreate(&instance, &change).await?;
+    Ok(HttpResponse::Ok().json(view))
 }

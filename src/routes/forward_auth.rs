@@ -30,7 +30,20 @@ pub async fn auth(
     let fallback = query
         .and_then(|q| q.into_inner().fallback)
         .is_some_and(|f| f != "false" && f != "0");
-    match gate.decide(&request, fallback).await {
+    let outcome = gate.decide(&request, fallback).await;
+    let counted = &gate.metrics().auth;
+    match &outcome {
+        Outcome::Allow => counted.allow.inc(),
+        Outcome::Home => counted.home.inc(),
+        Outcome::Retry { .. } => counted.retry.inc(),
+        Outcome::NotReady { .. } => counted.not_ready.inc(),
+        Outcome::Failed {
+            error: StartError::Capacity(_),
+            ..
+        } => counted.capacity.inc(),
+        Outcome::Failed { .. } => counted.failed.inc(),
+    }
+    match outcome {
         Outcome::Allow => HttpResponse::Ok().finish(),
         Outcome::Home => redirect(StatusCode::FOUND, &settings.cookie_fallback_url),
         Outcome::Retry { location } => redirect(StatusCode::TEMPORARY_REDIRECT, &location),

@@ -5,6 +5,7 @@ pub mod deploy;
 pub mod forward_auth;
 pub mod guard;
 pub mod health;
+pub mod metrics;
 pub mod traefik_config;
 
 use actix_web::http::StatusCode;

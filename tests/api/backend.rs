@@ -10,7 +10,9 @@ use spawner::domain::RunState;
 use crate::helpers::*;
 
 async fn backend() -> Backend {
-    Backend::docker("").await.expect("the local daemon")
+    Backend::docker("", Default::default())
+        .await
+        .expect("the local daemon")
 }
 
 #[tokio::test]
@@ -98,10 +100,10 @@ async fn a_pull_from_a_registry_that_does_not_answer_fails_and_leaves_no_image()
     let backend = backend().await;
     // Port 9 (discard) on loopback: nothing listens there.
     let image = format!("127.0.0.1:9/{}:latest", unique_prefix());
-    let error = backend.pull(&image).await.unwrap_err();
+    let error = backend.pull(&image, None).await.unwrap_err();
     assert!(
-        !matches!(error, BackendError::Unavailable { .. }),
-        "the daemon answered; only the registry is away: {error:?}"
+        matches!(error, BackendError::Failed { .. }),
+        "the daemon answered; only the registry is away (not a missing image): {error:?}"
     );
     assert!(!backend.image_exists(&image).await.unwrap());
 }

@@ -4,6 +4,9 @@
 //! [`BackendError`](super::BackendError) with bollard's error kept as the source.
 
 mod convert;
+mod images;
+mod recreate;
+mod volumes;
 
 use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -14,16 +17,15 @@ use bollard::models::{
     IpamConfig, NetworkCreateRequest, NetworkingConfig,
 };
 use bollard::query_parameters::{
-    CreateContainerOptionsBuilder, CreateImageOptionsBuilder, EventsOptionsBuilder,
-    ListContainersOptionsBuilder, RemoveContainerOptionsBuilder, StatsOptionsBuilder,
-    StopContainerOptionsBuilder,
+    CreateContainerOptionsBuilder, EventsOptionsBuilder, ListContainersOptionsBuilder,
+    RemoveContainerOptionsBuilder, StatsOptionsBuilder, StopContainerOptionsBuilder,
 };
 use futures_util::stream::BoxStream;
 use futures_util::{StreamExt, TryStreamExt};
 
 use super::{BackendError, CreateSpec, Event, ExecOutput, Op, Stats};
 use crate::domain::{labels, ContainerInfo, NetworkInfo, ICC_OPTION};
-use convert::{already_done_is_done, error, exists, not_managed};
+use convert::{already_done_is_done, error, not_managed};
 use ipnet::Ipv4Net;
 
 /// Inspections run at once when (re)listing every managed container.
@@ -103,11 +105,6 @@ impl DockerBackend {
         }
     }
 
-    pub async fn image_exists(&self, image: &str) -> Result<bool, BackendError> {
-        let answer = self.docker.inspect_image(image).await;
-        exists(answer.map_err(error(Op::InspectImage, image)))
-    }
-
     pub async fn inspect_network(
         &self,
         network: &str,
@@ -149,8 +146,9 @@ impl DockerBackend {
     }
 
     /// The caller's labels are kept and `origin=spawner` is always set; nothing else of the host
-    /// is granted (no binds, no privileges), the limits hold (memory without swap, CPUs,
-    /// processes), the dropped capabilities stay dropped and no process gains privileges.
+    /// is granted (no binds, no privileges; named volumes only), the limits hold (memory without
+    /// swap, CPUs, processes), the dropped capabilities stay dropped and no process gains
+    /// privileges.
     pub async fn create(&self, spec: &CreateSpec) -> Result<String, BackendError> {
         let mut labels: HashMap<String, String> = spec.labels.clone().into_iter().collect();
         labels.insert(labels::ORIGIN.into(), labels::ORIGIN_VALUE.into());
@@ -168,6 +166,7 @@ impl DockerBackend {
                 pids_limit: Some(i64::from(spec.limits.pids)),
                 cap_drop: Some(spec.cap_drop.clone()),
                 security_opt: Some(vec!["no-new-privileges:true".into()]),
+                mounts: Some(spec.volumes.iter().map(volumes::mount).collect()),
                 ..Default::default()
             }),
             networking_config: spec.address.map(|address| NetworkingConfig {
@@ -306,27 +305,6 @@ impl DockerBackend {
                 source: "the daemon sent no sample".into(),
             }),
         }
-    }
-
-    pub async fn pull(&self, image: &str) -> Result<(), BackendError> {
-        let options = CreateImageOptionsBuilder::default()
-            .from_image(image)
-            .build();
-        let mut progress = self.docker.create_image(Some(options), None, None);
-        while let Some(step) = progress.next().await {
-            let step = step.map_err(error(Op::Pull, image))?;
-            if let Some(detail) = step.error_detail.and_then(|d| d.message) {
-                return Err(BackendError::Failed {
-                    op: Op::Pull,
-                    target: image.to_string(),
-                    source: detail.into(),
-                });
-            }
-            if let Some(status) = step.status {
-                log::info!("pull {image}: {status} {}", step.id.unwrap_or_default());
-            }
-        }
-        Ok(())
     }
 
     pub async fn now(&self) -> Result<SystemTime, BackendError> {

@@ -1,0 +1,88 @@
+//! What a container was created with, read back as a [`CreateSpec`]: a recreate makes its
+//! successor from it (same name, labels, limits, address and volumes).
+
+use bollard::models::{ContainerInspectResponse, MountType};
+
+use super::convert::error;
+use super::DockerBackend;
+use crate::backend::{BackendError, CreateSpec, Op, VolumeMount};
+use crate::domain::labels;
+use crate::domain::limits::Limits;
+
+impl DockerBackend {
+    pub async fn spec_of(&self, id: &str) -> Result<CreateSpec, BackendError> {
+        let response = self
+            .docker
+            .inspect_container(id, None)
+            .await
+            .map_err(error(Op::Inspect, id))?;
+        Ok(to_spec(response))
+    }
+}
+
+fn to_spec(response: ContainerInspectResponse) -> CreateSpec {
+    let config = response.config.unwrap_or_default();
+    let host = response.host_config.unwrap_or_default();
+    let labels: std::collections::BTreeMap<String, String> =
+        config.labels.unwrap_or_default().into_iter().collect();
+    let network = labels
+        .get(labels::NETWORK)
+        .cloned()
+        .or(host.network_mode.clone())
+        .unwrap_or_default();
+    // The variables the deploy set; without that label (older instances), every one.
+    let set: Option<Vec<String>> = labels
+        .get(labels::ENVS)
+        .and_then(|json| serde_json::from_str(json).ok());
+    let envs = config
+        .env
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|pair| {
+            let (k, v) = pair.split_once('=')?;
+            let kept = set.as_ref().is_none_or(|set| set.iter().any(|s| s == k));
+            kept.then(|| (k.to_string(), v.to_string()))
+        })
+        .collect();
+    let address = response
+        .network_settings
+        .and_then(|n| n.networks)
+        .and_then(|mut n| n.remove(&network))
+        .and_then(|endpoint| endpoint.ipam_config)
+        .and_then(|ipam| ipam.ipv4_address)
+        .and_then(|a| a.parse().ok());
+    let volumes = host
+        .mounts
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|m| m.typ == Some(MountType::VOLUME))
+        .filter_map(|m| {
+            Some(VolumeMount {
+                volume: m.source?,
+                target: m.target?,
+            })
+        })
+        .collect();
+    CreateSpec {
+        name: response
+            .name
+            .unwrap_or_default()
+            .trim_start_matches('/')
+            .to_string(),
+        image: config.image.unwrap_or_default(),
+        network,
+        labels,
+        envs,
+        limits: Limits {
+            memory_bytes: host.memory.unwrap_or_default().max(0) as u64,
+            cpus: host.nano_cpus.unwrap_or_default() as f64 / 1e9,
+            pids: host
+                .pids_limit
+                .unwrap_or_default()
+                .clamp(0, u32::MAX as i64) as u32,
+        },
+        cap_drop: host.cap_drop.unwrap_or_default(),
+        address,
+        volumes,
+    }
+}

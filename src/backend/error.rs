@@ -1,0 +1,142 @@
+//! What went wrong in an engine call: the operation ([`Op`]) and the kind of failure
+//! ([`BackendError`]), with the engine's own error kept as the source.
+
+use std::fmt;
+
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// The operations, named for errors, logs and metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Op {
+    Connect,
+    List,
+    Inspect,
+    InspectImage,
+    InspectNetwork,
+    CreateNetwork,
+    Create,
+    Start,
+    Stop,
+    Pause,
+    Unpause,
+    Remove,
+    Events,
+    Exec,
+    Stats,
+    Pull,
+    InspectVolume,
+    CreateVolume,
+    RemoveVolume,
+    ListVolumes,
+}
+
+impl Op {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Op::Connect => "connect",
+            Op::List => "list",
+            Op::Inspect => "inspect",
+            Op::InspectImage => "inspect image",
+            Op::InspectNetwork => "inspect network",
+            Op::CreateNetwork => "create network",
+            Op::Create => "create",
+            Op::Start => "start",
+            Op::Stop => "stop",
+            Op::Pause => "pause",
+            Op::Unpause => "unpause",
+            Op::Remove => "remove",
+            Op::Events => "events",
+            Op::Exec => "exec",
+            Op::Stats => "stats",
+            Op::Pull => "pull",
+            Op::InspectVolume => "inspect volume",
+            Op::CreateVolume => "create volume",
+            Op::RemoveVolume => "remove volume",
+            Op::ListVolumes => "list volumes",
+        }
+    }
+}
+
+impl fmt::Display for Op {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Why an operation failed. `target` is the container, image or network it was about.
+#[derive(Debug, thiserror::Error)]
+pub enum BackendError {
+    #[error("{op} {target}: not found")]
+    NotFound {
+        op: Op,
+        target: String,
+        #[source]
+        source: BoxError,
+    },
+    #[error("{op} {target}: refused in its current state")]
+    Conflict {
+        op: Op,
+        target: String,
+        #[source]
+        source: BoxError,
+    },
+    #[error("{op} {target}: refused as invalid")]
+    Rejected {
+        op: Op,
+        target: String,
+        #[source]
+        source: BoxError,
+    },
+    #[error("{op}: the container engine cannot be reached")]
+    Unavailable {
+        op: Op,
+        #[source]
+        source: BoxError,
+    },
+    #[error("{op} {target}: the container engine failed")]
+    Failed {
+        op: Op,
+        target: String,
+        #[source]
+        source: BoxError,
+    },
+}
+
+impl BackendError {
+    pub fn op(&self) -> Op {
+        match self {
+            BackendError::NotFound { op, .. }
+            | BackendError::Conflict { op, .. }
+            | BackendError::Rejected { op, .. }
+            | BackendError::Unavailable { op, .. }
+            | BackendError::Failed { op, .. } => *op,
+        }
+    }
+
+    /// The kind of failure, for the metrics.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            BackendError::NotFound { .. } => "not_found",
+            BackendError::Conflict { .. } => "conflict",
+            BackendError::Rejected { .. } => "rejected",
+            BackendError::Unavailable { .. } => "unavailable",
+            BackendError::Failed { .. } => "failed",
+        }
+    }
+
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, BackendError::NotFound { .. })
+    }
+
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, BackendError::Unavailable { .. })
+    }
+}
+
+/// For removals and stops: a container that is already gone is what was asked for.
+pub fn gone_is_done(result: Result<(), BackendError>) -> Result<(), BackendError> {
+    match result {
+        Err(e) if e.is_not_found() => Ok(()),
+        other => other,
+    }
+}

@@ -1,0 +1,87 @@
+//! The body of `POST /deploy/{name}/recreate`: what changes (image, envs); everything else
+//! (name, labels, limits, address, volumes) stays as the instance has it.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+use super::deploy_request::{check_envs, image_reference};
+use super::PullPolicy;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RecreateRequest {
+    #[serde(default)]
+    image: Option<String>,
+    #[serde(default)]
+    envs: Option<BTreeMap<String, String>>,
+    #[serde(default)]
+    pull_policy: Option<String>,
+}
+
+/// A recreate request that passed every check that needs no Docker call.
+#[derive(Debug, Clone, Default)]
+pub struct RecreateSpec {
+    /// `None`: the image it has.
+    pub image: Option<String>,
+    /// `None`: the variables it has; else these replace them.
+    pub envs: Option<BTreeMap<String, String>>,
+    /// `None`: the setting's.
+    pub pull_policy: Option<PullPolicy>,
+}
+
+impl RecreateSpec {
+    /// An empty body recreates it as it is (a fresh container, the same data).
+    pub fn parse(body: &[u8]) -> Result<Self, String> {
+        if body.iter().all(u8::is_ascii_whitespace) {
+            return Ok(Self::default());
+        }
+        let deserializer = &mut serde_json::Deserializer::from_slice(body);
+        let raw: RecreateRequest = serde_path_to_error::deserialize(deserializer).map_err(|e| {
+            let path = e.path().to_string();
+            match path.as_str() {
+                "." | "" => format!("invalid recreate body: {}", e.into_inner()),
+                field => format!("invalid `{field}` in the recreate body: {}", e.into_inner()),
+            }
+        })?;
+        let image = raw.image.as_deref().map(image_reference).transpose()?;
+        if let Some(envs) = &raw.envs {
+            check_envs(envs)?;
+        }
+        let pull_policy = raw
+            .pull_policy
+            .map(|raw| {
+                PullPolicy::parse(&raw).map_err(|e| format!("invalid `pull_policy` {raw:?}: {e}"))
+            })
+            .transpose()?;
+        Ok(Self {
+            image,
+            envs: raw.envs,
+            pull_policy,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_body_names_what_changes_and_nothing_else() {
+        assert!(RecreateSpec::parse(b"").unwrap().image.is_none());
+        let spec = RecreateSpec::parse(br#"{"image":"app:2","envs":{"A":"1"}}"#).unwrap();
+        assert_eq!(spec.image.as_deref(), Some("app:2"));
+        assert_eq!(spec.envs.unwrap()["A"], "1");
+        for (body, expected) in [
+            (r#"{"name":"other"}"#, "unknown field `name`"),
+            (r#"{"volumes":{"a":"/a"}}"#, "unknown field `volumes`"),
+            (r#"{"image":""}"#, "`image` must not be empty"),
+            (r#"{"envs":{"A=B":"c"}}"#, "`envs`"),
+            (r#"{"pull_policy":"often"}"#, "invalid `pull_policy`"),
+            ("{", "recreate body"),
+        ] {
+            let err = RecreateSpec::parse(body.as_bytes()).unwrap_err();
+            assert!(err.contains(expected), "{body}: {err}");
+        }
+    }
+}

@@ -1,0 +1,87 @@
+//! An instance's named volumes: made before its container (labelled as its own), kept when it is
+//! deleted unless purged, mounted again when it is recreated.
+
+use std::collections::BTreeMap;
+
+use super::{Instances, OpError};
+use crate::backend::VolumeMount;
+use crate::domain::labels;
+use crate::domain::volumes::{engine_name, Volume};
+use crate::error::chain;
+
+impl Instances {
+    /// The labels that make a volume `instance`'s, in this scope.
+    fn volume_owner(&self, instance: &str) -> BTreeMap<String, String> {
+        BTreeMap::from([
+            (labels::ORIGIN.to_string(), labels::ORIGIN_VALUE.to_string()),
+            (labels::SCOPE.to_string(), self.settings.scope.clone()),
+            (labels::VOLUME_OF.to_string(), instance.to_string()),
+        ])
+    }
+
+    /// Makes the volumes of `instance` that do not exist yet and returns how to mount them, and
+    /// which were made now (removed again if the create fails). A volume of that name that is
+    /// not this instance's (another instance's name can lead to the same volume name) is refused.
+    pub(super) async fn ensure_volumes(
+        &self,
+        instance: &str,
+        volumes: &[Volume],
+    ) -> Result<(Vec<VolumeMount>, Vec<String>), OpError> {
+        let owner = self.volume_owner(instance);
+        let (mut mounts, mut made) = (Vec::new(), Vec::new());
+        for volume in volumes {
+            let engine = engine_name(instance, &volume.name);
+            let found = match self.backend.volume_labels(&engine).await {
+                Ok(found) => found,
+                Err(e) => {
+                    self.remove_volumes(&made).await;
+                    return Err(e.into());
+                }
+            };
+            match found {
+                Some(labels) if owner.iter().all(|(k, v)| labels.get(k) == Some(v)) => {}
+                Some(_) => {
+                    self.remove_volumes(&made).await;
+                    return Err(OpError::VolumeTaken(engine));
+                }
+                None => {
+                    let mut volume_labels = owner.clone();
+                    volume_labels.insert(labels::VOLUME_NAME.into(), volume.name.clone());
+                    if let Err(e) = self.backend.create_volume(&engine, volume_labels).await {
+                        self.remove_volumes(&made).await;
+                        return Err(e.into());
+                    }
+                    log::info!("{instance}: volume {engine} created");
+                    made.push(engine.clone());
+                }
+            }
+            mounts.push(VolumeMount {
+                volume: engine,
+                target: volume.target.clone(),
+            });
+        }
+        Ok((mounts, made))
+    }
+
+    /// Removes volumes, logging (not returning) a failure: for cleanups.
+    pub(super) async fn remove_volumes(&self, names: &[String]) {
+        for name in names {
+            if let Err(e) = self.backend.remove_volume(name).await {
+                log::warn!("could not remove volume {name}: {}", chain(&e));
+            }
+        }
+    }
+
+    /// Removes every volume of `instance` (its container must be gone); returns their names.
+    pub(super) async fn purge_volumes(&self, instance: &str) -> Result<Vec<String>, OpError> {
+        let names = self
+            .backend
+            .volumes_labelled(&self.volume_owner(instance))
+            .await?;
+        for name in &names {
+            self.backend.remove_volume(name).await?;
+            log::info!("{instance}: volume {name} removed (purge)");
+        }
+        Ok(names)
+    }
+}

@@ -1,0 +1,12 @@
+//! `GET /metrics`: the Prometheus exposition (private port, behind the API token when set).
+
+use actix_web::{web, HttpResponse};
+
+use crate::instances::Instances;
+
+pub async fn metrics(instances: web::Data<Instances>) -> HttpResponse {
+    let text = instances.metrics().render(&instances.count_by_state());
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4; charset=utf-8")
+        .body(text)
+}
