@@ -127,9 +127,11 @@ impl Application {
         })
         .workers(1)
         .shutdown_timeout(5)
+        .disable_signals()
         .listen(api_listener)?
         .run();
 
+        let hold_secs = settings.hold_timeout.as_secs() + 1;
         // No access log here: this answers every request the site gets; decisions are logged.
         let auth = HttpServer::new(move || {
             App::new()
@@ -139,7 +141,9 @@ impl Application {
                 .route("/healthz", web::get().to(health::healthz))
                 .default_service(web::to(not_found))
         })
-        .shutdown_timeout(5)
+        // Held requests are answered (ready or not) within hold_timeout: shutdown waits for them.
+        .shutdown_timeout(hold_secs)
+        .disable_signals()
         // Answers are one small write each; Nagle would only hold them back.
         .tcp_nodelay(true)
         .listen(auth_listener)?
@@ -167,17 +171,44 @@ impl Application {
         Arc::clone(&self.instances)
     }
 
-    /// Serves until a signal (or either server) stops it, then stops the background tasks.
+    /// Serves until SIGTERM or SIGINT (or either server ends), then shuts down gracefully: no
+    /// new connection is accepted, every request already held is answered (200 when its
+    /// instance got ready within its `hold_timeout`, else the 503 page), and only then do the
+    /// background tasks stop. A start the engine was asked for completes in the engine; the
+    /// next spawner finds the instance running and checks its readiness again.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let api = self.api.handle();
         let auth = self.auth.handle();
         let result = tokio::select! {
             r = self.api => r,
             r = self.auth => r,
+            signal = shutdown_signal() => {
+                log::info!("{signal}: shutting down; answering the requests already held");
+                Ok(())
+            }
         };
-        api.stop(true).await;
-        auth.stop(true).await;
-        self.tasks.shutdown(TASKS_GRACE).await;
+        tokio::join!(api.stop(true), auth.stop(true));
+        let left = self.tasks.shutdown(TASKS_GRACE).await;
+        log::info!("shut down cleanly ({left} background task(s) left to the runtime)");
         result
+    }
+}
+
+/// Resolves on SIGTERM (`docker stop`, `docker restart`) or SIGINT (Ctrl-C), naming it.
+async fn shutdown_signal() -> &'static str {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (mut term, mut int) = match (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) {
+        (Ok(term), Ok(int)) => (term, int),
+        _ => {
+            log::error!("cannot listen for signals; stop spawner with SIGKILL");
+            return std::future::pending().await;
+        }
+    };
+    tokio::select! {
+        _ = term.recv() => "SIGTERM",
+        _ = int.recv() => "SIGINT",
     }
 }

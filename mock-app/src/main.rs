@@ -2,7 +2,8 @@
 //!
 //! - `GET /` (any path but `/status`): JSON with `"IP address"`, `"connection string"` (`CONNSTR`),
 //!   `"hostname"`, `"requested"`; resets the idle timer.
-//! - `GET /status`: `{"status":"ok","left":<seconds before idle shutdown>}` after `STATUS_DELAY`.
+//! - `GET /status`: `{"status":"ok","left":<seconds before idle shutdown>}` after `STATUS_DELAY`;
+//!   503 until `READY_AFTER` after the start.
 //! - any `POST`: echoes its body (bodies survive a cold start).
 //! - `GET /ws`: a WebSocket that echoes every text and binary message (and answers pings); each
 //!   message resets the idle timer, as a request does.
@@ -33,6 +34,8 @@ pub struct State {
     last_request: AtomicU64,
     idle: Option<Duration>,
     status_delay: Duration,
+    /// `/status` answers 503 until this long after the start (a slow app).
+    ready_after: Duration,
     fail_status: bool,
     connection_string: String,
     hostname: String,
@@ -84,7 +87,7 @@ async fn index(req: HttpRequest, state: web::Data<State>) -> HttpResponse {
 
 async fn status(state: web::Data<State>) -> HttpResponse {
     tokio::time::sleep(state.status_delay).await;
-    if state.fail_status {
+    if state.fail_status || state.started.elapsed() < state.ready_after {
         return HttpResponse::ServiceUnavailable().json(serde_json::json!({"status": "failing"}));
     }
     let left = state.left().map(|d| d.as_secs());
@@ -189,6 +192,7 @@ fn main() -> ExitCode {
         last_request: AtomicU64::new(0),
         idle: (!idle.is_zero()).then_some(idle),
         status_delay: env_duration("STATUS_DELAY", "0s"),
+        ready_after: env_duration("READY_AFTER", "0s"),
         fail_status: std::env::var("FAIL_STATUS").is_ok_and(|v| !v.is_empty() && v != "0"),
         connection_string: std::env::var("CONNSTR").unwrap_or_default(),
         ip: own_ip(&hostname),

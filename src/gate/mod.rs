@@ -33,6 +33,8 @@ pub enum Outcome {
     NotReady {
         name: InstanceName,
         waited: Duration,
+        /// What it is doing, for the waiting page.
+        phase: &'static str,
     },
     /// 502 (503 when the engine is away): the start failed.
     Failed {
@@ -108,7 +110,12 @@ impl Gate {
                         settings.hold_timeout
                     );
                     let waited = settings.hold_timeout;
-                    return Outcome::NotReady { name, waited };
+                    let phase = self.instances.phase(name.as_str());
+                    return Outcome::NotReady {
+                        name,
+                        waited,
+                        phase,
+                    };
                 }
             }
         }
@@ -122,7 +129,11 @@ impl Gate {
             if !self.traefik.wait_for_route(name.as_str(), wait).await {
                 log::warn!("{name}: traefik did not load its route within {wait:?}; stopping it");
                 self.instances.stop(name.as_str()).await;
-                return Outcome::NotReady { name, waited: wait };
+                return Outcome::NotReady {
+                    name,
+                    waited: wait,
+                    phase: "waiting for traefik to load its route",
+                };
             }
         }
         let location = same_site(&request.uri).to_string();

@@ -303,6 +303,21 @@ impl Instances {
             .map_or("unknown", |i| i.readiness.kind())
     }
 
+    /// What a starting instance is doing, in words (for the waiting page).
+    pub fn phase(&self, name: &str) -> &'static str {
+        match self.read().get(name) {
+            None => "gone",
+            Some(i) if i.is_ready() => "ready",
+            Some(i) if i.info.state != RunState::Running => "starting its container",
+            Some(i) => match i.readiness {
+                Readiness::DockerHealth => "running; waiting for its health check to pass",
+                Readiness::Http { .. } => "running; waiting for its health-check URL to answer",
+                Readiness::Tcp { .. } => "running; waiting for it to accept connections",
+                Readiness::Delay => "running; giving it a moment to start",
+            },
+        }
+    }
+
     /// How many managed instances are in each state (for the metrics).
     pub fn count_by_state(&self) -> BTreeMap<&'static str, i64> {
         let mut counts: BTreeMap<&'static str, i64> =

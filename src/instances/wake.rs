@@ -108,12 +108,12 @@ impl Instances {
     async fn run_start(self: Arc<Self>, guard: StartGuard, tx: watch::Sender<StartResult>) {
         let name = guard.name.clone();
         let started = Instant::now();
+        // Not cancelled by shutdown as a whole: an engine call under way completes (nothing is
+        // left half-started); only the readiness wait is given up.
         let work = tokio::time::timeout(self.settings.ready_timeout, self.start_and_wait(&name));
-        let outcome = tokio::select! {
-            finished = work => finished.unwrap_or_else(|_| Err(StartError::NeverReady(name.clone()))),
-            // The engine finishes a start already asked for; only the wait is abandoned.
-            () = self.tasks.stopping() => Err(StartError::ShuttingDown),
-        };
+        let outcome = work
+            .await
+            .unwrap_or_else(|_| Err(StartError::NeverReady(name.clone())));
         match &outcome {
             Ok(()) => log::info!("{name}: ready after {:?}", started.elapsed()),
             Err(e) => log::warn!("{name}: {} (after {:?})", chain(e), started.elapsed()),
@@ -173,6 +173,8 @@ impl Instances {
         let ready = tokio::select! {
             ready = probe => ready,
             () = self.wait_run_ended(name, run) => Err(self.ended(name, run)),
+            // The instance runs on; the next spawner checks its readiness again.
+            () = self.tasks.stopping() => Err(StartError::ShuttingDown),
         };
         if let Err(StartError::Unhealthy(_)) = &ready {
             log::warn!("{name}: unhealthy; stopping it");

@@ -14,6 +14,8 @@ use crate::error::chain;
 use crate::gate::{AuthRequest, Gate, Outcome};
 use crate::instances::StartError;
 
+use super::waiting_page;
+
 #[derive(serde::Deserialize)]
 pub struct AuthQuery {
     #[serde(default)]
@@ -47,7 +49,11 @@ pub async fn auth(
         Outcome::Allow => HttpResponse::Ok().finish(),
         Outcome::Home => redirect(StatusCode::FOUND, &settings.cookie_fallback_url),
         Outcome::Retry { location } => redirect(StatusCode::TEMPORARY_REDIRECT, &location),
-        Outcome::NotReady { name, waited } => not_ready(&request, &name, waited),
+        Outcome::NotReady {
+            name,
+            waited,
+            phase,
+        } => not_ready(&request, &name, waited, phase),
         Outcome::Failed { name, error } => failed(&request, &name, &error),
     }
 }
@@ -63,17 +69,23 @@ const RETRY_AFTER_SECS: u64 = 2;
 /// At capacity, a place frees when an instance goes to sleep: not every two seconds.
 const CAPACITY_RETRY_AFTER_SECS: u64 = 10;
 
-/// 503: still starting. Browsers get a page that refreshes itself; API clients get JSON.
-fn not_ready(request: &AuthRequest, name: &InstanceName, waited: Duration) -> HttpResponse {
+/// 503: still starting. Browsers get the waiting page, which moves on by itself when the
+/// instance is ready; API clients get JSON.
+fn not_ready(
+    request: &AuthRequest,
+    name: &InstanceName,
+    waited: Duration,
+    phase: &str,
+) -> HttpResponse {
     let message = format!(
-        "Your instance {name} is still starting (waited {}s). This page retries by itself.",
+        "Your instance {name} is still starting ({phase}; this request waited {}s). This page moves on by itself when it is ready.",
         waited.as_secs()
     );
     error_page(
         request,
         StatusCode::SERVICE_UNAVAILABLE,
         &message,
-        Some(RETRY_AFTER_SECS),
+        ("starting", Some(RETRY_AFTER_SECS)),
     )
 }
 
@@ -83,22 +95,22 @@ fn failed(request: &AuthRequest, name: &InstanceName, error: &StartError) -> Htt
     let (status, retry, advice) = match error {
         StartError::Unavailable(_) | StartError::ShuttingDown => (
             unavailable,
-            Some(RETRY_AFTER_SECS),
-            "The container host is unavailable right now; try again in a moment.",
+            ("unavailable", Some(RETRY_AFTER_SECS)),
+            "The container host is unavailable right now; this page tries again by itself.",
         ),
         StartError::NeverReady(_) => (
             unavailable,
-            Some(RETRY_AFTER_SECS),
-            "It is taking unusually long; try again in a moment.",
+            ("unavailable", Some(RETRY_AFTER_SECS)),
+            "It is taking unusually long; this page tries again by itself.",
         ),
         StartError::Capacity(_) => (
             unavailable,
-            Some(CAPACITY_RETRY_AFTER_SECS),
+            ("capacity", Some(CAPACITY_RETRY_AFTER_SECS)),
             "The site is at capacity: your instance will start when another one goes to sleep. This page retries by itself.",
         ),
         _ => (
             StatusCode::BAD_GATEWAY,
-            None,
+            ("failed", None),
             "Reload to try again; if it keeps failing, ask the site's operator (docker logs shows why).",
         ),
     };
@@ -106,31 +118,27 @@ fn failed(request: &AuthRequest, name: &InstanceName, error: &StartError) -> Htt
     error_page(request, status, &format!("{error}. {advice}"), retry)
 }
 
-/// A page for browsers, JSON otherwise; with `retry` (seconds), `Retry-After` and a page that
-/// reloads itself after that long.
+/// The waiting page for browsers, JSON otherwise, both marked with `X-Spawner-Status`
+/// (`kind`); with a retry (seconds), `Retry-After`.
 fn error_page(
     request: &AuthRequest,
     status: StatusCode,
     message: &str,
-    retry: Option<u64>,
+    (kind, retry): (&str, Option<u64>),
 ) -> HttpResponse {
     let mut response = HttpResponse::build(status);
     response.insert_header((header::CACHE_CONTROL, "no-store"));
+    response.insert_header((waiting_page::STATUS_HEADER, kind));
     if let Some(secs) = retry {
         response.insert_header((header::RETRY_AFTER, secs.to_string()));
     }
     if request.wants_html {
-        let refresh = match retry {
-            Some(secs) => format!("<meta http-equiv=\"refresh\" content=\"{secs}\">"),
-            None => String::new(),
+        let title = match kind {
+            "starting" => "Your instance is starting",
+            "capacity" => "Waiting for a place",
+            _ => status.canonical_reason().unwrap_or("Error"),
         };
-        let body = format!(
-            "<!doctype html><html><head><meta charset=\"utf-8\">{refresh}<title>{}</title></head>\
-             <body><h1>{}</h1><p>{}</p></body></html>",
-            status.canonical_reason().unwrap_or("Error"),
-            status.canonical_reason().unwrap_or("Error"),
-            html_escape(message)
-        );
+        let body = waiting_page::render(title, message, kind, retry);
         response.content_type("text/html; charset=utf-8").body(body)
     } else {
         let mut body = serde_json::json!({ "error": message });
@@ -139,11 +147,4 @@ fn error_page(
         }
         response.json(body)
     }
-}
-
-fn html_escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
 }

@@ -7,6 +7,7 @@ pub mod guard;
 pub mod health;
 pub mod metrics;
 pub mod traefik_config;
+pub mod waiting_page;
 
 use actix_web::http::StatusCode;
 use actix_web::HttpResponse;
