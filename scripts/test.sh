@@ -9,8 +9,8 @@ usage() {
 Usage: scripts/test.sh [--help]
 
 Checks formatting (cargo fmt --check) and lints (cargo clippy, warnings are errors), builds the
-images (scripts/build_project.sh), installs Chromium for the browser test if missing
-(apt-get), then runs all tests with cargo-nextest (cargo test when nextest is not installed):
+images (scripts/build_project.sh), installs what some tests talk to if missing (apt-get:
+chromium and chromium-driver, prometheus for promtool, docker-registry), then runs all tests with cargo-nextest (cargo test when nextest is not installed):
 unit tests, integration tests against the real Docker daemon, and end-to-end tests through real
 traefik. Needs Docker: the tests fail, never skip, without a daemon.
 Containers, networks and images the tests create carry unique names and are removed afterwards.
@@ -35,16 +35,23 @@ cargo clippy --locked --workspace --all-targets -- -D warnings || die "cargo cli
 
 bash scripts/build_project.sh
 
-# The end-to-end browser test needs Chromium and its WebDriver; install them where we can.
-if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null 2>&1; then
-  echo "==> installing chromium and chromium-driver (for the browser test)"
+# Real peers some tests need, from Debian's packages where missing: Chromium and its WebDriver
+# (browser tests), promtool (package prometheus: checks /metrics), docker-registry (pull tests).
+missing=()
+command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1 \
+  || missing+=(chromium chromium-driver)
+command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
+command -v docker-registry >/dev/null 2>&1 || missing+=(docker-registry)
+if [ "${#missing[@]}" -gt 0 ]; then
+  echo "==> installing ${missing[*]} (for the browser, metrics and pull tests)"
   sudo=""
   [ "$(id -u)" = 0 ] || sudo="sudo"
   command -v apt-get >/dev/null 2>&1 \
-    || die "the browser test needs chromium and chromedriver; install them (e.g. apt-get install chromium chromium-driver)"
+    || die "the tests need ${missing[*]}; install them (e.g. apt-get install ${missing[*]})"
   $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium chromium-driver >/dev/null \
-    || die "could not install chromium and chromium-driver"
+  # The tests start their own registry on a free port; any service the packages start is unused.
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null \
+    || die "could not install ${missing[*]}"
 fi
 
 # The benchmark in its quick mode, so the script keeps working; its figures decide nothing here.

@@ -5,6 +5,8 @@
 //! - `GET /status`: `{"status":"ok","left":<seconds before idle shutdown>}` after `STATUS_DELAY`;
 //!   503 until `READY_AFTER` after the start.
 //! - any `POST`: echoes its body (bodies survive a cold start).
+//! - `PUT /files/{name}`, `GET /files/{name}`: a file in `DATA_DIR` (`/data`, owned by the app's
+//!   user in the image, so a new volume mounted there is writable).
 //! - `GET /ws`: a WebSocket that echoes every text and binary message (and answers pings); each
 //!   message resets the idle timer, as a request does.
 //! - shuts down, exit code 0, after `IDLE` (default 1m; `0` never) without a non-`/status` request.
@@ -25,6 +27,7 @@ use std::time::{Duration, Instant};
 
 use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
 
+mod files;
 mod hostile;
 mod ws;
 
@@ -214,6 +217,8 @@ async fn serve(state: web::Data<State>) -> std::io::Result<()> {
             .app_data(data.clone())
             .route("/status", web::get().to(status))
             .route("/ws", web::get().to(ws::echo))
+            .route("/files/{name}", web::put().to(files::put))
+            .route("/files/{name}", web::get().to(files::get))
             .default_service(web::route().to(
                 |req: HttpRequest, body: web::Bytes, state: web::Data<State>| async move {
                     if req.method() == actix_web::http::Method::POST {

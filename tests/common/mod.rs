@@ -44,6 +44,7 @@ pub struct SpawnerProcess {
     child: std::process::Child,
     log: std::sync::Arc<std::sync::Mutex<String>>,
     pub api: String,
+    pub auth: String,
     _dir: TempDir,
 }
 
@@ -91,16 +92,23 @@ impl SpawnerProcess {
             child,
             log,
             api: String::new(),
+            auth: String::new(),
             _dir: dir,
         };
         let deadline = Instant::now() + Duration::from_secs(30);
-        let port = loop {
+        let (port, auth) = loop {
             let found = process
                 .log()
                 .lines()
                 .find_map(|l| l.split("API on port ").nth(1).map(String::from));
             if let Some(rest) = found {
-                break rest.split(',').next().unwrap().trim().to_string();
+                let api = rest.split(',').next().unwrap().trim().to_string();
+                let auth = rest
+                    .split("ForwardAuth on port ")
+                    .nth(1)
+                    .unwrap_or("")
+                    .trim();
+                break (api, auth.to_string());
             }
             if let Ok(Some(status)) = process.child.try_wait() {
                 panic!(
@@ -116,7 +124,29 @@ impl SpawnerProcess {
             std::thread::sleep(Duration::from_millis(20));
         };
         process.api = format!("http://127.0.0.1:{port}");
+        process.auth = format!("http://127.0.0.1:{auth}");
         process
+    }
+
+    /// Sends SIGTERM (as `docker stop` does).
+    pub fn terminate(&self) {
+        let pid = self.child.id().to_string();
+        let sent = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+        assert!(sent.success(), "kill -TERM {pid}");
+    }
+
+    /// Waits up to `within` for it to exit: its exit status, `None` if it still runs.
+    pub fn wait_exit(&mut self, within: Duration) -> Option<std::process::ExitStatus> {
+        let deadline = Instant::now() + within;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return Some(status);
+            }
+            if Instant::now() >= deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
     }
 
     /// Everything it logged so far.

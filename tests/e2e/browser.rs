@@ -8,13 +8,13 @@ use fantoccini::{Client, ClientBuilder, Locator};
 
 use crate::stack::*;
 
-struct Driver {
+pub struct Driver {
     process: Child,
     port: u16,
 }
 
 impl Driver {
-    fn start() -> Self {
+    pub fn start() -> Self {
         let binary = ["chromedriver", "/usr/lib/chromium/chromedriver"]
             .into_iter()
             .find(|b| {
@@ -48,7 +48,7 @@ impl Drop for Driver {
     }
 }
 
-async fn browser(driver: &Driver) -> Client {
+pub async fn browser(driver: &Driver) -> Client {
     let mut caps = serde_json::Map::new();
     caps.insert(
         "goog:chromeOptions".into(),

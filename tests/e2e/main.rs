@@ -8,6 +8,8 @@ mod common;
 mod home;
 mod idle;
 mod isolation;
+mod restart;
 mod security;
 mod stack;
 mod through_traefik;
+mod waiting;

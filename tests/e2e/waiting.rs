@@ -1,0 +1,82 @@
+//! The waiting page: when a wake takes longer than `hold_timeout`, headless Chromium gets a
+//! page that shows progress and reaches the app's content by itself, within a second of the
+//! instance becoming ready; an API client gets the JSON 503 with `Retry-After`.
+
+use std::time::{Duration, Instant, SystemTime};
+
+use fantoccini::cookies::Cookie;
+use serde_json::{json, Value};
+
+use crate::browser::{browser, Driver};
+use crate::stack::*;
+
+/// When the container's current run started, by the daemon (the same host's clock).
+fn started_at(name: &str) -> SystemTime {
+    let raw = docker(&["inspect", "-f", "{{.State.StartedAt.UnixNano}}", name]);
+    SystemTime::UNIX_EPOCH + Duration::from_nanos(raw.trim().parse().unwrap())
+}
+
+#[tokio::test]
+async fn a_slow_wake_shows_a_page_that_moves_on_by_itself_the_moment_it_is_ready() {
+    let stack = Stack::up_with_env(&[("HOLD_TIMEOUT", "2s")]).await;
+    let name = stack.name("slow");
+    let ready_after = Duration::from_secs(7);
+    stack
+        .create_with(&name, json!({"READY_AFTER": "7s"}), json!({"start": false}))
+        .await;
+    stack.wait_routed(&name).await;
+
+    // An API client: JSON, 503, Retry-After, and the mark the page's script reads.
+    let response = stack.get("/", Some(&name)).await;
+    assert_eq!(response.status(), 503);
+    assert_eq!(response.headers()["retry-after"], "2");
+    assert_eq!(response.headers()["x-spawner-status"], "starting");
+    let body: Value = response.json().await.unwrap();
+    assert!(
+        body["error"].as_str().unwrap().contains("still starting"),
+        "{body}"
+    );
+    assert_eq!(body["retry_after"], 2);
+
+    let driver = Driver::start();
+    let client = browser(&driver).await;
+    client
+        .goto(&format!("{}/home", stack.public))
+        .await
+        .unwrap();
+    let session = stack.cookie(&name);
+    let value = session.split_once('=').unwrap().1.to_string();
+    client
+        .add_cookie(Cookie::new("instance", value))
+        .await
+        .unwrap();
+    client.goto(&format!("{}/", stack.public)).await.unwrap();
+    let page = client.source().await.unwrap();
+    assert!(page.contains("Your instance is starting"), "{page}");
+    assert!(
+        page.contains("Waiting for"),
+        "the page shows progress: {page}"
+    );
+
+    let hostname = format!("\"hostname\":\"{name}\"");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let shown = loop {
+        if client.source().await.is_ok_and(|s| s.contains(&hostname)) {
+            break SystemTime::now();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the page never reached the app: {}",
+            client.source().await.unwrap_or_default()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let ready = started_at(&name) + ready_after;
+    let late = shown.duration_since(ready).unwrap_or_default();
+    assert!(
+        late < Duration::from_secs(1),
+        "the app's content came {late:?} after the instance was ready"
+    );
+    assert_eq!(client.current_url().await.unwrap().path(), "/");
+    let _ = client.close().await;
+}
