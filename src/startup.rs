@@ -179,15 +179,28 @@ impl Application {
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let api = self.api.handle();
         let auth = self.auth.handle();
+        // The servers are polled to the end: a dropped server future ends its connections.
+        let (mut api_server, mut auth_server) = (self.api, self.auth);
+        let (mut api_ended, mut auth_ended) = (false, false);
         let result = tokio::select! {
-            r = self.api => r,
-            r = self.auth => r,
+            r = &mut api_server => { api_ended = true; r }
+            r = &mut auth_server => { auth_ended = true; r }
             signal = shutdown_signal() => {
                 log::info!("{signal}: shutting down; answering the requests already held");
                 Ok(())
             }
         };
-        tokio::join!(api.stop(true), auth.stop(true));
+        let api_rest = async move {
+            if !api_ended {
+                let _ = api_server.await;
+            }
+        };
+        let auth_rest = async move {
+            if !auth_ended {
+                let _ = auth_server.await;
+            }
+        };
+        tokio::join!(api.stop(true), auth.stop(true), api_rest, auth_rest);
         let left = self.tasks.shutdown(TASKS_GRACE).await;
         log::info!("shut down cleanly ({left} background task(s) left to the runtime)");
         result
