@@ -7,6 +7,7 @@ use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+pub use crate::cleanup::{docker_lines, Cleanup};
 pub use crate::common::{docker, eventually, session_epoch, SpawnerProcess};
 pub use crate::docker_proxy::DockerProxy;
 use bollard::query_parameters::EventsOptionsBuilder;
@@ -46,64 +47,6 @@ pub fn require_docker() {
             present,
             "image {image} is missing: run scripts/build_project.sh first"
         );
-    }
-}
-
-/// The lines a docker command prints (none when it fails).
-pub fn docker_lines(args: &[&str]) -> Vec<String> {
-    Command::new("docker")
-        .args(args)
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).to_string())
-        .unwrap_or_default()
-        .lines()
-        .map(str::to_string)
-        .filter(|l| !l.is_empty())
-        .collect()
-}
-
-/// Removes, on drop, every container whose name starts with the prefix, their volumes, the
-/// network and the images the test made.
-pub struct Cleanup {
-    pub prefix: String,
-    pub network: String,
-    pub images: Mutex<Vec<String>>,
-}
-
-impl Drop for Cleanup {
-    fn drop(&mut self) {
-        let ids = Command::new("docker")
-            .args(["ps", "-aq", "--filter", &format!("name=^/{}", self.prefix)])
-            .output()
-            .map(|o| String::from_utf8_lossy(&o.stdout).to_string())
-            .unwrap_or_default();
-        let ids: Vec<&str> = ids.split_whitespace().collect();
-        if !ids.is_empty() {
-            let _ = Command::new("docker")
-                .arg("rm")
-                .arg("-f")
-                .args(&ids)
-                .output();
-        }
-        let _ = Command::new("docker")
-            .args(["network", "rm", &self.network])
-            .output();
-        // Instances' volumes: spawner-<instance>-<volume>, and every instance is <prefix>-….
-        let volumes = docker_lines(&[
-            "volume",
-            "ls",
-            "-q",
-            "--filter",
-            &format!("name=spawner-{}-", self.prefix),
-        ]);
-        if !volumes.is_empty() {
-            let mut args = vec!["volume", "rm", "-f"];
-            args.extend(volumes.iter().map(String::as_str));
-            let _ = Command::new("docker").args(&args).output();
-        }
-        for image in self.images.lock().unwrap().iter() {
-            let _ = Command::new("docker").args(["rmi", "-f", image]).output();
-        }
     }
 }
 

@@ -3,6 +3,7 @@
 
 mod backend;
 mod capacity;
+mod cleanup;
 #[path = "../common/mod.rs"]
 mod common;
 mod configuration;
