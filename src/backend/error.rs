@@ -57,6 +57,22 @@ impl Op {
     }
 }
 
+impl Op {
+    /// Its name as a metric label: snake_case (`inspect_image`).
+    pub fn label(self) -> &'static str {
+        match self {
+            Op::InspectImage => "inspect_image",
+            Op::InspectNetwork => "inspect_network",
+            Op::CreateNetwork => "create_network",
+            Op::InspectVolume => "inspect_volume",
+            Op::CreateVolume => "create_volume",
+            Op::RemoveVolume => "remove_volume",
+            Op::ListVolumes => "list_volumes",
+            other => other.as_str(),
+        }
+    }
+}
+
 impl fmt::Display for Op {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())

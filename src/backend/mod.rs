@@ -58,7 +58,7 @@ impl Backend {
 
     fn count<T>(&self, op: Op, result: &Result<T, BackendError>) {
         let kind = result.as_ref().err().map(BackendError::kind);
-        self.metrics.docker_call(op.as_str(), kind);
+        self.metrics.docker_call(op.label(), kind);
     }
 
     /// Every managed container, described.
@@ -128,7 +128,7 @@ impl Backend {
 
     /// Changes to managed containers from `since` (engine time) on.
     pub fn events(&self, since: SystemTime) -> BoxStream<'static, Result<Event, BackendError>> {
-        self.metrics.docker_call(Op::Events.as_str(), None);
+        self.metrics.docker_call(Op::Events.label(), None);
         match &self.engine {
             Engine::Docker(d) => d.events(since),
         }

@@ -45,6 +45,19 @@ fn occupies(state: RunState) -> bool {
 }
 
 impl Instances {
+    /// Holds `name`'s place under the cap whatever the count, for an instance that already
+    /// counts and is about to stop counting for a moment (a recreate between its old container's
+    /// removal and its new one's start).
+    pub(super) fn keep_place(self: &Arc<Self>, name: &str) -> Slot {
+        if self.settings.max_running.is_none() {
+            return Slot { held: None };
+        }
+        self.transitions().slots.insert(name.to_string());
+        Slot {
+            held: Some((Arc::clone(self), name.to_string())),
+        }
+    }
+
     /// Makes room for `name` to run: nothing to do (no cap, or it already counts), a place
     /// taken, or a place taken after stopping the least recently active instance (this waits
     /// for that stop to end).

@@ -93,10 +93,6 @@ impl Instances {
             true => Some(self.make_room(spec.name.as_str(), Reason::Api).await?),
             false => None,
         };
-        // A create refused for its name must not touch volumes: they may be the other's.
-        if self.get(spec.name.as_str()).is_some() {
-            return Err(OpError::NameTaken(spec.name.to_string()));
-        }
         let (volumes, made) = self
             .ensure_volumes(spec.name.as_str(), &spec.volumes)
             .await?;

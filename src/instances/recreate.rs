@@ -50,6 +50,8 @@ impl Instances {
                 RunState::Running | RunState::Paused | RunState::Restarting
             )
         });
+        // Its place under max_running stays its own while no container of it runs.
+        let _place = was_running.then(|| self.keep_place(&name));
         gone_is_done(self.backend.stop(&claim.id, STOP_GRACE).await)?;
         gone_is_done(self.backend.remove(&claim.id).await)?;
         self.remove_id(&claim.id);

@@ -162,7 +162,12 @@ pub async fn delete(
     };
     let instance = resolve(&instances, &path).await?;
     let removed = instances.delete(&instance, purge).await?;
-    Ok(HttpResponse::Ok().json(serde_json::json!({ "result": "ok", "volumes_removed": removed })))
+    // The old clients' answer, exactly, unless a purge was asked for.
+    let mut body = serde_json::json!({ "result": "ok" });
+    if purge {
+        body["volumes_removed"] = removed.into();
+    }
+    Ok(HttpResponse::Ok().json(body))
 }
 
 /// `POST /deploy/{name-or-id}/recreate`: a new container (new image and/or envs), the same

@@ -60,6 +60,8 @@ const FLAGS: &[&str] = &[
     "--idle-action",
     "--max-running",
     "--evict-grace",
+    "--pull-policy",
+    "--registry-auth-file",
 ];
 
 #[test]

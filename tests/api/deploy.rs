@@ -141,9 +141,9 @@ async fn an_image_missing_locally_gets_404_naming_it_and_a_taken_name_409() {
     let app = spawn_app().await;
     let name = app.name("m");
     let missing = format!("{}-nosuchimage:1", app.cleanup.prefix);
-    let response = app
-        .post_deploy(&json!({"name": name, "image": missing}).to_string())
-        .await;
+    // Never pulled (the default pulls it: tests/api/pull.rs).
+    let body = json!({"name": name, "image": missing, "pull_policy": "never"});
+    let response = app.post_deploy(&body.to_string()).await;
     assert_eq!(response.status(), 404);
     let error: Value = response.json().await.unwrap();
     assert!(

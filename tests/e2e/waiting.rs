@@ -61,11 +61,29 @@ async fn a_slow_wake_shows_a_page_that_moves_on_by_itself_the_moment_it_is_ready
         "the page shows progress: {page}"
     );
 
+    // A mark in the page's memory: a reload (a blind refresh) would lose it.
+    let mark = "return window.spawnerTestMark || null";
+    client
+        .execute("window.spawnerTestMark = 'the same page'", vec![])
+        .await
+        .unwrap();
+    let ready = started_at(&name) + ready_after;
+    let mut checked = false;
+
     let hostname = format!("\"hostname\":\"{name}\"");
     let deadline = Instant::now() + Duration::from_secs(30);
     let shown = loop {
         if client.source().await.is_ok_and(|s| s.contains(&hostname)) {
             break SystemTime::now();
+        }
+        // Just before readiness, it is still the page the browser first got.
+        if !checked && SystemTime::now() + Duration::from_millis(500) >= ready {
+            let kept = client.execute(mark, vec![]).await.unwrap();
+            assert_eq!(
+                kept, "the same page",
+                "the waiting page reloaded itself blindly"
+            );
+            checked = true;
         }
         assert!(
             Instant::now() < deadline,
@@ -74,7 +92,7 @@ async fn a_slow_wake_shows_a_page_that_moves_on_by_itself_the_moment_it_is_ready
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
-    let ready = started_at(&name) + ready_after;
+    assert!(checked, "the page moved on before the instance was ready");
     let late = shown.duration_since(ready).unwrap_or_default();
     eprintln!("the app's content was shown {late:?} after the instance was ready");
     assert!(
