@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # An A/B of /auth alone between two spawner binaries, in one run: both serve at once, each with
-# one running instance of its own (plain cookies), and wrk loads them in turn, round after round,
-# so the machine's drift affects both alike. Prints req/s and spawner CPU per request for each.
+# one running instance of its own (plain cookies), and wrk loads them in turn, round after round
+# (alternating which goes first), so the machine's drift affects both alike. Prints req/s and spawner CPU per request for each.
 #
 # Usage: scripts/ab-auth.sh OLD_BINARY NEW_BINARY [ROUNDS] [SECONDS]
 # e.g.   scripts/ab-auth.sh /tmp/old/target/release/spawner target/release/spawner 6 10
@@ -21,7 +21,8 @@ trap cleanup EXIT
 
 # start LABEL BINARY: runs it on free ports with an instance; prints its pid and /auth port.
 start() {
-  local label=$1 binary=$2 log="/tmp/$prefix-$label.log"
+  local label=$1 binary=$2
+  local log="/tmp/$prefix-$label.log"
   SPAWNER_API_ADDR=127.0.0.1:0 SPAWNER_AUTH_ADDR=127.0.0.1:0 SPAWNER_NETWORK=bridge \
     SPAWNER_SCOPE="$prefix-$label" SPAWNER_COOKIE_SIGNING=false SPAWNER_IDLE_TIMEOUT=0 \
     RUST_LOG=warn,spawner=info "$binary" 2>"$log" &
@@ -50,7 +51,10 @@ tick=$(getconf CLK_TCK)
 
 echo "round,binary,req_per_s,cpu_us_per_request"
 for round in $(seq "$rounds"); do
-  for side in old new; do
+  # Each round in the other order: a drift within a round favours neither.
+  order="old new"
+  [ $((round % 2)) -eq 0 ] && order="new old"
+  for side in $order; do
     if [ $side = old ]; then pid=$old_pid port=$old_auth; else pid=$new_pid port=$new_auth; fi
     before=$(cpu_ticks "$pid")
     out=$(wrk -t2 -c64 -d"${secs}s" -H "Cookie: instance=$prefix-$side" "http://127.0.0.1:$port/auth")
