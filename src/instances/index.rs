@@ -1,7 +1,7 @@
 //! The index of managed containers: pure data and the rules for changing it, with no I/O, so the
 //! ordering rules are tested without Docker. [`super::Instances`] holds it behind a lock.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::SystemTime;
 
@@ -20,16 +20,35 @@ use crate::domain::{ContainerInfo, RunState};
 pub struct Index {
     pub by_name: HashMap<String, Instance>,
     name_of_id: HashMap<String, String>,
+    /// Containers known to be gone (ids are never reused): a description of one read before it
+    /// went, applied after, must not bring it back, nor push out a new container of its name.
+    gone: VecDeque<String>,
+    gone_set: HashSet<String>,
     /// Whether the whole list has been read from the engine at least once.
     pub synced: bool,
 }
+
+/// How many removed ids the index remembers (a late description arrives within seconds).
+const GONE_KEPT: usize = 4096;
 
 impl Index {
     pub fn get(&self, name: &str) -> Option<&Instance> {
         self.by_name.get(name)
     }
 
+    /// Forgets a container that is gone for good (removed, or not this spawner's).
     pub fn remove_id(&mut self, id: &str) -> Option<Instance> {
+        if self.gone_set.insert(id.to_string()) {
+            self.gone.push_back(id.to_string());
+            if self.gone.len() > GONE_KEPT {
+                let oldest = self.gone.pop_front().expect("not empty");
+                self.gone_set.remove(&oldest);
+            }
+        }
+        self.take_id(id)
+    }
+
+    fn take_id(&mut self, id: &str) -> Option<Instance> {
         let name = self.name_of_id.remove(id)?;
         self.by_name.remove(&name)
     }
@@ -57,12 +76,15 @@ impl Index {
 
     /// Applies a fresh description unless the index already holds a newer view of that container.
     pub fn upsert(&mut self, info: ContainerInfo) -> bool {
+        if self.gone_set.contains(&info.id) {
+            return false;
+        }
         if let Some(old) = self.name_of_id.get(&info.id).map(|n| &self.by_name[n]) {
             if info.last_transition() < old.info.last_transition() {
                 return false;
             }
         }
-        let kept = self.remove_id(&info.id);
+        let kept = self.take_id(&info.id);
         // A different container under the same name (removed and re-created): its events follow.
         if let Some(other) = self.by_name.remove(&info.name) {
             self.name_of_id.remove(&other.info.id);
@@ -208,5 +230,19 @@ mod tests {
             index.by_name["minion-1"].activity.seen().time(),
             Some(at(20))
         );
+    }
+
+    #[test]
+    fn a_late_description_of_a_removed_container_neither_returns_nor_pushes_out_its_successor() {
+        let mut index = Index::default();
+        let old = info(&[], &[], false);
+        index.upsert(old.clone());
+        index.remove_id("abc");
+        let mut successor = info(&[], &[], false);
+        successor.id = "def".into();
+        assert!(index.upsert(successor));
+        // The description read just before the removal arrives now.
+        assert!(!index.upsert(old));
+        assert_eq!(index.by_name["minion-1"].info.id, "def");
     }
 }
