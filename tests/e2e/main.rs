@@ -5,6 +5,7 @@
 mod browser;
 #[path = "../common/mod.rs"]
 mod common;
+mod data;
 mod home;
 mod idle;
 mod isolation;
