@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Stops the stack; with --purge also removes the instances spawner created on its network.
+# Stops the stack; with --purge also removes the instances spawner created on its network, and
+# their volumes.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
@@ -8,7 +9,8 @@ usage() {
 Usage: scripts/down.sh [--purge] [--help]
 
 Stops and removes the stack's containers (compose project \$COMPOSE_PROJECT_NAME). Instances keep
-running on network \$NETWORK (which spawner created) unless --purge removes them and the network; --purge also
+running on network \$NETWORK (which spawner created) unless --purge removes them, their volumes
+(their users' data) and the network; --purge also
 forgets the stack's API token and cookie secret (\$STATE_DIR), which ends every session, and
 removes the home's accounts (the volume home-data); without --purge they are kept.
 USAGE
@@ -30,6 +32,13 @@ if [ "$purge" = 1 ]; then
     echo "==> removing $(echo "$ids" | wc -l) instance(s) on $NETWORK"
     # shellcheck disable=SC2086
     docker rm -f $ids >/dev/null
+  fi
+  # Their data too: the named volumes spawner made for them (scope: the network's name).
+  vols="$(docker volume ls -q --filter label=origin=spawner --filter "label=spawner.scope=$NETWORK")"
+  if [ -n "$vols" ]; then
+    echo "==> removing $(echo "$vols" | wc -l) instance volume(s)"
+    # shellcheck disable=SC2086
+    docker volume rm -f $vols >/dev/null
   fi
 fi
 [ "$purge" = 1 ] && rm -rf "$STATE_DIR"

@@ -51,12 +51,16 @@ async fn a_docker_restart_answers_the_held_requests_and_leaves_the_instance_read
     tokio::time::sleep(Duration::from_millis(800)).await;
     let id = spawner.clone();
     let restart = tokio::task::spawn_blocking(move || docker(&["restart", &id]));
+    let mut answers = Vec::new();
     for request in held {
-        let (status, body) = request.await.unwrap();
+        answers.push(request.await.unwrap());
+    }
+    // The restart ends before any assertion, so a failure cannot race the stack's removal.
+    restart.await.unwrap();
+    for (status, body) in answers {
         assert_eq!(status, 200, "a held request was not served: {body}");
         assert!(body.contains(&hostname), "{body}");
     }
-    restart.await.unwrap();
     // Both runs' logs (spawner logs to stderr).
     let logs = std::process::Command::new("docker")
         .args(["logs", &spawner])
