@@ -44,7 +44,7 @@ pub enum OpError {
         "volume {0:?} exists and is not this instance's; choose another instance or volume name"
     )]
     VolumeTaken(String),
-    #[error("the new container of {name} could not be created ({reason}); {restored}")]
+    #[error("the new container of {name} failed ({reason}); {restored}")]
     RecreateFailed {
         name: String,
         reason: String,

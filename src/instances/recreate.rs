@@ -61,13 +61,16 @@ impl Instances {
         };
         log::info!("{name}: recreated from {} (was {})", new.image, old.image);
         if was_running {
-            self.backend
-                .start(&id)
-                .await
-                .map_err(|source| OpError::StartFailed {
+            if let Err(e) = self.backend.start(&id).await {
+                let _ = self.refresh(&id).await;
+                return Err(OpError::RecreateFailed {
                     name: name.clone(),
-                    source,
-                })?;
+                    reason: format!("it was created but did not start: {}", chain(&e)),
+                    restored:
+                        "the new container is kept, with the data; the next request starts it again"
+                            .into(),
+                });
+            }
             self.metrics
                 .starts
                 .with_label_values(&[Reason::Api.as_str()])
