@@ -7,6 +7,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use prometheus::core::Collector;
 use prometheus::{
     Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
     Registry, TextEncoder,
@@ -68,12 +69,17 @@ pub struct Metrics {
     pub pulls: IntCounterVec,
 }
 
-fn counter_vec(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
-    let vec = IntCounterVec::new(Opts::new(name, help), labels).expect("a valid metric");
+/// Registers a metric (made from static, valid options) and hands it back.
+fn register<M: Collector + Clone + 'static>(registry: &Registry, made: prometheus::Result<M>) -> M {
+    let metric = made.expect("a valid metric");
     registry
-        .register(Box::new(vec.clone()))
+        .register(Box::new(metric.clone()))
         .expect("registered once");
-    vec
+    metric
+}
+
+fn counter_vec(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
+    register(registry, IntCounterVec::new(Opts::new(name, help), labels))
 }
 
 /// The `held_seconds` buckets: the hot path's wake is tens of milliseconds, a pull minutes.
@@ -99,44 +105,42 @@ impl Metrics {
             capacity: outcome("capacity"),
             failed: outcome("failed"),
         };
-        let held_seconds = HistogramVec::new(
-            HistogramOpts::new(
-                "spawner_held_request_seconds",
-                "How long /auth held a request while its instance started, by readiness kind and result",
-            )
-            .buckets(HELD_BUCKETS.to_vec()),
-            &["readiness", "result"],
-        )
-        .expect("a valid metric");
-        registry
-            .register(Box::new(held_seconds.clone()))
-            .expect("registered once");
-        let held_now = IntGauge::new(
-            "spawner_held_requests",
-            "Requests /auth holds now while their instance starts",
-        )
-        .expect("a valid metric");
-        registry
-            .register(Box::new(held_now.clone()))
-            .expect("registered once");
-        let instances = IntGaugeVec::new(
-            Opts::new("spawner_instances", "Managed instances, by state"),
-            &["state"],
-        )
-        .expect("a valid metric");
-        registry
-            .register(Box::new(instances.clone()))
-            .expect("registered once");
-        let build = IntGaugeVec::new(
-            Opts::new(
-                "spawner_build_info",
-                "The running spawner's version (always 1)",
+        let held_seconds = register(
+            &registry,
+            HistogramVec::new(
+                HistogramOpts::new(
+                    "spawner_held_request_seconds",
+                    "How long /auth held a request while its instance started, by readiness kind and result",
+                )
+                .buckets(HELD_BUCKETS.to_vec()),
+                &["readiness", "result"],
             ),
-            &["version"],
-        )
-        .expect("a valid metric");
+        );
+        let held_now = register(
+            &registry,
+            IntGauge::new(
+                "spawner_held_requests",
+                "Requests /auth holds now while their instance starts",
+            ),
+        );
+        let instances = register(
+            &registry,
+            IntGaugeVec::new(
+                Opts::new("spawner_instances", "Managed instances, by state"),
+                &["state"],
+            ),
+        );
+        let build = register(
+            &registry,
+            IntGaugeVec::new(
+                Opts::new(
+                    "spawner_build_info",
+                    "The running spawner's version (always 1)",
+                ),
+                &["version"],
+            ),
+        );
         build.with_label_values(&[env!("CARGO_PKG_VERSION")]).set(1);
-        registry.register(Box::new(build)).expect("registered once");
         Self {
             auth,
             held_seconds,

@@ -76,16 +76,7 @@ impl DeploySpec {
                     .into(),
             );
         }
-        let deserializer = &mut serde_json::Deserializer::from_slice(body);
-        let raw: DeployRequest = serde_path_to_error::deserialize(deserializer).map_err(|e| {
-            let path = e.path().to_string();
-            let inner = e.into_inner();
-            match (inner.is_data(), path.as_str()) {
-                (false, _) => format!("the request body is not valid JSON: {inner}"),
-                (true, "." | "") => format!("invalid deploy body: {inner}"),
-                (true, field) => format!("invalid `{field}` in the deploy body: {inner}"),
-            }
-        })?;
+        let raw: DeployRequest = parse_body(body, "deploy body")?;
         let name = InstanceName::parse(&raw.name)?;
         let image = image_reference(&raw.image)?;
         let network = match raw.network.as_deref().map(str::trim) {
@@ -136,12 +127,7 @@ impl DeploySpec {
             let json = serde_json::to_string(&volumes).expect("plain data serializes");
             labels.insert(labels::VOLUMES.into(), json);
         }
-        let pull_policy = raw
-            .pull_policy
-            .map(|raw| {
-                PullPolicy::parse(&raw).map_err(|e| format!("invalid `pull_policy` {raw:?}: {e}"))
-            })
-            .transpose()?;
+        let pull_policy = PullPolicy::parse_field(raw.pull_policy)?;
         Ok(Self {
             name,
             image,
@@ -155,6 +141,20 @@ impl DeploySpec {
             pull_policy,
         })
     }
+}
+
+/// Reads a JSON body (`what`: "deploy body", …); an error names the field at fault.
+pub fn parse_body<T: serde::de::DeserializeOwned>(body: &[u8], what: &str) -> Result<T, String> {
+    let deserializer = &mut serde_json::Deserializer::from_slice(body);
+    serde_path_to_error::deserialize(deserializer).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        match (inner.is_data(), path.as_str()) {
+            (false, _) => format!("the {what} is not valid JSON: {inner}"),
+            (true, "." | "") => format!("invalid {what}: {inner}"),
+            (true, field) => format!("invalid `{field}` in the {what}: {inner}"),
+        }
+    })
 }
 
 /// Refuses a name no process could read as an environment variable.

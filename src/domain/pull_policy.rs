@@ -22,6 +22,12 @@ impl PullPolicy {
         }
     }
 
+    /// A body's `pull_policy` field (`None`: the setting's), its error naming the field.
+    pub fn parse_field(raw: Option<String>) -> Result<Option<Self>, String> {
+        raw.map(|raw| Self::parse(&raw).map_err(|e| format!("invalid `pull_policy` {raw:?}: {e}")))
+            .transpose()
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             PullPolicy::Never => "never",

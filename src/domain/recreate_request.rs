@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
-use super::deploy_request::{check_envs, image_reference};
+use super::deploy_request::{check_envs, image_reference, parse_body};
 use super::PullPolicy;
 
 #[derive(Debug, Deserialize)]
@@ -36,28 +36,15 @@ impl RecreateSpec {
         if body.iter().all(u8::is_ascii_whitespace) {
             return Ok(Self::default());
         }
-        let deserializer = &mut serde_json::Deserializer::from_slice(body);
-        let raw: RecreateRequest = serde_path_to_error::deserialize(deserializer).map_err(|e| {
-            let path = e.path().to_string();
-            match path.as_str() {
-                "." | "" => format!("invalid recreate body: {}", e.into_inner()),
-                field => format!("invalid `{field}` in the recreate body: {}", e.into_inner()),
-            }
-        })?;
+        let raw: RecreateRequest = parse_body(body, "recreate body")?;
         let image = raw.image.as_deref().map(image_reference).transpose()?;
         if let Some(envs) = &raw.envs {
             check_envs(envs)?;
         }
-        let pull_policy = raw
-            .pull_policy
-            .map(|raw| {
-                PullPolicy::parse(&raw).map_err(|e| format!("invalid `pull_policy` {raw:?}: {e}"))
-            })
-            .transpose()?;
         Ok(Self {
             image,
             envs: raw.envs,
-            pull_policy,
+            pull_policy: PullPolicy::parse_field(raw.pull_policy)?,
         })
     }
 }

@@ -89,7 +89,7 @@ impl Gate {
         };
         let started = Instant::now();
         if !ready {
-            let metrics = self.instances.metrics();
+            let metrics = self.metrics();
             let _held = Held::new(&metrics.held_now);
             let readiness = self.instances.readiness_kind(name.as_str());
             let wait = self.instances.ensure_ready(name.as_str());

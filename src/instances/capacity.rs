@@ -37,7 +37,7 @@ impl Drop for Slot {
 }
 
 /// Whether a container in this state takes a place under the cap.
-fn occupies(state: RunState) -> bool {
+pub(super) fn occupies(state: RunState) -> bool {
     matches!(
         state,
         RunState::Running | RunState::Paused | RunState::Restarting

@@ -1,13 +1,9 @@
 //! Getting an instance's image onto the Docker host, by its pull policy: one pull however many
-//! deploys ask for the same image at once, in a task of its own (a client that gives up does not
-//! cancel it), with the credentials `registry_auth_file` holds for the image's registry.
+//! deploys ask for the same image at once ([`super::flights`]), with the credentials `registry_auth_file` holds for the image's registry.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
-use tokio::sync::watch;
-
-use super::transitions::remove_own;
+use super::flights::{landed, Flight};
 use super::{Instances, OpError};
 use crate::backend::BackendError;
 use crate::domain::{registry, PullPolicy};
@@ -21,10 +17,6 @@ pub enum PullError {
     #[error("pulling image {image:?} failed: {reason}; check that its registry is reachable and the credentials in registry_auth_file")]
     Failed { image: String, reason: String },
 }
-
-type PullResult = Option<Result<(), PullError>>;
-/// Pulls under way, by image.
-pub(super) type Pulls = HashMap<String, watch::Receiver<PullResult>>;
 
 impl Instances {
     /// Makes sure `image` is on the host, pulling it as `policy` says.
@@ -43,29 +35,9 @@ impl Instances {
     }
 
     async fn pull_once(self: &Arc<Self>, image: &str) -> Result<(), PullError> {
-        let mut result = {
-            let mut pulls = self.pulls.lock().unwrap_or_else(|e| e.into_inner());
-            match pulls.get(image) {
-                Some(rx) => rx.clone(),
-                None => {
-                    let (tx, rx) = watch::channel(None);
-                    pulls.insert(image.to_string(), rx.clone());
-                    let guard = PullGuard {
-                        instances: Arc::clone(self),
-                        image: image.to_string(),
-                        rx: rx.clone(),
-                    };
-                    self.tasks.spawn(Arc::clone(self).run_pull(guard, tx));
-                    rx
-                }
-            }
-        };
-        let outcome = result
-            .wait_for(Option::is_some)
-            .await
-            .ok()
-            .and_then(|r| r.clone());
-        outcome.unwrap_or_else(|| {
+        let this = Arc::clone(self);
+        let flight = self.join_or_start(|t| &mut t.pulls, image, |f| this.run_pull(f));
+        landed(flight).await.unwrap_or_else(|| {
             Err(PullError::Failed {
                 image: image.to_string(),
                 reason: "spawner is shutting down".into(),
@@ -73,8 +45,8 @@ impl Instances {
         })
     }
 
-    async fn run_pull(self: Arc<Self>, guard: PullGuard, tx: watch::Sender<PullResult>) {
-        let image = guard.image.clone();
+    async fn run_pull(self: Arc<Self>, flight: Flight<Result<(), PullError>>) {
+        let image = flight.key.clone();
         log::info!("pulling image {image}");
         let outcome = match self.registry_auth(&image) {
             Err(reason) => Err(PullError::Failed {
@@ -97,8 +69,7 @@ impl Instances {
             Ok(()) => log::info!("pulled image {image}"),
             Err(e) => log::warn!("{e}"),
         }
-        drop(guard);
-        tx.send_replace(Some(outcome));
+        flight.land(outcome);
     }
 
     /// The credentials for `image`'s registry from `registry_auth_file`, read at each pull so a
@@ -130,23 +101,5 @@ fn pull_error(image: &str, e: BackendError) -> PullError {
         }
     } else {
         PullError::Failed { image, reason }
-    }
-}
-
-/// Takes a pull out of the map when its task ends, however it ends.
-struct PullGuard {
-    instances: Arc<Instances>,
-    image: String,
-    rx: watch::Receiver<PullResult>,
-}
-
-impl Drop for PullGuard {
-    fn drop(&mut self) {
-        let mut pulls = self
-            .instances
-            .pulls
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
-        remove_own(&mut pulls, &self.image, &self.rx);
     }
 }

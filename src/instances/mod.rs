@@ -10,13 +10,16 @@
 //! Files: [`index`] (pure data and its rules), [`instance`] (one container and what is derived from
 //! it), [`activity`] (its last activity, which a stop claims atomically), [`watcher`], [`wake`],
 //! [`readiness`], [`operations`], [`addresses`] (fixed addresses for new instances),
-//! [`transitions`] (starts, stops and capacity slots under way), [`policy`] (when to sleep and
-//! whom to evict: pure), [`capacity`] (`max_running`), [`culler`] (the idle stop task).
+//! [`transitions`] (starts, pulls, stops and capacity slots under way), [`policy`] (when to sleep and
+//! whom to evict: pure), [`capacity`] (`max_running`), [`culler`] (the idle stop task),
+//! [`flights`] (one task however many callers: wakes and pulls), [`images`] (pull policy),
+//! [`volumes`], [`recreate`].
 
 mod activity;
 mod addresses;
 mod capacity;
 mod culler;
+mod flights;
 mod images;
 mod index;
 mod instance;
@@ -29,7 +32,7 @@ mod volumes;
 mod wake;
 mod watcher;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{Duration, SystemTime};
@@ -77,8 +80,6 @@ pub struct Instances {
     probe_client: reqwest::Client,
     /// Fixed addresses held for creates under way.
     addresses: addresses::Addresses,
-    /// Image pulls under way, by image (one pull however many deploys wait for it).
-    pulls: Mutex<images::Pulls>,
     metrics: Arc<Metrics>,
     tasks: Tasks,
 }
@@ -106,7 +107,6 @@ impl Instances {
             boot: SystemTime::now(),
             probe_client,
             addresses: addresses::Addresses::default(),
-            pulls: Mutex::new(HashMap::new()),
             metrics,
             tasks,
         })

@@ -107,38 +107,14 @@ impl Instances {
             address: reservation.as_ref().map(|r| r.address),
             volumes,
         };
-        let created = self.backend.create(&create).await.map_err(|e| match e {
-            BackendError::Conflict { .. } => OpError::NameTaken(spec.name.to_string()),
-            BackendError::NotFound { .. } => OpError::ImageNotFound(spec.image.clone()),
-            other => other.into(),
-        });
-        let id = match created {
+        // A container that fails to appear or to start takes the volumes made for it along.
+        let id = match self.create_container(spec, &create).await {
             Ok(id) => id,
             Err(e) => {
                 self.remove_volumes(&made).await;
                 return Err(e);
             }
         };
-        if spec.start {
-            if let Err(source) = self.backend.start(&id).await {
-                if let Err(cleanup) = self.backend.remove(&id).await {
-                    log::error!(
-                        "{}: could not remove it after a failed start: {}",
-                        spec.name,
-                        chain(&cleanup)
-                    );
-                }
-                self.remove_volumes(&made).await;
-                return Err(OpError::StartFailed {
-                    name: spec.name.to_string(),
-                    source,
-                });
-            }
-            self.metrics
-                .starts
-                .with_label_values(&[Reason::Api.as_str()])
-                .inc();
-        }
         log::info!(
             "{}: created from {} (started: {})",
             spec.name,
@@ -151,6 +127,38 @@ impl Instances {
             .await?
             .ok_or_else(|| OpError::NotFound(spec.name.to_string()))?;
         Ok(self.view(&instance))
+    }
+
+    /// Creates the container and, if asked, starts it; one that does not start is removed.
+    async fn create_container(
+        &self,
+        spec: &DeploySpec,
+        create: &CreateSpec,
+    ) -> Result<String, OpError> {
+        let id = self.backend.create(create).await.map_err(|e| match e {
+            BackendError::Conflict { .. } => OpError::NameTaken(spec.name.to_string()),
+            BackendError::NotFound { .. } => OpError::ImageNotFound(spec.image.clone()),
+            other => other.into(),
+        })?;
+        if !spec.start {
+            return Ok(id);
+        }
+        if let Err(source) = self.backend.start(&id).await {
+            if let Err(cleanup) = self.backend.remove(&id).await {
+                log::error!(
+                    "{}: could not remove it after a failed start: {}",
+                    spec.name,
+                    chain(&cleanup)
+                );
+            }
+            return Err(OpError::StartFailed {
+                name: spec.name.to_string(),
+                source,
+            });
+        }
+        let starts = &self.metrics.starts;
+        starts.with_label_values(&[Reason::Api.as_str()]).inc();
+        Ok(id)
     }
 
     /// Finds a managed instance by name or id (or an id prefix of 12 or more hex digits).

@@ -8,11 +8,12 @@
 
 use std::sync::Arc;
 
+use super::capacity::occupies;
 use super::transitions::STOP_GRACE;
 use super::{Instance, InstanceView, Instances, OpError};
 use crate::backend::{gone_is_done, CreateSpec};
 use crate::domain::deploy_request::env_names;
-use crate::domain::{labels, RecreateSpec, RunState};
+use crate::domain::{labels, RecreateSpec};
 use crate::error::chain;
 use crate::metrics::Reason;
 
@@ -44,12 +45,10 @@ impl Instances {
         self.ensure_image(&new.image, policy).await?;
 
         let claim = self.claim_for_api(&name).await?;
-        let was_running = self.get(&name).is_some_and(|i| {
-            matches!(
-                i.info.state,
-                RunState::Running | RunState::Paused | RunState::Restarting
-            )
-        });
+        let was_running = self
+            .read()
+            .get(&name)
+            .is_some_and(|i| occupies(i.info.state));
         // Its place under max_running stays its own while no container of it runs.
         let _place = was_running.then(|| self.keep_place(&name));
         gone_is_done(self.backend.stop(&claim.id, STOP_GRACE).await)?;

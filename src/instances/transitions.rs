@@ -1,6 +1,6 @@
 //! What is under way, per instance, under one lock: starts (each shared by every request that
 //! waits on it), stops and pauses (idle, eviction, the API), and the capacity slots that starts
-//! and creates hold. A stop is only claimed when no start is under way, a start waits for a stop
+//! and creates hold; and, per image, the pulls under way. A stop is only claimed when no start is under way, a start waits for a stop
 //! under way to end, and the running count is read from one consistent picture, so two
 //! decisions never cross.
 //!
@@ -14,7 +14,9 @@ use std::time::Duration;
 use tokio::sync::watch;
 
 use super::activity::{Activity, Seen};
-use super::wake::StartResult;
+use super::flights::Flights;
+use super::images::PullError;
+use super::wake::StartError;
 use super::{Instance, Instances};
 use crate::backend::{gone_is_done, BackendError};
 use crate::domain::IdleAction;
@@ -23,7 +25,10 @@ use crate::metrics::Reason;
 
 #[derive(Default)]
 pub(super) struct Transitions {
-    pub starts: HashMap<String, watch::Receiver<StartResult>>,
+    /// Wakes under way, by instance.
+    pub starts: Flights<Result<(), StartError>>,
+    /// Image pulls under way, by image.
+    pub pulls: Flights<Result<(), PullError>>,
     /// Stops and pauses under way; the value turns `true` when it has ended.
     pub stops: HashMap<String, watch::Receiver<bool>>,
     /// Instances that hold a place under `max_running` while they start or are created.

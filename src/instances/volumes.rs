@@ -31,28 +31,15 @@ impl Instances {
         let (mut mounts, mut made) = (Vec::new(), Vec::new());
         for volume in volumes {
             let engine = engine_name(instance, &volume.name);
-            let found = match self.backend.volume_labels(&engine).await {
-                Ok(found) => found,
+            match self
+                .ensure_volume(instance, &engine, &volume.name, &owner)
+                .await
+            {
+                Ok(true) => made.push(engine.clone()),
+                Ok(false) => {}
                 Err(e) => {
                     self.remove_volumes(&made).await;
-                    return Err(e.into());
-                }
-            };
-            match found {
-                Some(labels) if owner.iter().all(|(k, v)| labels.get(k) == Some(v)) => {}
-                Some(_) => {
-                    self.remove_volumes(&made).await;
-                    return Err(OpError::VolumeTaken(engine));
-                }
-                None => {
-                    let mut volume_labels = owner.clone();
-                    volume_labels.insert(labels::VOLUME_NAME.into(), volume.name.clone());
-                    if let Err(e) = self.backend.create_volume(&engine, volume_labels).await {
-                        self.remove_volumes(&made).await;
-                        return Err(e.into());
-                    }
-                    log::info!("{instance}: volume {engine} created");
-                    made.push(engine.clone());
+                    return Err(e);
                 }
             }
             mounts.push(VolumeMount {
@@ -61,6 +48,27 @@ impl Instances {
             });
         }
         Ok((mounts, made))
+    }
+
+    /// Makes one volume unless it is there already as `owner`'s; whether it was made now.
+    async fn ensure_volume(
+        &self,
+        instance: &str,
+        engine: &str,
+        name: &str,
+        owner: &BTreeMap<String, String>,
+    ) -> Result<bool, OpError> {
+        match self.backend.volume_labels(engine).await? {
+            Some(labels) if owner.iter().all(|(k, v)| labels.get(k) == Some(v)) => Ok(false),
+            Some(_) => Err(OpError::VolumeTaken(engine.to_string())),
+            None => {
+                let mut volume_labels = owner.clone();
+                volume_labels.insert(labels::VOLUME_NAME.into(), name.to_string());
+                self.backend.create_volume(engine, volume_labels).await?;
+                log::info!("{instance}: volume {engine} created");
+                Ok(true)
+            }
+        }
     }
 
     /// Removes volumes, logging (not returning) a failure: for cleanups.

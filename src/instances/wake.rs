@@ -5,10 +5,8 @@
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
-use tokio::sync::watch;
-
 use super::capacity::CapacityFull;
-use super::transitions::remove_own;
+use super::flights::{landed, Flight};
 use super::{Instance, Instances, Readiness};
 use crate::backend::BackendError;
 use crate::domain::RunState;
@@ -67,35 +65,13 @@ impl StartError {
     }
 }
 
-pub type StartResult = Option<Result<(), StartError>>;
-
 impl Instances {
     /// Starts the instance if needed and waits until it is ready; one start however many callers.
     /// The caller bounds its wait; the start itself goes on (up to `ready_timeout`).
     pub async fn ensure_ready(self: &Arc<Self>, name: &str) -> Result<(), StartError> {
-        let mut result = {
-            let mut transitions = self.transitions();
-            match transitions.starts.get(name) {
-                Some(rx) => rx.clone(),
-                None => {
-                    let (tx, rx) = watch::channel(None);
-                    transitions.starts.insert(name.to_string(), rx.clone());
-                    let guard = StartGuard {
-                        instances: Arc::clone(self),
-                        name: name.to_string(),
-                        rx: rx.clone(),
-                    };
-                    self.tasks.spawn(Arc::clone(self).run_start(guard, tx));
-                    rx
-                }
-            }
-        };
-        let outcome = result
-            .wait_for(Option::is_some)
-            .await
-            .map(|r| r.clone())
-            .ok()
-            .flatten();
+        let this = Arc::clone(self);
+        let flight = self.join_or_start(|t| &mut t.starts, name, |f| this.run_start(f));
+        let outcome = landed(flight).await;
         let outcome = outcome.unwrap_or_else(|| Err(StartError::Gone(name.to_string())));
         if outcome.is_ok() {
             // The request let through after its wait is activity too.
@@ -105,8 +81,8 @@ impl Instances {
     }
 
     /// The start task: bounded by `ready_timeout` and by shutdown; publishes its outcome.
-    async fn run_start(self: Arc<Self>, guard: StartGuard, tx: watch::Sender<StartResult>) {
-        let name = guard.name.clone();
+    async fn run_start(self: Arc<Self>, flight: Flight<Result<(), StartError>>) {
+        let name = flight.key.clone();
         let started = Instant::now();
         // Not cancelled by shutdown as a whole: an engine call under way completes (nothing is
         // left half-started); only the readiness wait is given up.
@@ -118,9 +94,7 @@ impl Instances {
             Ok(()) => log::info!("{name}: ready after {:?}", started.elapsed()),
             Err(e) => log::warn!("{name}: {} (after {:?})", chain(e), started.elapsed()),
         }
-        // Out of the map first: a request from now on starts afresh.
-        drop(guard);
-        tx.send_replace(Some(outcome));
+        flight.land(outcome);
     }
 
     async fn start_and_wait(self: &Arc<Self>, name: &str) -> Result<(), StartError> {
@@ -209,24 +183,5 @@ impl Instances {
         self.backend.start(id).await?;
         started.with_label_values(&[reason.as_str()]).inc();
         self.refresh(id).await
-    }
-}
-
-/// Takes a start out of the map when its task ends, however it ends (even by a panic), so a
-/// dead start never leaves an instance waiting on a channel nobody will fill.
-pub(super) struct StartGuard {
-    instances: Arc<Instances>,
-    name: String,
-    rx: watch::Receiver<StartResult>,
-}
-
-impl Drop for StartGuard {
-    fn drop(&mut self) {
-        // Only this start's entry: a newer one may already stand under the same name.
-        remove_own(
-            &mut self.instances.transitions().starts,
-            &self.name,
-            &self.rx,
-        );
     }
 }

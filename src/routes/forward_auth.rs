@@ -32,29 +32,35 @@ pub async fn auth(
     let fallback = query
         .and_then(|q| q.into_inner().fallback)
         .is_some_and(|f| f != "false" && f != "0");
-    let outcome = gate.decide(&request, fallback).await;
     let counted = &gate.metrics().auth;
-    match &outcome {
-        Outcome::Allow => counted.allow.inc(),
-        Outcome::Home => counted.home.inc(),
-        Outcome::Retry { .. } => counted.retry.inc(),
-        Outcome::NotReady { .. } => counted.not_ready.inc(),
-        Outcome::Failed {
-            error: StartError::Capacity(_),
-            ..
-        } => counted.capacity.inc(),
-        Outcome::Failed { .. } => counted.failed.inc(),
-    }
-    match outcome {
-        Outcome::Allow => HttpResponse::Ok().finish(),
-        Outcome::Home => redirect(StatusCode::FOUND, &settings.cookie_fallback_url),
-        Outcome::Retry { location } => redirect(StatusCode::TEMPORARY_REDIRECT, &location),
+    match gate.decide(&request, fallback).await {
+        Outcome::Allow => {
+            counted.allow.inc();
+            HttpResponse::Ok().finish()
+        }
+        Outcome::Home => {
+            counted.home.inc();
+            redirect(StatusCode::FOUND, &settings.cookie_fallback_url)
+        }
+        Outcome::Retry { location } => {
+            counted.retry.inc();
+            redirect(StatusCode::TEMPORARY_REDIRECT, &location)
+        }
         Outcome::NotReady {
             name,
             waited,
             phase,
-        } => not_ready(&request, &name, waited, phase),
-        Outcome::Failed { name, error } => failed(&request, &name, &error),
+        } => {
+            counted.not_ready.inc();
+            not_ready(&request, &name, waited, phase)
+        }
+        Outcome::Failed { name, error } => {
+            match error {
+                StartError::Capacity(_) => counted.capacity.inc(),
+                _ => counted.failed.inc(),
+            }
+            failed(&request, &name, &error)
+        }
     }
 }
 

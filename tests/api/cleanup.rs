@@ -17,6 +17,21 @@ pub fn docker_lines(args: &[&str]) -> Vec<String> {
         .collect()
 }
 
+/// The volumes spawner made for instances whose names start with `prefix`
+/// (`spawner-<instance>-<volume>`).
+pub fn instance_volumes(prefix: &str) -> Vec<String> {
+    let filter = format!("name=spawner-{prefix}");
+    docker_lines(&["volume", "ls", "-q", "--filter", &filter])
+}
+
+/// Whether the image is on the Docker host.
+pub fn image_present(image: &str) -> bool {
+    Command::new("docker")
+        .args(["image", "inspect", image])
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
 /// Removes, on drop, every container whose name starts with the prefix, their volumes, the
 /// network and the images the test made.
 pub struct Cleanup {
@@ -27,12 +42,7 @@ pub struct Cleanup {
 
 impl Drop for Cleanup {
     fn drop(&mut self) {
-        let ids = Command::new("docker")
-            .args(["ps", "-aq", "--filter", &format!("name=^/{}", self.prefix)])
-            .output()
-            .map(|o| String::from_utf8_lossy(&o.stdout).to_string())
-            .unwrap_or_default();
-        let ids: Vec<&str> = ids.split_whitespace().collect();
+        let ids = docker_lines(&["ps", "-aq", "--filter", &format!("name=^/{}", self.prefix)]);
         if !ids.is_empty() {
             let _ = Command::new("docker")
                 .arg("rm")
@@ -44,13 +54,7 @@ impl Drop for Cleanup {
             .args(["network", "rm", &self.network])
             .output();
         // Instances' volumes: spawner-<instance>-<volume>, and every instance is <prefix>-….
-        let volumes = docker_lines(&[
-            "volume",
-            "ls",
-            "-q",
-            "--filter",
-            &format!("name=spawner-{}-", self.prefix),
-        ]);
+        let volumes = instance_volumes(&format!("{}-", self.prefix));
         if !volumes.is_empty() {
             let mut args = vec!["volume", "rm", "-f"];
             args.extend(volumes.iter().map(String::as_str));

@@ -7,7 +7,7 @@ use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-pub use crate::cleanup::{docker_lines, Cleanup};
+pub use crate::cleanup::{docker_lines, image_present, instance_volumes, Cleanup};
 pub use crate::common::{docker, eventually, session_epoch, SpawnerProcess};
 pub use crate::docker_proxy::DockerProxy;
 use bollard::query_parameters::EventsOptionsBuilder;
@@ -39,12 +39,8 @@ pub fn require_docker() {
         Err(e) => panic!("the docker CLI cannot run ({e}); these tests need Docker"),
     }
     for image in [IMAGE, IMAGE_NO_HEALTHCHECK] {
-        let present = Command::new("docker")
-            .args(["image", "inspect", image])
-            .output()
-            .is_ok_and(|o| o.status.success());
         assert!(
-            present,
+            image_present(image),
             "image {image} is missing: run scripts/build_project.sh first"
         );
     }

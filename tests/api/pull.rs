@@ -12,13 +12,6 @@ async fn deploy_status(app: &TestApp, body: Value) -> (u16, Value) {
     (response.status().as_u16(), response.json().await.unwrap())
 }
 
-fn image_present(image: &str) -> bool {
-    std::process::Command::new("docker")
-        .args(["image", "inspect", image])
-        .output()
-        .is_ok_and(|o| o.status.success())
-}
-
 #[tokio::test]
 async fn a_missing_image_is_pulled_once_for_concurrent_deploys_with_the_credentials() {
     require_docker();
@@ -103,12 +96,6 @@ async fn pull_failures_name_the_image_and_the_reason_and_leave_nothing_behind() 
 
     assert!(!app.exists(&name), "no container is left behind");
     assert!(!image_present(&image));
-    let made = docker_lines(&[
-        "volume",
-        "ls",
-        "-q",
-        "--filter",
-        &format!("name=spawner-{name}"),
-    ]);
+    let made = instance_volumes(&name);
     assert!(made.is_empty(), "no volume is left behind: {made:?}");
 }

@@ -102,13 +102,7 @@ async fn host_paths_and_bad_mounts_are_refused_and_nothing_is_created() {
         assert!(message.contains(expected), "{volumes}: {message}");
     }
     assert!(!app.exists(&name));
-    let made = docker_lines(&[
-        "volume",
-        "ls",
-        "-q",
-        "--filter",
-        &format!("name=spawner-{name}"),
-    ]);
+    let made = instance_volumes(&name);
     assert!(made.is_empty(), "{made:?}");
 }
 

@@ -4,26 +4,16 @@
 
 use std::time::Duration;
 
-use serde_json::json;
-
 use crate::stack::*;
 
-/// The app gets ready 8 s after its start: longer than Docker's default stop timeout (10 s)
-/// leaves after the restart begins only with `stop_grace_period`, and longer than actix's
-/// default 5 s shutdown timeout.
+/// The app gets ready 8 s after its start: past actix's default 5 s shutdown timeout, so the
+/// held requests are answered only if shutdown waits for them (and Docker's stop timeout, from
+/// the compose file's `stop_grace_period`, lets it).
 #[tokio::test]
 async fn a_docker_restart_answers_the_held_requests_and_leaves_the_instance_ready() {
     let stack = Stack::up_with_env(&[("HOLD_TIMEOUT", "15s")]).await;
     let name = stack.name("waking");
-    stack
-        // No Docker HEALTHCHECK (it would call the slow app unhealthy): readiness by its URL.
-        .create_with(
-            &name,
-            json!({"READY_AFTER": "8s"}),
-            json!({"start": false, "image": "mock-app:nohc"}),
-        )
-        .await;
-    stack.wait_routed(&name).await;
+    stack.create_slow(&name, "8s").await;
     let spawner = docker(&[
         "ps",
         "-q",

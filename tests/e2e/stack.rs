@@ -198,6 +198,15 @@ impl Stack {
         created
     }
 
+    /// Creates a stopped, routed minion whose app gets ready `ready_after` after each start. It
+    /// has no Docker HEALTHCHECK (which would call the slow app unhealthy): readiness by its URL.
+    pub async fn create_slow(&self, name: &str, ready_after: &str) {
+        let envs = json!({ "READY_AFTER": ready_after });
+        let extra = json!({"start": false, "image": "mock-app:nohc"});
+        self.create_with(name, envs, extra).await;
+        self.wait_routed(name).await;
+    }
+
     /// A session issued now by the private API (`POST /deploy/{name}/session`).
     pub async fn session(&self, name: &str) -> Value {
         let response = self

@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant, SystemTime};
 
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use crate::browser::{browser, Driver};
 use crate::stack::*;
@@ -20,15 +20,7 @@ async fn a_slow_wake_shows_a_page_that_moves_on_by_itself_the_moment_it_is_ready
     let stack = Stack::up_with_env(&[("HOLD_TIMEOUT", "2s")]).await;
     let name = stack.name("slow");
     let ready_after = Duration::from_secs(7);
-    stack
-        // No Docker HEALTHCHECK (it would call the slow app unhealthy): readiness by its URL.
-        .create_with(
-            &name,
-            json!({"READY_AFTER": "7s"}),
-            json!({"start": false, "image": "mock-app:nohc"}),
-        )
-        .await;
-    stack.wait_routed(&name).await;
+    stack.create_slow(&name, "7s").await;
 
     // An API client: JSON, 503, Retry-After, and the mark the page's script reads.
     let response = stack.get("/", Some(&name)).await;

@@ -62,13 +62,18 @@ pub fn not_managed(name_or_id: &str) -> BackendError {
     }
 }
 
-/// An inspect's answer as "does it exist".
-pub fn exists<T>(result: Result<T, BackendError>) -> Result<bool, BackendError> {
+/// An inspect's answer, `None` when there is no such thing.
+pub fn found<T>(result: Result<T, BackendError>) -> Result<Option<T>, BackendError> {
     match result {
-        Ok(_) => Ok(true),
-        Err(e) if e.is_not_found() => Ok(false),
+        Ok(answer) => Ok(Some(answer)),
+        Err(e) if e.is_not_found() => Ok(None),
         Err(e) => Err(e),
     }
+}
+
+/// An inspect's answer as "does it exist".
+pub fn exists<T>(result: Result<T, BackendError>) -> Result<bool, BackendError> {
+    found(result).map(|answer| answer.is_some())
 }
 
 /// bollard reports Docker's 304 ("already started", "already stopped") as an error; it is not.

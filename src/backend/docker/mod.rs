@@ -25,7 +25,7 @@ use futures_util::{StreamExt, TryStreamExt};
 
 use super::{BackendError, CreateSpec, Event, ExecOutput, Op, Stats};
 use crate::domain::{labels, ContainerInfo, NetworkInfo, ICC_OPTION};
-use convert::{already_done_is_done, error, not_managed};
+use convert::{already_done_is_done, error, found, not_managed};
 use ipnet::Ipv4Net;
 
 /// Inspections run at once when (re)listing every managed container.
@@ -109,13 +109,9 @@ impl DockerBackend {
         &self,
         network: &str,
     ) -> Result<Option<NetworkInfo>, BackendError> {
-        match self.docker.inspect_network(network, None).await {
-            Ok(answer) => Ok(Some(convert::to_network_info(answer))),
-            Err(e) => match error(Op::InspectNetwork, network)(e) {
-                e if e.is_not_found() => Ok(None),
-                e => Err(e),
-            },
-        }
+        let answer = self.docker.inspect_network(network, None).await;
+        let answer = found(answer.map_err(error(Op::InspectNetwork, network)))?;
+        Ok(answer.map(convert::to_network_info))
     }
 
     pub async fn create_isolated_network(

@@ -6,9 +6,9 @@ use std::collections::{BTreeMap, HashMap};
 use bollard::models::{Mount, MountType, VolumeCreateRequest};
 use bollard::query_parameters::{ListVolumesOptionsBuilder, RemoveVolumeOptionsBuilder};
 
-use super::convert::error;
+use super::convert::{error, found};
 use super::DockerBackend;
-use crate::backend::{BackendError, Op, VolumeMount};
+use crate::backend::{gone_is_done, BackendError, Op, VolumeMount};
 
 /// How a volume is mounted into a container.
 pub fn mount(volume: &VolumeMount) -> Mount {
@@ -25,13 +25,9 @@ impl DockerBackend {
         &self,
         name: &str,
     ) -> Result<Option<BTreeMap<String, String>>, BackendError> {
-        match self.docker.inspect_volume(name).await {
-            Ok(volume) => Ok(Some(volume.labels.into_iter().collect())),
-            Err(e) => match error(Op::InspectVolume, name)(e) {
-                e if e.is_not_found() => Ok(None),
-                e => Err(e),
-            },
-        }
+        let answer = self.docker.inspect_volume(name).await;
+        let volume = found(answer.map_err(error(Op::InspectVolume, name)))?;
+        Ok(volume.map(|v| v.labels.into_iter().collect()))
     }
 
     pub async fn create_volume(
@@ -51,13 +47,8 @@ impl DockerBackend {
 
     pub async fn remove_volume(&self, name: &str) -> Result<(), BackendError> {
         let options = RemoveVolumeOptionsBuilder::default().force(false).build();
-        match self.docker.remove_volume(name, Some(options)).await {
-            Ok(()) => Ok(()),
-            Err(e) => match error(Op::RemoveVolume, name)(e) {
-                e if e.is_not_found() => Ok(()),
-                e => Err(e),
-            },
-        }
+        let answer = self.docker.remove_volume(name, Some(options)).await;
+        gone_is_done(answer.map_err(error(Op::RemoveVolume, name)))
     }
 
     pub async fn volumes_labelled(
