@@ -67,6 +67,9 @@ async fn accounts_survive_a_restart_of_the_stack_and_only_the_password_gets_a_co
     let (status, cookie) = post(&stack, "/home/login", account(password)).await;
     assert_eq!(status, 303);
     let cookie = cookie.expect("login sets the cookie");
+    // The new traefik polls spawner for the routes: until it has, the fallback answers 307 (a
+    // browser follows it). Asserting on the app's answer needs the route loaded.
+    stack.wait_routed(&name).await;
     let response = client()
         .get(format!("{}/", stack.public))
         .header("Cookie", &cookie)
