@@ -26,6 +26,8 @@ pub struct Index {
     gone_set: HashSet<String>,
     /// Whether the whole list has been read from the engine at least once.
     pub synced: bool,
+    /// Counts the descriptions applied: a list only speaks for what was learnt before it began.
+    generation: u64,
 }
 
 /// How many removed ids the index remembers (a late description arrives within seconds).
@@ -90,6 +92,8 @@ impl Index {
             self.name_of_id.remove(&other.info.id);
         }
         let mut instance = Instance::new(info);
+        self.generation += 1;
+        instance.learnt = self.generation;
         if let Some(old) = kept {
             instance.activity = old.activity;
             instance.probed_ready = old.probed_ready;
@@ -100,15 +104,22 @@ impl Index {
         true
     }
 
-    /// Replaces the whole content with a fresh list, keeping what spawner itself learnt (activity,
-    /// probes) of the containers that are still there.
-    pub fn replace_all(&mut self, infos: Vec<ContainerInfo>) {
+    /// Where the index stands: taken before a list is asked for, and given to [`Self::replace_all`].
+    pub fn generation(&self) -> u64 {
+        self.generation
+    }
+
+    /// Replaces the content with a fresh list asked for at `generation`, keeping what spawner
+    /// itself learnt (activity, probes) of the containers still there. A container learnt after
+    /// the list was asked for (created meanwhile) is kept though the list lacks it: its events
+    /// follow the list.
+    pub fn replace_all(&mut self, infos: Vec<ContainerInfo>, generation: u64) {
         let live: HashSet<&str> = infos.iter().map(|i| i.id.as_str()).collect();
         let gone: Vec<String> = self
-            .name_of_id
-            .keys()
-            .filter(|id| !live.contains(id.as_str()))
-            .cloned()
+            .by_name
+            .values()
+            .filter(|i| i.learnt <= generation && !live.contains(i.info.id.as_str()))
+            .map(|i| i.info.id.clone())
             .collect();
         for id in gone {
             self.remove_id(&id);
@@ -221,7 +232,8 @@ mod tests {
         index.upsert(kept.clone());
         index.upsert(gone);
         index.by_name["minion-1"].touch(at(20));
-        index.replace_all(vec![kept]);
+        let generation = index.generation();
+        index.replace_all(vec![kept], generation);
         assert!(index.synced);
         let routes = index.routes();
         assert_eq!(routes.len(), 1);
@@ -244,5 +256,31 @@ mod tests {
         // The description read just before the removal arrives now.
         assert!(!index.upsert(old));
         assert_eq!(index.by_name["minion-1"].info.id, "def");
+    }
+
+    #[test]
+    fn a_list_asked_for_before_a_create_does_not_drop_the_new_container() {
+        let mut index = Index::default();
+        let before = info(&[], &[], false);
+        index.upsert(before);
+        let generation = index.generation();
+        // Created (and described by its create) while the list was under way.
+        let mut created = info(&[], &[], false);
+        created.id = "def".into();
+        created.name = "minion-2".into();
+        index.upsert(created.clone());
+        index.replace_all(vec![], generation);
+        assert!(
+            index.get("minion-1").is_none(),
+            "absent from the list: gone"
+        );
+        assert_eq!(
+            index.get("minion-2").map(|i| i.info.id.as_str()),
+            Some("def")
+        );
+        // Its events still apply.
+        created.state = RunState::Running;
+        created.started_at = Some(at(100));
+        assert!(index.upsert(created));
     }
 }

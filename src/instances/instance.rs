@@ -54,6 +54,8 @@ pub struct Instance {
     /// the setting's.
     pub idle_timeout: Option<Option<Duration>>,
     pub idle_action: Option<IdleAction>,
+    /// When the index learnt this description ([`super::index::Index::generation`]).
+    pub(super) learnt: u64,
 }
 
 impl Instance {
@@ -71,6 +73,7 @@ impl Instance {
             activity: Activity::default(),
             idle_timeout,
             idle_action,
+            learnt: 0,
         }
     }
 

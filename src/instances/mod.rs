@@ -276,10 +276,11 @@ impl Instances {
 
     /// Reads the whole list again; returns how many containers spawner manages.
     async fn resync(&self) -> Result<usize, BackendError> {
+        let generation = self.read().generation();
         let mut infos = self.backend.list_managed().await?;
         infos.retain(|info| self.in_scope(info));
         let count = infos.len();
-        self.write().replace_all(infos);
+        self.write().replace_all(infos, generation);
         self.changed(true);
         Ok(count)
     }
