@@ -41,6 +41,8 @@ pub enum Outcome {
         name: InstanceName,
         error: StartError,
     },
+    /// 503: spawner has just started and has not read the instances from the engine yet.
+    NotSynced,
 }
 
 pub struct Gate {
@@ -69,7 +71,24 @@ impl Gate {
         self.instances.metrics()
     }
 
+    /// The answer. Before the index's first list every instance is unknown: a request that
+    /// would be sent home then waits for the list (within `hold_timeout`) and is decided again,
+    /// so a restart of spawner sends no user home.
     pub async fn decide(&self, request: &AuthRequest, fallback: bool) -> Outcome {
+        match self.decide_from_index(request, fallback).await {
+            Outcome::Home if !self.instances.is_synced() => {
+                let hold = self.settings.hold_timeout;
+                if !self.instances.synced_within(hold).await {
+                    log::warn!("the instances were not read from the engine within {hold:?}");
+                    return Outcome::NotSynced;
+                }
+                self.decide_from_index(request, fallback).await
+            }
+            outcome => outcome,
+        }
+    }
+
+    async fn decide_from_index(&self, request: &AuthRequest, fallback: bool) -> Outcome {
         let settings = &self.settings;
         let epoch_of = |name: &InstanceName| self.instances.session_epoch(name.as_str());
         let now = SystemTime::now();

@@ -168,6 +168,20 @@ impl Instances {
         self.read().synced
     }
 
+    /// Waits up to `wait` for the index's first list (right after spawner's start, an empty
+    /// index would send every user home and give traefik no routes); whether it came.
+    pub async fn synced_within(&self, wait: Duration) -> bool {
+        let mut changes = self.changes.subscribe();
+        let waited = tokio::time::timeout(wait, async {
+            while !self.is_synced() {
+                if changes.changed().await.is_err() {
+                    return;
+                }
+            }
+        });
+        waited.await.is_ok() && self.is_synced()
+    }
+
     pub fn list(&self) -> Vec<InstanceView> {
         let index = self.read();
         let mut views: Vec<_> = index.by_name.values().map(|i| self.view(i)).collect();

@@ -61,6 +61,12 @@ pub async fn auth(
             }
             failed(&request, &name, &error)
         }
+        Outcome::NotSynced => {
+            counted.failed.inc();
+            let message = "spawner has just started and is still reading the instances from the container host. This page tries again by itself.";
+            let retry = ("unavailable", Some(RETRY_AFTER_SECS));
+            error_page(&request, StatusCode::SERVICE_UNAVAILABLE, message, retry)
+        }
     }
 }
 

@@ -4,6 +4,7 @@
 
 use std::sync::Mutex;
 
+use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 
 use crate::configuration::Settings;
@@ -33,6 +34,12 @@ pub async fn traefik_config(
     settings: web::Data<Settings>,
     cache: web::Data<ConfigCache>,
 ) -> HttpResponse {
+    // Until the first list the index is empty: traefik keeps the routes it has on an error
+    // answer, whereas an empty configuration would drop them all.
+    if !instances.is_synced() {
+        let message = "the instances are not read from the engine yet; ask again shortly";
+        return crate::routes::json_error(StatusCode::SERVICE_UNAVAILABLE, message);
+    }
     // Read before the routes: a change during the build leaves a newer generation behind it.
     let generation = instances.generation();
     let body = cache.get(generation).unwrap_or_else(|| {

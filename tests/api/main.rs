@@ -20,6 +20,7 @@ mod limits;
 mod metrics;
 mod pull;
 mod registry;
+mod restart;
 mod scope;
 mod security;
 mod shutdown;
