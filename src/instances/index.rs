@@ -26,8 +26,9 @@ pub struct Index {
     gone_set: HashSet<String>,
     /// Whether the whole list has been read from the engine at least once.
     pub synced: bool,
-    /// Counts the descriptions applied: a list only speaks for what was learnt before it began.
-    generation: u64,
+    /// How many descriptions have been applied: a list only speaks for what was learnt before
+    /// it was asked for.
+    applied: u64,
 }
 
 /// How many removed ids the index remembers (a late description arrives within seconds).
@@ -92,8 +93,8 @@ impl Index {
             self.name_of_id.remove(&other.info.id);
         }
         let mut instance = Instance::new(info);
-        self.generation += 1;
-        instance.learnt = self.generation;
+        self.applied += 1;
+        instance.learnt = self.applied;
         if let Some(old) = kept {
             instance.activity = old.activity;
             instance.probed_ready = old.probed_ready;
@@ -104,21 +105,22 @@ impl Index {
         true
     }
 
-    /// Where the index stands: taken before a list is asked for, and given to [`Self::replace_all`].
-    pub fn generation(&self) -> u64 {
-        self.generation
+    /// How many descriptions have been applied: read before a list is asked for, and given to
+    /// [`Self::replace_all`].
+    pub fn applied(&self) -> u64 {
+        self.applied
     }
 
-    /// Replaces the content with a fresh list asked for at `generation`, keeping what spawner
-    /// itself learnt (activity, probes) of the containers still there. A container learnt after
-    /// the list was asked for (created meanwhile) is kept though the list lacks it: its events
-    /// follow the list.
-    pub fn replace_all(&mut self, infos: Vec<ContainerInfo>, generation: u64) {
+    /// Replaces the content with a fresh list, asked for when `applied` descriptions had been
+    /// applied, keeping what spawner itself learnt (activity, probes) of the containers still
+    /// there. A container learnt after the list was asked for (created meanwhile) is kept though
+    /// the list lacks it: its events follow the list.
+    pub fn replace_all(&mut self, infos: Vec<ContainerInfo>, applied: u64) {
         let live: HashSet<&str> = infos.iter().map(|i| i.id.as_str()).collect();
         let gone: Vec<String> = self
             .by_name
             .values()
-            .filter(|i| i.learnt <= generation && !live.contains(i.info.id.as_str()))
+            .filter(|i| i.learnt <= applied && !live.contains(i.info.id.as_str()))
             .map(|i| i.info.id.clone())
             .collect();
         for id in gone {
@@ -232,8 +234,8 @@ mod tests {
         index.upsert(kept.clone());
         index.upsert(gone);
         index.by_name["minion-1"].touch(at(20));
-        let generation = index.generation();
-        index.replace_all(vec![kept], generation);
+        let applied = index.applied();
+        index.replace_all(vec![kept], applied);
         assert!(index.synced);
         let routes = index.routes();
         assert_eq!(routes.len(), 1);
@@ -263,13 +265,13 @@ mod tests {
         let mut index = Index::default();
         let before = info(&[], &[], false);
         index.upsert(before);
-        let generation = index.generation();
+        let applied = index.applied();
         // Created (and described by its create) while the list was under way.
         let mut created = info(&[], &[], false);
         created.id = "def".into();
         created.name = "minion-2".into();
         index.upsert(created.clone());
-        index.replace_all(vec![], generation);
+        index.replace_all(vec![], applied);
         assert!(
             index.get("minion-1").is_none(),
             "absent from the list: gone"

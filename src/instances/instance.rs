@@ -54,7 +54,7 @@ pub struct Instance {
     /// the setting's.
     pub idle_timeout: Option<Option<Duration>>,
     pub idle_action: Option<IdleAction>,
-    /// When the index learnt this description ([`super::index::Index::generation`]).
+    /// When the index learnt this description ([`super::index::Index::applied`]).
     pub(super) learnt: u64,
 }
 

@@ -290,11 +290,11 @@ impl Instances {
 
     /// Reads the whole list again; returns how many containers spawner manages.
     async fn resync(&self) -> Result<usize, BackendError> {
-        let generation = self.read().generation();
+        let applied = self.read().applied();
         let mut infos = self.backend.list_managed().await?;
         infos.retain(|info| self.in_scope(info));
         let count = infos.len();
-        self.write().replace_all(infos, generation);
+        self.write().replace_all(infos, applied);
         self.changed(true);
         Ok(count)
     }
