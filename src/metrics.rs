@@ -60,8 +60,8 @@ pub struct Metrics {
     pub held_seconds: HistogramVec,
     /// Requests held now.
     pub held_now: IntGauge,
-    pub starts: IntCounterVec,
-    pub stops: IntCounterVec,
+    starts: IntCounterVec,
+    stops: IntCounterVec,
     pub evictions: IntCounterVec,
     instances: IntGaugeVec,
     docker_calls: IntCounterVec,
@@ -194,6 +194,18 @@ impl Metrics {
                 .with_label_values(&[operation, kind])
                 .inc();
         }
+    }
+
+    /// An instance started or unpaused by spawner.
+    pub fn started(&self, reason: Reason) {
+        self.starts.with_label_values(&[reason.as_str()]).inc();
+    }
+
+    /// An instance stopped or paused by spawner (`action`: stop or pause).
+    pub fn stopped(&self, reason: Reason, action: &str) {
+        self.stops
+            .with_label_values(&[reason.as_str(), action])
+            .inc();
     }
 
     pub fn held(&self, readiness: &str, result: &str, held: Duration) {

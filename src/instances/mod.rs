@@ -303,10 +303,7 @@ impl Instances {
     /// answered.
     async fn stop_logged(&self, name: &str, id: &str, reason: Reason) {
         match self.backend.stop(id, Duration::from_secs(5)).await {
-            Ok(()) => {
-                let stops = &self.metrics.stops;
-                stops.with_label_values(&[reason.as_str(), "stop"]).inc();
-            }
+            Ok(()) => self.metrics.stopped(reason, "stop"),
             Err(e) => log::warn!("{name}: could not stop it: {}", crate::error::chain(&e)),
         }
     }

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use super::capacity::CapacityFull;
 use super::images::PullError;
-use super::transitions::StopClaim;
+use super::transitions::{StopClaim, STOP_GRACE};
 use super::{Instance, InstanceView, Instances};
 use crate::backend::{gone_is_done, BackendError, CreateSpec};
 use crate::domain::{labels, session, DeploySpec, IdleAction, InstanceName};
@@ -156,8 +156,7 @@ impl Instances {
                 source,
             });
         }
-        let starts = &self.metrics.starts;
-        starts.with_label_values(&[Reason::Api.as_str()]).inc();
+        self.metrics.started(Reason::Api);
         Ok(id)
     }
 
@@ -249,15 +248,22 @@ impl Instances {
             Ok(claim) => claim.id.clone(),
             Err(_) => instance.info.id.clone(),
         };
-        gone_is_done(self.backend.stop(&id, Duration::from_secs(10)).await)?;
-        gone_is_done(self.backend.remove(&id).await)?;
-        self.remove_id(&id);
+        self.remove_container(&id).await?;
         drop(claim);
         log::info!("{name}: deleted through the API");
         match purge {
             true => self.purge_volumes(name).await,
             false => Ok(Vec::new()),
         }
+    }
+
+    /// Stops (within [`STOP_GRACE`]) and removes a container, and forgets it; one already gone
+    /// is not an error.
+    pub(super) async fn remove_container(&self, id: &str) -> Result<(), BackendError> {
+        gone_is_done(self.backend.stop(id, STOP_GRACE).await)?;
+        gone_is_done(self.backend.remove(id).await)?;
+        self.remove_id(id);
+        Ok(())
     }
 
     /// Stops an instance, e.g. one whose route traefik never loaded; a failure is logged.

@@ -9,9 +9,8 @@
 use std::sync::Arc;
 
 use super::capacity::occupies;
-use super::transitions::STOP_GRACE;
 use super::{Instance, InstanceView, Instances, OpError};
-use crate::backend::{gone_is_done, CreateSpec};
+use crate::backend::CreateSpec;
 use crate::domain::deploy_request::env_names;
 use crate::domain::{labels, RecreateSpec};
 use crate::error::chain;
@@ -51,9 +50,7 @@ impl Instances {
             .is_some_and(|i| occupies(i.info.state));
         // Its place under max_running stays its own while no container of it runs.
         let _place = was_running.then(|| self.keep_place(&name));
-        gone_is_done(self.backend.stop(&claim.id, STOP_GRACE).await)?;
-        gone_is_done(self.backend.remove(&claim.id).await)?;
-        self.remove_id(&claim.id);
+        self.remove_container(&claim.id).await?;
         let id = match self.backend.create(&new).await {
             Ok(id) => id,
             Err(e) => return Err(self.restore(&old, was_running, chain(&e)).await),
@@ -70,10 +67,7 @@ impl Instances {
                             .into(),
                 });
             }
-            self.metrics
-                .starts
-                .with_label_values(&[Reason::Api.as_str()])
-                .inc();
+            self.metrics.started(Reason::Api);
         }
         let fresh = self.refresh(&id).await?;
         drop(claim);

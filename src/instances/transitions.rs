@@ -133,11 +133,7 @@ impl Instances {
             IdleAction::Pause => self.backend.pause(&claim.id).await,
         };
         match &result {
-            Ok(()) => self
-                .metrics
-                .stops
-                .with_label_values(&[reason.as_str(), action.as_str()])
-                .inc(),
+            Ok(()) => self.metrics.stopped(reason, action.as_str()),
             Err(e) => log::warn!("{name}: could not {}: {}", action.as_str(), chain(e)),
         }
         if let Err(e) = self.refresh(&claim.id).await {

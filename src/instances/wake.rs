@@ -171,17 +171,16 @@ impl Instances {
         reason: Reason,
     ) -> Result<Option<Instance>, BackendError> {
         let (name, id) = (instance.name(), &instance.info.id);
-        let started = &self.metrics.starts;
         if instance.info.state == RunState::Paused {
             log::info!("{name}: unpausing");
             self.backend.unpause(id).await?;
-            started.with_label_values(&[reason.as_str()]).inc();
+            self.metrics.started(reason);
             self.mark_unpaused(name);
             return Ok(self.get(name));
         }
         log::info!("{name}: starting ({:?})", instance.info.state);
         self.backend.start(id).await?;
-        started.with_label_values(&[reason.as_str()]).inc();
+        self.metrics.started(reason);
         self.refresh(id).await
     }
 }

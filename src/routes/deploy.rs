@@ -68,7 +68,7 @@ impl ResponseError for DeployError {
 /// Seconds a client refused for capacity is told to wait (an idle check may free a place).
 pub const CAPACITY_RETRY_AFTER: &str = "10";
 
-type Reply = Result<HttpResponse, DeployError>;
+pub type Reply = Result<HttpResponse, DeployError>;
 
 /// `POST /deploy`: create and (unless `"start": false`) start; the answer carries a session for
 /// the new instance (`session`), so the home app can set the cookie at once.

@@ -4,11 +4,11 @@
 
 use std::sync::Mutex;
 
-use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 
 use crate::configuration::Settings;
 use crate::instances::Instances;
+use crate::routes::deploy::{DeployError, Reply};
 use crate::traefik::config::build;
 
 /// The last payload served and the index generation it was built from.
@@ -33,12 +33,11 @@ pub async fn traefik_config(
     instances: web::Data<Instances>,
     settings: web::Data<Settings>,
     cache: web::Data<ConfigCache>,
-) -> HttpResponse {
+) -> Reply {
     // Until the first list the index is empty: traefik keeps the routes it has on an error
     // answer, whereas an empty configuration would drop them all.
     if !instances.is_synced() {
-        let message = "the instances are not read from the engine yet; ask again shortly";
-        return crate::routes::json_error(StatusCode::SERVICE_UNAVAILABLE, message);
+        return Err(DeployError::NotSynced);
     }
     // Read before the routes: a change during the build leaves a newer generation behind it.
     let generation = instances.generation();
@@ -48,7 +47,7 @@ pub async fn traefik_config(
         cache.put(generation, body.clone());
         body
     });
-    HttpResponse::Ok()
+    Ok(HttpResponse::Ok()
         .content_type("application/json")
-        .body(body)
+        .body(body))
 }

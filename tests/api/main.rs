@@ -18,6 +18,7 @@ mod isolation;
 mod lifecycle;
 mod limits;
 mod metrics;
+mod processes;
 mod pull;
 mod registry;
 mod restart;

@@ -3,25 +3,13 @@
 //! instance's route). The list is held back by a proxy in front of the Docker socket, as a slow
 //! daemon with many containers would.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::json;
 
 use crate::docker_proxy::DockerProxy;
 use crate::helpers::*;
-
-/// A spawner process (the real binary) in `scope`, with `hold_timeout` and, when given, the
-/// Docker host `docker_host`.
-fn spawner(scope: &str, hold: &str, docker_host: Option<&str>) -> SpawnerProcess {
-    let mut env = vec![
-        ("SPAWNER_SCOPE", scope),
-        ("SPAWNER_HOLD_TIMEOUT", hold),
-        ("SPAWNER_COOKIE_SIGNING", "false"),
-    ];
-    env.extend(docker_host.map(|host| ("SPAWNER_DOCKER_HOST", host)));
-    SpawnerProcess::start("spawner", &env)
-}
+use crate::processes::*;
 
 /// `/auth` at `auth_url` for `name`'s cookie, as traefik asks it: status, `Location`, `X-Spawner-Status`.
 async fn auth(auth_url: &str, name: &str) -> (u16, Option<String>, Option<String>) {
@@ -54,25 +42,13 @@ async fn traefik_config(spawner: &SpawnerProcess) -> (u16, String) {
 // tasks must go on meanwhile.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn before_its_first_list_a_restarted_spawner_holds_requests_and_keeps_traefiks_routes() {
-    require_docker();
-    let prefix = unique_prefix();
-    let _cleanup = Arc::new(Cleanup {
-        prefix: prefix.clone(),
-        network: String::new(),
-        images: Default::default(),
-    });
+    let (prefix, _cleanup) = process_scope();
     let name = format!("{prefix}-kept");
 
     // The first spawner creates the instance and lets a request through to it.
-    let mut first = spawner(&prefix, "20s", None);
+    let mut first = spawner_in(&prefix, "20s", &[]);
     let body = json!({"name": name, "image": IMAGE, "envs": {"IDLE": "0"}});
-    let created = reqwest::Client::new()
-        .post(format!("{}/deploy", first.api))
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(created.status(), 201, "{}", created.text().await.unwrap());
+    deploy_to(&first, &body).await;
     assert_eq!(auth(&first.auth, &name).await.0, 200, "{}", first.log());
     first.terminate();
     assert!(first.wait_exit(Duration::from_secs(10)).is_some());
@@ -80,7 +56,7 @@ async fn before_its_first_list_a_restarted_spawner_holds_requests_and_keeps_trae
     // The next one reaches Docker through a proxy that holds its list back.
     let proxy = DockerProxy::start().await;
     proxy.hold_lists();
-    let next = spawner(&prefix, "2s", Some(&proxy.url));
+    let next = spawner_in(&prefix, "2s", &[("SPAWNER_DOCKER_HOST", &proxy.url)]);
 
     // traefik keeps the routes it has on an error; an empty configuration would drop them.
     let (status, config) = traefik_config(&next).await;

@@ -8,35 +8,17 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 
 use crate::helpers::*;
+use crate::processes::*;
 
 /// A spawner process with `hold_timeout`, on the default bridge in a scope of its own, and an
 /// instance (not started) whose app gets ready `ready_after` after its start.
 async fn held_scene(hold: &str, ready_after: &str) -> (SpawnerProcess, Arc<Cleanup>, String) {
-    require_docker();
-    let prefix = unique_prefix();
-    let cleanup = Arc::new(Cleanup {
-        prefix: prefix.clone(),
-        network: String::new(),
-        images: Default::default(),
-    });
-    let spawner = SpawnerProcess::start(
-        "spawner",
-        &[
-            ("SPAWNER_SCOPE", prefix.as_str()),
-            ("SPAWNER_HOLD_TIMEOUT", hold),
-            ("SPAWNER_COOKIE_SIGNING", "false"),
-        ],
-    );
+    let (prefix, cleanup) = process_scope();
+    let spawner = spawner_in(&prefix, hold, &[]);
     let name = format!("{prefix}-slow");
     let body = json!({"name": name, "image": IMAGE, "start": false,
                       "envs": {"READY_AFTER": ready_after, "IDLE": "0"}});
-    let created = reqwest::Client::new()
-        .post(format!("{}/deploy", spawner.api))
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(created.status(), 201, "{}", created.text().await.unwrap());
+    deploy_to(&spawner, &body).await;
     (spawner, cleanup, name)
 }
 
