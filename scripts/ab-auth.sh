@@ -37,7 +37,8 @@ start() {
   curl -fsS -o /dev/null -X POST "http://127.0.0.1:$api/deploy" -H 'content-type: application/json' \
     -d "{\"name\":\"$prefix-$label\",\"image\":\"mock-app:nohc\",\"port\":9000,\"envs\":{\"IDLE\":\"0\"}}"
   # The first request makes it ready; later ones are the hot path.
-  curl -fsS -o /dev/null -H "Cookie: instance=$prefix-$label" "http://127.0.0.1:$auth/auth"
+  curl -fsS -o /dev/null -H "Cookie: instance=$prefix-$label" -H "X-Spawner-Instance: $prefix-$label" \
+    "http://127.0.0.1:$auth/auth"
   echo "$pid $auth"
 }
 
@@ -57,7 +58,8 @@ for round in $(seq "$rounds"); do
   for side in $order; do
     if [ $side = old ]; then pid=$old_pid port=$old_auth; else pid=$new_pid port=$new_auth; fi
     before=$(cpu_ticks "$pid")
-    out=$(wrk -t2 -c64 -d"${secs}s" -H "Cookie: instance=$prefix-$side" "http://127.0.0.1:$port/auth")
+    out=$(wrk -t2 -c64 -d"${secs}s" -H "Cookie: instance=$prefix-$side" \
+      -H "X-Spawner-Instance: $prefix-$side" "http://127.0.0.1:$port/auth")
     after=$(cpu_ticks "$pid")
     requests=$(echo "$out" | awk '/requests in/ {print $1}')
     rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')

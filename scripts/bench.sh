@@ -118,7 +118,7 @@ cookie="$(curl -fsS -X POST "http://127.0.0.1:$API_PORT/deploy" -H 'Content-Type
        \"labels\":{\"health-check\":\"http://$app:9000/status\"},\"envs\":{\"IDLE\":\"30m\"}}" | json_field session.cookie)"
 app_ip="$(docker inspect -f "{{(index .NetworkSettings.Networks \"$NETWORK\").IPAMConfig.IPv4Address}}" "$app")"
 # traefik's configuration plus three routers to the same running app, one per variant; (b) and
-# (c) carry the same retry middleware as spawner's instance routers.
+# (c) carry the same retry and X-Spawner-Instance middlewares as spawner's instance routers.
 cat > "$workdir/traefik/dynamic/bench.yml" <<YAML
 http:
   middlewares:
@@ -136,13 +136,13 @@ http:
     bench-spawner:
       rule: "Host(\`spawner.bench\`)"
       entryPoints: [web]
-      middlewares: [spawner-retry, spawner-auth]
+      middlewares: [spawner-retry, "$app-instance@http", spawner-auth]
       service: bench-app
       priority: 3000
     bench-noop:
       rule: "Host(\`noop.bench\`)"
       entryPoints: [web]
-      middlewares: [spawner-retry, noop-auth]
+      middlewares: [spawner-retry, "$app-instance@http", noop-auth]
       service: bench-app
       priority: 3000
   services:

@@ -61,7 +61,11 @@ impl Bench {
             let before = cpu_seconds(pid);
             let run = wrk(
                 &format!("{}/auth", self.args.auth),
-                &[("Cookie", &cookie), ("X-Forwarded-Uri", "/")],
+                &[
+                    ("Cookie", &cookie),
+                    ("X-Spawner-Instance", &self.args.app),
+                    ("X-Forwarded-Uri", "/"),
+                ],
                 &self.plan,
             );
             let spent = cpu_seconds(pid) - before;
@@ -70,7 +74,11 @@ impl Bench {
         }
         let mut out = wrk_json(&runs);
         let url = format!("{}/auth", self.args.auth);
-        let headers = [("Cookie", cookie.as_str()), ("X-Forwarded-Uri", "/")];
+        let headers = [
+            ("Cookie", cookie.as_str()),
+            ("X-Spawner-Instance", self.args.app.as_str()),
+            ("X-Forwarded-Uri", "/"),
+        ];
         let light: Vec<WrkRun> = (0..self.plan.runs)
             .map(|_| wrk_light(&url, &headers, &self.plan))
             .collect();

@@ -153,6 +153,7 @@ impl Bench {
             self.client
                 .get(format!("{}/auth", self.args.auth))
                 .header("Cookie", cookie)
+                .header("X-Spawner-Instance", name)
                 .header("X-Forwarded-Uri", "/")
         }
     }

@@ -6,11 +6,13 @@
 //! waits until traefik has loaded the instance's route. traefik gives up on an auth call after
 //! 30 s, so every branch ends in a deliberate [`Outcome`] before `hold_timeout`.
 
+mod cookies;
 mod request;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
+pub use cookies::InstanceCookie;
 pub use request::{route, same_site, AuthRequest, Route};
 
 use crate::configuration::Settings;
@@ -92,7 +94,7 @@ impl Gate {
         let settings = &self.settings;
         let epoch_of = |name: &InstanceName| self.instances.session_epoch(name.as_str());
         let now = SystemTime::now();
-        let name = match route(request, settings, &self.sessions, now, &epoch_of) {
+        let name = match route(request, fallback, settings, &self.sessions, now, &epoch_of) {
             Route::Public => return Outcome::Allow,
             Route::Home => return Outcome::Home,
             Route::Instance(name) => name,

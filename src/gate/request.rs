@@ -6,17 +6,22 @@ use std::time::SystemTime;
 
 use actix_web::http::header::{self, HeaderMap};
 
+use super::cookies::{self, InstanceCookie};
 use crate::configuration::Settings;
 use crate::domain::InstanceName;
 use crate::sessions::Sessions;
+use crate::traefik::config::INSTANCE_HEADER;
 
 /// What a request asks for, read from the headers traefik forwards.
 #[derive(Debug, Clone)]
 pub struct AuthRequest {
     /// The original path and query (`X-Forwarded-Uri`), `/` when absent.
     pub uri: String,
-    /// Every value of the instance cookie the request carries (normally one).
-    pub cookies: Vec<String>,
+    /// The instance cookie, read byte for byte ([`cookies::read`]).
+    pub cookie: InstanceCookie,
+    /// The instance traefik routed the request to: [`INSTANCE_HEADER`], which the instance
+    /// router's own middleware sets (overwriting any the client sent). Absent on the catch-all.
+    pub routed: Option<String>,
     pub wants_html: bool,
 }
 
@@ -28,21 +33,18 @@ impl AuthRequest {
             .filter(|u| u.starts_with('/'))
             .unwrap_or("/")
             .to_string();
-        let cookies = headers
-            .get_all(header::COOKIE)
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(';'))
-            .filter_map(|pair| pair.trim().split_once('='))
-            .filter(|(k, _)| k.trim() == cookie_key)
-            .map(|(_, v)| v.trim().to_string())
-            .collect();
+        let cookie = cookies::read(headers.get_all(header::COOKIE), cookie_key);
+        let routed = headers
+            .get(INSTANCE_HEADER)
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
         let wants_html = headers
             .get(header::ACCEPT)
             .and_then(|v| v.to_str().ok())
             .is_some_and(|a| a.contains("text/html"));
         Self {
             uri,
-            cookies,
+            cookie,
+            routed,
             wants_html,
         }
     }
@@ -63,49 +65,80 @@ pub enum Route {
     Instance(InstanceName),
 }
 
-/// Which case a request is. An instance is named only by a session spawner issued (or, with
-/// `cookie_signing` off, by the bare name). A request with two instance cookies is refused: traefik
-/// may route it by one while spawner would check the other.
+/// Which case a request is.
 ///
+/// On an instance router (`fallback` false) the instance is the one traefik routed to, named by
+/// [`INSTANCE_HEADER`]: the request passes only with a valid session for exactly that instance,
+/// and without the header it is refused. Whatever traefik's rule matched and however the
+/// cookies are shaped, the instance spawner checks is the instance the request goes to.
+///
+/// On the catch-all (`fallback` true) nothing is forwarded to an instance: the public path
+/// passes (to the home), and a session names the instance to make ready before a 307.
+///
+/// An instance is named only by a session spawner issued (or, with `cookie_signing` off, by the
+/// bare name); an instance cookie spawner cannot read byte for byte refuses the request.
 /// `epoch_of` tells an instance's session epoch (`None`: no such instance), which the session's
 /// signature covers.
 pub fn route(
     request: &AuthRequest,
+    fallback: bool,
     settings: &Settings,
     sessions: &Sessions,
     now: SystemTime,
     epoch_of: &dyn Fn(&InstanceName) -> Option<String>,
 ) -> Route {
     let path = request.path();
-    let public = settings.public_path.as_str();
-    if public == "/"
+    if fallback && is_public(path, &settings.public_path) {
+        return Route::Public;
+    }
+    let wanted = if !fallback {
+        request.routed.as_deref()
+    } else if settings.use_path_routing {
+        path.strip_prefix(settings.container_prefix.as_str())
+            .and_then(|rest| rest.strip_prefix('/'))
+            .map(|rest| rest.split('/').next().unwrap_or(""))
+    } else {
+        // The catch-all in cookie mode: the session alone names the instance to make ready.
+        None
+    };
+    if settings.use_path_routing && !sessions.signed() {
+        // The old plain mode: the path alone names the instance, as the Go spawner did.
+        return wanted
+            .and_then(|name| InstanceName::parse(name).ok())
+            .map_or(Route::Home, Route::Instance);
+    }
+    let session = match &request.cookie {
+        InstanceCookie::One(value) => sessions.instance_of(value, now, epoch_of),
+        InstanceCookie::Absent => None,
+        InstanceCookie::Refused(why) => {
+            log::debug!("refused: {why}");
+            None
+        }
+    };
+    let Some(session) = session else {
+        return Route::Home;
+    };
+    match wanted {
+        Some(name) if name == session.as_str() => Route::Instance(session),
+        None if fallback && !settings.use_path_routing => Route::Instance(session),
+        Some(name) => {
+            log::debug!("refused: a session of {session} for instance {name:?}");
+            Route::Home
+        }
+        None => {
+            log::warn!("refused: a call without {INSTANCE_HEADER} (not from an instance router)");
+            Route::Home
+        }
+    }
+}
+
+/// `public` and the paths under it (`/home`, `/home/…`; never `/homework`).
+fn is_public(path: &str, public: &str) -> bool {
+    public == "/"
         || path == public
         || path
             .strip_prefix(public)
             .is_some_and(|rest| rest.starts_with('/'))
-    {
-        return Route::Public;
-    }
-    let session = match request.cookies.as_slice() {
-        [only] => sessions.instance_of(only, now, epoch_of),
-        _ => None,
-    };
-    if !settings.use_path_routing {
-        return session.map_or(Route::Home, Route::Instance);
-    }
-    let in_path = path
-        .strip_prefix(settings.container_prefix.as_str())
-        .and_then(|rest| rest.strip_prefix('/'))
-        .map(|rest| rest.split('/').next().unwrap_or(""))
-        .and_then(|name| InstanceName::parse(name).ok());
-    match in_path {
-        // With signed sessions the path is only where the instance lives: the cookie must be
-        // a session for that same instance.
-        Some(name) if !sessions.signed() || session.as_ref() == Some(&name) => {
-            Route::Instance(name)
-        }
-        _ => Route::Home,
-    }
 }
 
 /// A `Location` that stays on this site: a path, never `//host` or a scheme.
@@ -148,10 +181,28 @@ mod tests {
         Sessions::from_settings(&settings)
     }
 
-    fn decide(headers: &[(&str, &str)]) -> Route {
+    /// On an instance router that routed to `routed` (plain cookies).
+    fn on_router(routed: &str, headers: &[(&str, &str)]) -> Route {
+        let mut all = vec![("x-spawner-instance", routed)];
+        all.extend_from_slice(headers);
+        let settings = Settings::for_tests();
+        route(
+            &request(&all),
+            false,
+            &settings,
+            &plain(),
+            SystemTime::now(),
+            &any_epoch,
+        )
+    }
+
+    /// On the catch-all (plain cookies).
+    fn on_fallback(headers: &[(&str, &str)]) -> Route {
+        let settings = Settings::for_tests();
         route(
             &request(headers),
-            &Settings::for_tests(),
+            true,
+            &settings,
             &plain(),
             SystemTime::now(),
             &any_epoch,
@@ -164,23 +215,38 @@ mod tests {
 
     #[test]
     fn the_instance_cookie_names_the_instance_among_other_cookies() {
+        let at = |cookies: &[&str]| {
+            let headers: Vec<_> = cookies.iter().map(|c| ("cookie", *c)).collect();
+            (on_router("m", &headers), on_fallback(&headers))
+        };
+        assert_eq!(at(&["instance=m"]), (instance("m"), instance("m")));
         assert_eq!(
-            decide(&[("cookie", "instance=minion-1")]),
-            instance("minion-1")
+            at(&["a=b; instance=m; c=d"]),
+            (instance("m"), instance("m"))
         );
-        assert_eq!(
-            decide(&[("cookie", "a=b; instance=minion-10; c=d")]),
-            instance("minion-10")
-        );
-        assert_eq!(
-            decide(&[("cookie", "a=b"), ("cookie", "instance=m")]),
-            instance("m")
-        );
-        assert_eq!(decide(&[("cookie", "myinstance=minion-1")]), Route::Home);
+        assert_eq!(at(&["a=b", "instance=m"]), (instance("m"), instance("m")));
+        assert_eq!(at(&["myinstance=m"]), (Route::Home, Route::Home));
     }
 
     #[test]
-    fn no_empty_or_malformed_cookie_goes_home() {
+    fn an_instance_router_passes_only_a_session_for_the_instance_it_routed_to() {
+        assert_eq!(on_router("m", &[("cookie", "instance=m")]), instance("m"));
+        assert_eq!(on_router("m", &[("cookie", "instance=other")]), Route::Home);
+        assert_eq!(on_router("m", &[]), Route::Home);
+        let no_header = route(
+            &request(&[("cookie", "instance=m")]),
+            false,
+            &Settings::for_tests(),
+            &plain(),
+            SystemTime::now(),
+            &any_epoch,
+        );
+        assert_eq!(no_header, Route::Home, "a call no instance router made");
+    }
+
+    #[test]
+    fn no_empty_malformed_or_ambiguous_cookie_passes() {
+        let long = format!("instance={}", "x".repeat(5000));
         for cookie in [
             "",
             "instance=",
@@ -188,32 +254,48 @@ mod tests {
             "instance=../x",
             "instance=\"m\"",
             "instance=a b",
+            "instance=m ",
+            "instance =m",
+            "Instance=m",
+            "instance=m; instance=m",
+            &long,
         ] {
-            assert_eq!(decide(&[("cookie", cookie)]), Route::Home, "{cookie:?}");
+            assert_eq!(
+                on_router("m", &[("cookie", cookie)]),
+                Route::Home,
+                "{cookie:?}"
+            );
+            assert_eq!(
+                on_fallback(&[("cookie", cookie)]),
+                Route::Home,
+                "{cookie:?}"
+            );
         }
-        assert_eq!(decide(&[]), Route::Home);
-        assert_eq!(
-            decide(&[("cookie", &format!("instance={}", "x".repeat(5000)))]),
-            Route::Home
-        );
+        let two = [("cookie", "instance=m"), ("cookie", "instance =other")];
+        assert_eq!(on_router("m", &two), Route::Home);
     }
 
     #[test]
-    fn public_paths_pass_whatever_the_cookie() {
+    fn public_paths_pass_on_the_catch_all_only() {
         for uri in ["/home", "/home/", "/home/register?x=1", "/home?x"] {
-            assert_eq!(decide(&[("x-forwarded-uri", uri)]), Route::Public, "{uri}");
+            let headers = [("x-forwarded-uri", uri)];
+            assert_eq!(on_fallback(&headers), Route::Public, "{uri}");
+            assert_eq!(on_router("m", &headers), Route::Home, "{uri}");
         }
-        assert_eq!(decide(&[("x-forwarded-uri", "/homework")]), Route::Home);
+        let homework = [("x-forwarded-uri", "/homework")];
+        assert_eq!(on_fallback(&homework), Route::Home);
     }
 
     #[test]
-    fn path_mode_reads_the_first_segment_after_the_prefix() {
+    fn path_mode_reads_the_first_segment_after_the_prefix_on_the_catch_all() {
         let mut settings = Settings::for_tests();
         settings.use_path_routing = true;
         settings.container_prefix = "/p".into();
         let at = |uri: &str| {
+            let request = request(&[("x-forwarded-uri", uri)]);
             route(
-                &request(&[("x-forwarded-uri", uri)]),
+                &request,
+                true,
                 &settings,
                 &plain(),
                 SystemTime::now(),
@@ -225,6 +307,23 @@ mod tests {
         assert_eq!(at("/minion-1"), Route::Home);
         assert_eq!(at("/p/"), Route::Home);
         assert_eq!(at("/px/minion-1"), Route::Home);
+    }
+
+    #[test]
+    fn path_mode_on_an_instance_router_goes_by_the_routed_instance_not_the_path() {
+        let mut settings = Settings::for_tests();
+        settings.use_path_routing = true;
+        settings.container_prefix = "/p".into();
+        let request = request(&[("x-spawner-instance", "a"), ("x-forwarded-uri", "/p/b/")]);
+        let decided = route(
+            &request,
+            false,
+            &settings,
+            &plain(),
+            SystemTime::now(),
+            &any_epoch,
+        );
+        assert_eq!(decided, instance("a"));
     }
 
     #[test]
@@ -248,33 +347,30 @@ mod tests {
         let (settings, sessions) = signed();
         let now = SystemTime::now();
         let issued = sessions.issue(&InstanceName::parse("minion-1").unwrap(), "e", now);
-        let at = |cookie: &str| {
-            route(
-                &request(&[("cookie", cookie)]),
-                &settings,
-                &sessions,
-                now,
-                &any_epoch,
-            )
-        };
-        assert_eq!(at(&issued.cookie), instance("minion-1"));
-        assert_eq!(at("instance=minion-1"), Route::Home);
-        let two = format!("{}; instance=minion-2", issued.cookie);
-        assert_eq!(at(&two), Route::Home);
-        let later = now + settings.session_ttl;
-        let expired = route(
-            &request(&[("cookie", &issued.cookie)]),
-            &settings,
-            &sessions,
-            later,
-            &any_epoch,
-        );
-        assert_eq!(expired, Route::Home);
-        let recreated = |_: &InstanceName| Some("another epoch".to_string());
-        let headers = [("cookie", issued.cookie.as_str())];
-        let elsewhere = route(&request(&headers), &settings, &sessions, now, &recreated);
+        let decide =
+            |cookie: &str, at: SystemTime, epoch_of: &dyn Fn(&InstanceName) -> Option<String>| {
+                let headers = [("x-spawner-instance", "minion-1"), ("cookie", cookie)];
+                route(
+                    &request(&headers),
+                    false,
+                    &settings,
+                    &sessions,
+                    at,
+                    epoch_of,
+                )
+            };
         assert_eq!(
-            elsewhere,
+            decide(&issued.cookie, now, &any_epoch),
+            instance("minion-1")
+        );
+        assert_eq!(decide("instance=minion-1", now, &any_epoch), Route::Home);
+        let two = format!("{}; instance=minion-2", issued.cookie);
+        assert_eq!(decide(&two, now, &any_epoch), Route::Home);
+        let later = now + settings.session_ttl;
+        assert_eq!(decide(&issued.cookie, later, &any_epoch), Route::Home);
+        let recreated = |_: &InstanceName| Some("another epoch".to_string());
+        assert_eq!(
+            decide(&issued.cookie, now, &recreated),
             Route::Home,
             "a session of the instance's former self"
         );
@@ -287,12 +383,39 @@ mod tests {
         settings.container_prefix = "/p".into();
         let now = SystemTime::now();
         let issued = sessions.issue(&InstanceName::parse("minion-1").unwrap(), "e", now);
-        let at = |uri: &str, cookie: &str| {
+        let at = |routed: &str, uri: &str, cookie: &str| {
             let headers = [("x-forwarded-uri", uri), ("cookie", cookie)];
-            route(&request(&headers), &settings, &sessions, now, &any_epoch)
+            let fallback = route(
+                &request(&headers),
+                true,
+                &settings,
+                &sessions,
+                now,
+                &any_epoch,
+            );
+            let headers = [("x-spawner-instance", routed), ("cookie", cookie)];
+            let routed = route(
+                &request(&headers),
+                false,
+                &settings,
+                &sessions,
+                now,
+                &any_epoch,
+            );
+            (fallback, routed)
         };
-        assert_eq!(at("/p/minion-1/x", &issued.cookie), instance("minion-1"));
-        assert_eq!(at("/p/minion-2/x", &issued.cookie), Route::Home);
-        assert_eq!(at("/p/minion-1/x", "a=b"), Route::Home);
+        let one = instance("minion-1");
+        assert_eq!(
+            at("minion-1", "/p/minion-1/x", &issued.cookie),
+            (one, instance("minion-1"))
+        );
+        assert_eq!(
+            at("minion-2", "/p/minion-2/x", &issued.cookie),
+            (Route::Home, Route::Home)
+        );
+        assert_eq!(
+            at("minion-1", "/p/minion-1/x", "a=b"),
+            (Route::Home, Route::Home)
+        );
     }
 }

@@ -19,6 +19,11 @@ pub const AUTH_MIDDLEWARE: &str = "spawner-auth@file";
 /// Ahead of the auth middleware: when the container refuses the connection (it stopped a moment
 /// before spawner heard of it), traefik asks spawner again, which then starts it.
 pub const RETRY_MIDDLEWARE: &str = "spawner-retry@file";
+/// The request header that tells `/auth` which instance traefik routed a request to. Each
+/// instance router sets it with a `headers` middleware of its own, placed before the auth
+/// middleware; traefik's `headers` middleware replaces whatever value the client sent, so the
+/// header names the router's instance, never the client's choice.
+pub const INSTANCE_HEADER: &str = "X-Spawner-Instance";
 
 #[derive(Debug, Serialize, PartialEq)]
 pub struct DynamicConfig {
@@ -62,7 +67,13 @@ pub struct Server {
 #[derive(Debug, Serialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub enum Middleware {
-    StripPrefix { prefixes: Vec<String> },
+    StripPrefix {
+        prefixes: Vec<String>,
+    },
+    #[serde(rename_all = "camelCase")]
+    Headers {
+        custom_request_headers: BTreeMap<String, String>,
+    },
 }
 
 /// What follows the name in a signed session cookie (`.<expires>.<signature>`); optional, so the
@@ -90,7 +101,15 @@ pub fn build(settings: &Settings, routes: &[Route]) -> DynamicConfig {
         middlewares: BTreeMap::new(),
     };
     for Route { name, host, port } in routes {
-        let mut middlewares = vec![RETRY_MIDDLEWARE.to_string(), AUTH_MIDDLEWARE.to_string()];
+        // Names hold only `[A-Za-z0-9_-]`, so `<a>-instance` and `<b>-strip` never collide.
+        let routed = format!("{name}-instance");
+        config.middlewares.insert(
+            routed.clone(),
+            Middleware::Headers {
+                custom_request_headers: BTreeMap::from([(INSTANCE_HEADER.into(), name.clone())]),
+            },
+        );
+        let mut middlewares = vec![RETRY_MIDDLEWARE.to_string(), routed, AUTH_MIDDLEWARE.into()];
         let rule = if settings.use_path_routing {
             let path = format!("{}/{name}", settings.container_prefix);
             let strip = format!("{name}-strip");
@@ -160,7 +179,17 @@ mod tests {
             router.rule,
             r"HeaderRegexp(`Cookie`, `(?:^|;\s*)instance=minion\-1(?:\.[0-9]+\.[A-Za-z0-9_-]+)?(?:;|$)`)"
         );
-        assert_eq!(router.middlewares, [RETRY_MIDDLEWARE, AUTH_MIDDLEWARE]);
+        assert_eq!(
+            router.middlewares,
+            [RETRY_MIDDLEWARE, "minion-1-instance", AUTH_MIDDLEWARE]
+        );
+        let headers = BTreeMap::from([(INSTANCE_HEADER.to_string(), "minion-1".to_string())]);
+        assert_eq!(
+            config.http.middlewares["minion-1-instance"],
+            Middleware::Headers {
+                custom_request_headers: headers
+            }
+        );
         assert_eq!(
             config.http.services["minion-1"].load_balancer.servers[0].url,
             "http://minion-1:9000"
@@ -179,7 +208,8 @@ mod tests {
             router.rule,
             "Path(`/p/minion-1`) || PathPrefix(`/p/minion-1/`)"
         );
-        assert_eq!(router.middlewares[2], "minion-1-strip");
+        assert_eq!(router.middlewares[1], "minion-1-instance");
+        assert_eq!(router.middlewares[3], "minion-1-strip");
         assert_eq!(
             config.http.middlewares["minion-1-strip"],
             Middleware::StripPrefix {

@@ -60,12 +60,53 @@ async fn requests_without_a_usable_instance_are_sent_home() {
 }
 
 #[tokio::test]
-async fn public_paths_pass() {
+async fn public_paths_pass_on_the_catch_all_but_never_on_an_instance_router() {
     let app = spawn_app().await;
+    let name = app.name("public");
+    app.deploy(&name, IMAGE_NO_HEALTHCHECK, json!({"port": 9000}))
+        .await;
     for uri in ["/home", "/home/", "/home/register"] {
         let response = app.auth_request(None, uri).send().await.unwrap();
         assert_eq!(response.status(), 200, "{uri}");
+        // On the instance's router a public-looking path (traefik cleaned `/home/../x` to `/x`
+        // for its match) is no pass: only a session for the instance is.
+        let forged = format!("instance={name}");
+        let response = app.auth_request(Some(&forged), uri).send().await.unwrap();
+        assert_eq!(response.status(), 302, "{uri}");
     }
+}
+
+#[tokio::test]
+async fn an_instance_router_passes_only_a_session_for_the_instance_it_routed_to() {
+    let app = spawn_app().await;
+    let (mine, theirs) = (app.name("mine"), app.name("theirs"));
+    for name in [&mine, &theirs] {
+        app.deploy(name, IMAGE_NO_HEALTHCHECK, json!({"port": 9000}))
+            .await;
+    }
+    let call = |routed: Option<&str>, cookie: String| {
+        let mut request = app
+            .client
+            .get(format!("{}/auth", app.auth))
+            .header("X-Forwarded-Uri", "/")
+            .header("Cookie", cookie);
+        if let Some(routed) = routed {
+            request = request.header("X-Spawner-Instance", routed);
+        }
+        request.send()
+    };
+    let status = |r: reqwest::Response| r.status().as_u16();
+    assert_eq!(
+        status(call(Some(&mine), app.cookie(&mine)).await.unwrap()),
+        200
+    );
+    // My valid session, on the router of their instance.
+    assert_eq!(
+        status(call(Some(&theirs), app.cookie(&mine)).await.unwrap()),
+        302
+    );
+    // A call no instance router made (no header): refused, whatever the session.
+    assert_eq!(status(call(None, app.cookie(&mine)).await.unwrap()), 302);
 }
 
 #[tokio::test]

@@ -202,11 +202,28 @@ impl TestApp {
         (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
     }
 
-    /// `/auth` as traefik calls it: the original headers plus `X-Forwarded-*`.
+    /// `/auth` as traefik calls it from the instance router that `cookie` (or, in path mode,
+    /// `uri`) matches: the original headers, `X-Forwarded-*`, and the router's
+    /// `X-Spawner-Instance`. Without a match, as the catch-all calls it (`?fallback=true`).
     pub fn auth_request(&self, cookie: Option<&str>, uri: &str) -> reqwest::RequestBuilder {
-        let mut request = self
-            .client
-            .get(format!("{}/auth", self.auth))
+        let routed = if self.settings.use_path_routing {
+            let prefix = format!("{}/", self.settings.container_prefix);
+            uri.strip_prefix(&prefix)
+                .map(|rest| rest.split(['/', '?']).next().unwrap_or_default())
+        } else {
+            cookie
+                .and_then(|c| c.strip_prefix("instance="))
+                .map(|v| v.split(['.', ';']).next().unwrap_or_default())
+        }
+        .filter(|name| !name.is_empty());
+        let mut request = match routed {
+            Some(name) => self
+                .client
+                .get(format!("{}/auth", self.auth))
+                .header("X-Spawner-Instance", name),
+            None => self.client.get(format!("{}/auth?fallback=true", self.auth)),
+        };
+        request = request
             .header("X-Forwarded-Method", "GET")
             .header("X-Forwarded-Proto", "http")
             .header("X-Forwarded-Host", "localhost")

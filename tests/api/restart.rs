@@ -19,6 +19,7 @@ async fn auth(auth_url: &str, name: &str) -> (u16, Option<String>, Option<String
         .unwrap()
         .get(format!("{auth_url}/auth"))
         .header("X-Forwarded-Uri", "/")
+        .header("X-Spawner-Instance", name)
         .header("Cookie", format!("instance={name}"))
         .send()
         .await

@@ -33,6 +33,7 @@ fn hold_requests(
             let request = reqwest::Client::new()
                 .get(format!("{auth}/auth"))
                 .header("X-Forwarded-Uri", "/")
+                .header("X-Spawner-Instance", name)
                 .header("Cookie", format!("instance={name}"));
             tokio::spawn(async move {
                 let response = request.send().await.expect("a held request is answered");

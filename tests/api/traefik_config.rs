@@ -22,7 +22,11 @@ async fn traefik_config_has_an_anchored_route_for_every_instance_running_or_stop
         assert_eq!(router["entryPoints"], json!(["web"]));
         assert_eq!(
             router["middlewares"],
-            json!(["spawner-retry@file", "spawner-auth@file"])
+            json!([
+                "spawner-retry@file",
+                format!("{name}-instance"),
+                "spawner-auth@file"
+            ])
         );
         assert!(router["priority"].as_u64().unwrap() > 1);
         assert_eq!(

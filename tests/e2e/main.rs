@@ -6,6 +6,7 @@ mod browser;
 #[path = "../common/mod.rs"]
 mod common;
 mod data;
+mod differential;
 mod home;
 mod idle;
 mod isolation;
