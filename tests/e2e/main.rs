@@ -7,6 +7,7 @@ mod browser;
 mod common;
 mod data;
 mod home;
+mod home_attacks;
 mod idle;
 mod isolation;
 mod restart;
