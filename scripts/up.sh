@@ -22,7 +22,8 @@ subnet \$SUBNET and inter-container traffic off (README: Security model).
 
 Environment: HTTP_PORT (80), API_PORT (8008), AUTH_PORT (8000), HOME_PORT (8010), DASHBOARD_PORT
 (8080), NETWORK (traefiknet), SUBNET (10.213.0.0/16), COMPOSE_PROJECT_NAME (spawner), APP_IDLE
-(1m: idle time of instances mock-home creates),
+(1m: idle time of instances mock-home creates), REGISTER_PER_MINUTE (10: registrations mock-home
+accepts per client address per minute; 0: no cap),
 API_TOKEN and COOKIE_SECRET (instead of the kept ones), TRAEFIK_POLL_INTERVAL (1s).
 USAGE
 }

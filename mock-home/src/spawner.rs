@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use actix_web::http::StatusCode;
 
-use crate::Config;
+use crate::config::Config;
 
 pub enum Answer {
     /// The Set-Cookie header spawner issued.

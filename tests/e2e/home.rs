@@ -7,7 +7,7 @@ use crate::stack::*;
 
 /// A client of its own for each call: the stack restarts in between, and a kept connection to
 /// the old traefik would be dead.
-fn client() -> reqwest::Client {
+pub fn client() -> reqwest::Client {
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
@@ -15,7 +15,7 @@ fn client() -> reqwest::Client {
 }
 
 /// POSTs JSON to the home; answers the status and the cookie part of any `Set-Cookie`.
-async fn post(stack: &Stack, path: &str, body: Value) -> (u16, Option<String>) {
+pub async fn post(stack: &Stack, path: &str, body: Value) -> (u16, Option<String>) {
     let response = client()
         .post(format!("{}{path}", stack.public))
         .json(&body)

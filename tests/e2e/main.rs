@@ -8,6 +8,7 @@ mod common;
 mod data;
 mod differential;
 mod home;
+mod home_attacks;
 mod idle;
 mod isolation;
 mod restart;

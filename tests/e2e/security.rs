@@ -161,3 +161,41 @@ async fn the_private_api_needs_the_token_and_traefik_still_gets_its_routes() {
     let response = stack.get("/", Some(&name)).await;
     assert_eq!(response.status(), 200);
 }
+
+#[tokio::test]
+async fn traefik_s_api_token_is_on_no_command_line_and_traefik_still_routes_with_it() {
+    let stack = Stack::up().await;
+    let project = format!("label=com.docker.compose.project={}", stack.prefix);
+    let traefik = docker(&[
+        "ps",
+        "-q",
+        "--filter",
+        &project,
+        "--filter",
+        "label=com.docker.compose.service=traefik",
+    ]);
+    assert!(!traefik.is_empty(), "the stack's traefik container");
+    let args = docker(&[
+        "inspect",
+        "-f",
+        "{{json .Path}} {{json .Args}} {{json .Config.Cmd}}",
+        &traefik,
+    ]);
+    assert!(!args.contains(&stack.token), "docker inspect: {args}");
+    // What every local user sees: each process's command line.
+    let ps = std::process::Command::new("ps")
+        .args(["-eo", "args"])
+        .output()
+        .unwrap();
+    let ps = String::from_utf8_lossy(&ps.stdout);
+    assert!(ps.contains("traefik"), "traefik runs");
+    assert!(!ps.contains(&stack.token), "ps shows the token");
+
+    // traefik's HTTP provider still gets the routes from spawner's private API with the token.
+    let name = stack.name("routed");
+    stack.create_routed(&[&name], json!({})).await;
+    let response = stack.get("/", Some(&name)).await;
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["hostname"], name.as_str());
+}
