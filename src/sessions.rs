@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use crate::configuration::Settings;
 use crate::domain::session::{Keys, Secret};
-use crate::domain::InstanceName;
+use crate::domain::{InstanceName, Routing};
 
 pub enum CookieMode {
     Signed(Keys),
@@ -21,6 +21,9 @@ pub struct Sessions {
     cookie_key: String,
     ttl: Duration,
     secure: bool,
+    /// With host routing, the cookie's `Domain`: the browser sends it to every instance host,
+    /// and `/auth` checks it against the instance traefik routed to.
+    domain: Option<String>,
 }
 
 /// What `POST /deploy/{name}/session` answers (and `POST /deploy` includes).
@@ -58,6 +61,7 @@ impl Sessions {
             cookie_key: settings.cookie_key.clone(),
             ttl: settings.session_ttl,
             secure: settings.cookie_secure,
+            domain: (settings.routing == Routing::Host).then(|| settings.host_domain.clone()),
         }
     }
 
@@ -89,8 +93,12 @@ impl Sessions {
         };
         let cookie = format!("{}={value}", self.cookie_key);
         let secure = if self.secure { "; Secure" } else { "" };
+        let domain = self
+            .domain
+            .as_ref()
+            .map_or_else(String::new, |d| format!("; Domain={d}"));
         let set_cookie = format!(
-            "{cookie}; Path=/; Max-Age={}; Expires={}; HttpOnly; SameSite=Lax{secure}",
+            "{cookie}; Path=/; Max-Age={}; Expires={}; HttpOnly; SameSite=Lax{domain}{secure}",
             self.ttl.as_secs(),
             httpdate::fmt_http_date(expires)
         );
@@ -141,6 +149,15 @@ mod tests {
             now,
         );
         assert!(secure.set_cookie.ends_with("; Secure"));
+        let host = sessions(|s| {
+            s.routing = Routing::Host;
+            s.host_domain = "apps.example.com".into();
+            s.cookie_secure = true;
+        })
+        .issue(&InstanceName::parse("m").unwrap(), "e", SystemTime::now());
+        assert!(host
+            .set_cookie
+            .ends_with("; Domain=apps.example.com; Secure"));
     }
 
     #[test]

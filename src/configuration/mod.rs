@@ -22,8 +22,9 @@ pub use cli::{command, flag};
 pub use table::SETTINGS;
 
 use crate::domain::limits::{LimitRules, Limits};
+use crate::domain::routing::parse_host_domain;
 use crate::domain::session::Secret;
-use crate::domain::{ApiToken, IdleAction, PullPolicy};
+use crate::domain::{ApiToken, IdleAction, PullPolicy, Routing};
 use ipnet::Ipv4Net;
 use parse::*;
 
@@ -60,8 +61,15 @@ pub struct Settings {
     pub http_probe_timeout: Duration,
     pub traefik_base_url: String,
     pub traefik_check_enabled: bool,
-    pub use_path_routing: bool,
+    /// By cookie, path or host (`routing`, else the old `use_path_routing`).
+    pub routing: Routing,
     pub container_prefix: String,
+    /// With host routing: instances live at `<name>.<host_domain>`, and sessions are set on it.
+    pub host_domain: String,
+    /// Instance routers terminate TLS (`tls` on each router), with this certificate resolver
+    /// when not empty (else traefik's default certificate store).
+    pub router_tls: bool,
+    pub tls_cert_resolver: String,
     pub hold_timeout: Duration,
     pub route_timeout: Duration,
     pub ready_timeout: Duration,
@@ -156,6 +164,8 @@ impl Settings {
         }
         let mut cookie_secrets = get(c, "cookie_secret", secret_list)?;
         cookie_secrets.extend(get(c, "cookie_secret_file", secret_file)?);
+        let use_path_routing = get(c, "use_path_routing", boolean)?;
+        let routing = get(c, "routing", |raw| Routing::parse(&raw, use_path_routing))?;
         let api_token = match get(c, "api_token", token)? {
             Some(token) => Some(token),
             None => get(c, "api_token_file", token_file)?,
@@ -186,8 +196,11 @@ impl Settings {
             http_probe_timeout: get(c, "http_probe_timeout", positive_duration)?,
             traefik_base_url: get(c, "traefik_base_url", http_url)?,
             traefik_check_enabled: get(c, "traefik_check_enabled", boolean)?,
-            use_path_routing: get(c, "use_path_routing", boolean)?,
+            routing,
             container_prefix: get(c, "container_prefix", prefix)?,
+            host_domain: get(c, "host_domain", |raw| parse_host_domain(&raw, routing))?,
+            router_tls: get(c, "router_tls", boolean)?,
+            tls_cert_resolver: get(c, "tls_cert_resolver", |raw| Ok(raw.trim().to_string()))?,
             hold_timeout: get(c, "hold_timeout", positive_duration)?,
             route_timeout: get(c, "route_timeout", positive_duration)?,
             ready_timeout: get(c, "ready_timeout", positive_duration)?,
@@ -206,13 +219,13 @@ impl Settings {
     /// The settings that shape behaviour, as `key=value` pairs for the start-up log.
     pub fn summary(&self) -> String {
         format!(
-            "network={} scope={} use_path_routing={} container_prefix={:?} cookie_key={} \
+            "network={} scope={} routing={} container_prefix={:?} cookie_key={} \
              cookie_signing={} api_token={} \
              traefik_check_enabled={} hold_timeout={} max_concurrent_starts={} idle_timeout={} \
              idle_action={} max_running={} pull_policy={}",
             self.network,
             self.scope,
-            self.use_path_routing,
+            self.routing,
             self.container_prefix,
             self.cookie_key,
             self.cookie_signing,

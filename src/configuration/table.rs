@@ -174,16 +174,40 @@ pub const SETTINGS: &[(&str, &str, &str, &str)] = &[
         "Wait for traefik to load a new instance's route (fallback)",
     ),
     (
+        "routing",
+        "",
+        "MODE",
+        "How traefik picks an instance: cookie, path (<prefix>/<name>/) or host (<name>.<host_domain>, each instance its own origin); empty: path if use_path_routing, else cookie",
+    ),
+    (
         "use_path_routing",
         "false",
         "BOOL",
-        "Route by path (<prefix>/<name>/...) instead of cookie",
+        "The old switch for routing=path",
     ),
     (
         "container_prefix",
         "",
         "PATH",
         "Path prefix of instances in path-routing mode, e.g. /p",
+    ),
+    (
+        "host_domain",
+        "",
+        "DOMAIN",
+        "With routing=host: instances are <name>.<host_domain>, and sessions are set for that domain",
+    ),
+    (
+        "router_tls",
+        "false",
+        "BOOL",
+        "Instance routers terminate TLS (host routing in production: with entrypoint websecure)",
+    ),
+    (
+        "tls_cert_resolver",
+        "",
+        "NAME",
+        "traefik certificate resolver of the instance routers (e.g. an ACME resolver); empty: traefik's default certificate store",
     ),
     (
         "hold_timeout",

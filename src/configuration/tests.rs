@@ -25,7 +25,7 @@ fn defaults_match_the_design() {
     assert_eq!(s.redirect_timeout, Duration::from_secs(2));
     assert_eq!(s.hold_timeout, Duration::from_secs(25));
     assert_eq!(s.allowed_networks, vec!["traefiknet".to_string()]);
-    assert!(s.traefik_check_enabled && !s.use_path_routing);
+    assert!(s.traefik_check_enabled && s.routing == Routing::Cookie);
     assert_eq!(s.max_concurrent_starts, 32);
 }
 
@@ -46,7 +46,7 @@ fn environment_wins_over_defaults_and_flags_win_over_environment() {
     assert_eq!(s.hold_timeout, Duration::from_secs(4));
     assert!(!s.traefik_check_enabled);
     let s = load(&["--use-path-routing", "--container-prefix", "/p/"], &[]).unwrap();
-    assert!(s.use_path_routing);
+    assert_eq!(s.routing, Routing::Path);
     assert_eq!(s.container_prefix, "/p");
 }
 
@@ -116,7 +116,7 @@ fn go_style_single_dash_flags_are_read_as_long_flags() {
         &[],
     )
     .unwrap();
-    assert!(s.use_path_routing);
+    assert_eq!(s.routing, Routing::Path);
     assert_eq!(s.container_prefix, "/mycustomprefix");
     let s = load(&["-traefik-check-enabled=false", "-hold-timeout=3s"], &[]).unwrap();
     assert!(!s.traefik_check_enabled);

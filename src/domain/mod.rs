@@ -14,6 +14,7 @@ mod network;
 mod pull_policy;
 mod recreate_request;
 pub mod registry;
+pub mod routing;
 pub mod session;
 pub mod volumes;
 
@@ -25,3 +26,4 @@ pub use instance_name::InstanceName;
 pub use network::{NetworkInfo, ICC_OPTION};
 pub use pull_policy::PullPolicy;
 pub use recreate_request::RecreateSpec;
+pub use routing::Routing;

@@ -8,7 +8,7 @@ use actix_web::http::header::{self, HeaderMap};
 
 use super::cookies::{self, InstanceCookie};
 use crate::configuration::Settings;
-use crate::domain::InstanceName;
+use crate::domain::{InstanceName, Routing};
 use crate::sessions::Sessions;
 use crate::traefik::config::INSTANCE_HEADER;
 
@@ -22,6 +22,9 @@ pub struct AuthRequest {
     /// The instance traefik routed the request to: [`INSTANCE_HEADER`], which the instance
     /// router's own middleware sets (overwriting any the client sent). Absent on the catch-all.
     pub routed: Option<String>,
+    /// The host the client asked for (`X-Forwarded-Host`), which names the instance on the
+    /// catch-all in host routing.
+    pub host: Option<String>,
     pub wants_html: bool,
 }
 
@@ -37,6 +40,10 @@ impl AuthRequest {
         let routed = headers
             .get(INSTANCE_HEADER)
             .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+        let host = headers
+            .get("x-forwarded-host")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
         let wants_html = headers
             .get(header::ACCEPT)
             .and_then(|v| v.to_str().ok())
@@ -45,6 +52,7 @@ impl AuthRequest {
             uri,
             cookie,
             routed,
+            host,
             wants_html,
         }
     }
@@ -88,20 +96,27 @@ pub fn route(
     epoch_of: &dyn Fn(&InstanceName) -> Option<String>,
 ) -> Route {
     let path = request.path();
+    let host = request.host.as_deref().map(host_name);
     if fallback && is_public(path, &settings.public_path) {
-        return Route::Public;
+        // In host routing the home has a host of its own: nothing public on an instance's.
+        if settings.routing != Routing::Host || host == Some(settings.host_domain.as_str()) {
+            return Route::Public;
+        }
     }
-    let wanted = if !fallback {
-        request.routed.as_deref()
-    } else if settings.use_path_routing {
-        path.strip_prefix(settings.container_prefix.as_str())
+    let wanted = match settings.routing {
+        _ if !fallback => request.routed.as_deref(),
+        Routing::Path => path
+            .strip_prefix(settings.container_prefix.as_str())
             .and_then(|rest| rest.strip_prefix('/'))
-            .map(|rest| rest.split('/').next().unwrap_or(""))
-    } else {
+            .map(|rest| rest.split('/').next().unwrap_or("")),
+        Routing::Host => host.and_then(|h| {
+            h.strip_suffix(settings.host_domain.as_str())?
+                .strip_suffix('.')
+        }),
         // The catch-all in cookie mode: the session alone names the instance to make ready.
-        None
+        Routing::Cookie => None,
     };
-    if settings.use_path_routing && !sessions.signed() {
+    if settings.routing == Routing::Path && !sessions.signed() {
         // The old plain mode: the path alone names the instance, as the Go spawner did.
         return wanted
             .and_then(|name| InstanceName::parse(name).ok())
@@ -120,7 +135,11 @@ pub fn route(
     };
     match wanted {
         Some(name) if name == session.as_str() => Route::Instance(session),
-        None if fallback && !settings.use_path_routing => Route::Instance(session),
+        // traefik's `Host` matcher ignores case; a browser lowercases the host.
+        Some(name) if fallback && name.eq_ignore_ascii_case(session.as_str()) => {
+            Route::Instance(session)
+        }
+        None if fallback && settings.routing == Routing::Cookie => Route::Instance(session),
         Some(name) => {
             log::debug!("refused: a session of {session} for instance {name:?}");
             Route::Home
@@ -130,6 +149,13 @@ pub fn route(
             Route::Home
         }
     }
+}
+
+/// A `Host` without its port.
+fn host_name(host: &str) -> &str {
+    host.rsplit_once(':')
+        .filter(|(_, port)| port.bytes().all(|b| b.is_ascii_digit()))
+        .map_or(host, |(name, _)| name)
 }
 
 /// `public` and the paths under it (`/home`, `/home/…`; never `/homework`).
@@ -289,7 +315,7 @@ mod tests {
     #[test]
     fn path_mode_reads_the_first_segment_after_the_prefix_on_the_catch_all() {
         let mut settings = Settings::for_tests();
-        settings.use_path_routing = true;
+        settings.routing = Routing::Path;
         settings.container_prefix = "/p".into();
         let at = |uri: &str| {
             let request = request(&[("x-forwarded-uri", uri)]);
@@ -312,7 +338,7 @@ mod tests {
     #[test]
     fn path_mode_on_an_instance_router_goes_by_the_routed_instance_not_the_path() {
         let mut settings = Settings::for_tests();
-        settings.use_path_routing = true;
+        settings.routing = Routing::Path;
         settings.container_prefix = "/p".into();
         let request = request(&[("x-spawner-instance", "a"), ("x-forwarded-uri", "/p/b/")]);
         let decided = route(
@@ -379,7 +405,7 @@ mod tests {
     #[test]
     fn with_signing_a_path_needs_a_session_for_that_same_instance() {
         let (mut settings, sessions) = signed();
-        settings.use_path_routing = true;
+        settings.routing = Routing::Path;
         settings.container_prefix = "/p".into();
         let now = SystemTime::now();
         let issued = sessions.issue(&InstanceName::parse("minion-1").unwrap(), "e", now);
@@ -417,5 +443,49 @@ mod tests {
             at("minion-1", "/p/minion-1/x", "a=b"),
             (Route::Home, Route::Home)
         );
+    }
+
+    #[test]
+    fn host_mode_names_the_instance_by_its_host_on_the_catch_all_and_keeps_home_on_its_own() {
+        let (mut settings, sessions) = signed();
+        settings.routing = Routing::Host;
+        settings.host_domain = "apps.test".into();
+        let now = SystemTime::now();
+        let issued = sessions.issue(&InstanceName::parse("minion-1").unwrap(), "e", now);
+        let at = |host: &str, uri: &str| {
+            let headers = [
+                ("x-forwarded-host", host),
+                ("x-forwarded-uri", uri),
+                ("cookie", issued.cookie.as_str()),
+            ];
+            route(
+                &request(&headers),
+                true,
+                &settings,
+                &sessions,
+                now,
+                &any_epoch,
+            )
+        };
+        assert_eq!(at("minion-1.apps.test", "/x"), instance("minion-1"));
+        assert_eq!(at("minion-1.apps.test:8443", "/x"), instance("minion-1"));
+        assert_eq!(at("minion-2.apps.test", "/x"), Route::Home);
+        assert_eq!(at("minion-1.apps.testx", "/x"), Route::Home);
+        assert_eq!(at("apps.test", "/home"), Route::Public);
+        assert_eq!(at("apps.test:8443", "/home/login"), Route::Public);
+        assert_eq!(at("minion-1.apps.test", "/home"), instance("minion-1"));
+        let headers = [
+            ("x-spawner-instance", "minion-2"),
+            ("cookie", issued.cookie.as_str()),
+        ];
+        let routed = route(
+            &request(&headers),
+            false,
+            &settings,
+            &sessions,
+            now,
+            &any_epoch,
+        );
+        assert_eq!(routed, Route::Home);
     }
 }

@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use crate::configuration::Settings;
+use crate::domain::Routing;
 use crate::instances::Route;
 
 /// Above the catch-all router (priority 1) and any rule-length default.
@@ -46,6 +47,18 @@ pub struct Router {
     pub middlewares: Vec<String>,
     pub service: String,
     pub priority: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls: Option<RouterTls>,
+}
+
+/// A router's `tls`: `{}` uses traefik's default certificate store (e.g. a certificate file
+/// given to its file provider), `{certResolver}` an ACME resolver of traefik's static
+/// configuration.
+#[derive(Debug, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct RouterTls {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cert_resolver: Option<String>,
 }
 
 #[derive(Debug, Serialize, PartialEq)]
@@ -110,24 +123,29 @@ pub fn build(settings: &Settings, routes: &[Route]) -> DynamicConfig {
             },
         );
         let mut middlewares = vec![RETRY_MIDDLEWARE.to_string(), routed, AUTH_MIDDLEWARE.into()];
-        let rule = if settings.use_path_routing {
-            let path = format!("{}/{name}", settings.container_prefix);
-            let strip = format!("{name}-strip");
-            config.middlewares.insert(
-                strip.clone(),
-                Middleware::StripPrefix {
-                    prefixes: vec![path.clone()],
-                },
-            );
-            middlewares.push(strip);
-            format!("Path(`{path}`) || PathPrefix(`{path}/`)")
-        } else {
-            format!(
+        let rule = match settings.routing {
+            Routing::Path => {
+                let path = format!("{}/{name}", settings.container_prefix);
+                let strip = format!("{name}-strip");
+                config.middlewares.insert(
+                    strip.clone(),
+                    Middleware::StripPrefix {
+                        prefixes: vec![path.clone()],
+                    },
+                );
+                middlewares.push(strip);
+                format!("Path(`{path}`) || PathPrefix(`{path}/`)")
+            }
+            Routing::Host => format!("Host(`{name}.{}`)", settings.host_domain),
+            Routing::Cookie => format!(
                 "HeaderRegexp(`Cookie`, `(?:^|;\\s*){}={}{SIGNED_SUFFIX}(?:;|$)`)",
                 regex_escape(&settings.cookie_key),
                 regex_escape(name)
-            )
+            ),
         };
+        let tls = settings.router_tls.then(|| RouterTls {
+            cert_resolver: Some(settings.tls_cert_resolver.clone()).filter(|r| !r.is_empty()),
+        });
         config.routers.insert(
             name.clone(),
             Router {
@@ -136,6 +154,7 @@ pub fn build(settings: &Settings, routes: &[Route]) -> DynamicConfig {
                 middlewares,
                 service: name.clone(),
                 priority: ROUTER_PRIORITY,
+                tls,
             },
         );
         config.services.insert(
@@ -200,7 +219,7 @@ mod tests {
     #[test]
     fn path_rules_do_not_let_one_name_catch_another() {
         let mut settings = Settings::for_tests();
-        settings.use_path_routing = true;
+        settings.routing = Routing::Path;
         settings.container_prefix = "/p".into();
         let config = build(&settings, &[route("minion-1")]);
         let router = &config.http.routers["minion-1"];
@@ -216,5 +235,24 @@ mod tests {
                 prefixes: vec!["/p/minion-1".into()]
             }
         );
+    }
+
+    #[test]
+    fn host_rules_name_the_instance_host_and_tls_follows_the_settings() {
+        let mut settings = Settings::for_tests();
+        settings.routing = Routing::Host;
+        settings.host_domain = "apps.example.com".into();
+        let plain = build(&settings, &[route("minion-1")]);
+        let router = &plain.http.routers["minion-1"];
+        assert_eq!(router.rule, "Host(`minion-1.apps.example.com`)");
+        assert_eq!(router.tls, None);
+        settings.router_tls = true;
+        let tls = build(&settings, &[route("minion-1")]);
+        let json = serde_json::to_value(&tls.http.routers["minion-1"]).unwrap();
+        assert_eq!(json["tls"], serde_json::json!({}));
+        settings.tls_cert_resolver = "le".into();
+        let acme = build(&settings, &[route("minion-1")]);
+        let json = serde_json::to_value(&acme.http.routers["minion-1"]).unwrap();
+        assert_eq!(json["tls"], serde_json::json!({"certResolver": "le"}));
     }
 }

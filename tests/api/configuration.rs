@@ -119,7 +119,7 @@ fn an_invalid_value_stops_spawner_at_start_with_exit_code_2_naming_the_setting()
 fn the_old_readmes_go_style_command_lines_start_spawner_with_those_settings() {
     require_docker();
     let cases = [
-        ("spawner -use-path-routing=true", "use_path_routing=true"),
+        ("spawner -use-path-routing=true", "routing=path"),
         (
             "./spawner -container-prefix='/mycustomprefix'",
             "container_prefix=\"/mycustomprefix\"",
@@ -130,7 +130,7 @@ fn the_old_readmes_go_style_command_lines_start_spawner_with_those_settings() {
         ),
         (
             "spawner -use-path-routing -container-prefix /p -hold-timeout 3s",
-            "use_path_routing=true container_prefix=\"/p\" traefik_check_enabled=true hold_timeout=3s",
+            "routing=path container_prefix=\"/p\" traefik_check_enabled=true hold_timeout=3s",
         ),
     ];
     for (line, expected) in cases {

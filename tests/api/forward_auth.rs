@@ -325,7 +325,7 @@ async fn an_instance_not_ready_within_the_hold_timeout_gets_503_with_retry_after
 #[tokio::test]
 async fn path_mode_takes_the_instance_from_the_first_segment_after_the_prefix() {
     let app = spawn_app_with(|s| {
-        s.use_path_routing = true;
+        s.routing = Routing::Path;
         s.container_prefix = "/p".into();
     })
     .await;

@@ -15,6 +15,7 @@ use futures_util::StreamExt;
 use serde_json::Value;
 use spawner::configuration::Settings;
 use spawner::domain::session::{Keys, Secret};
+pub use spawner::domain::Routing;
 use spawner::domain::InstanceName;
 use spawner::startup::Application;
 
@@ -206,7 +207,7 @@ impl TestApp {
     /// `uri`) matches: the original headers, `X-Forwarded-*`, and the router's
     /// `X-Spawner-Instance`. Without a match, as the catch-all calls it (`?fallback=true`).
     pub fn auth_request(&self, cookie: Option<&str>, uri: &str) -> reqwest::RequestBuilder {
-        let routed = if self.settings.use_path_routing {
+        let routed = if self.settings.routing == Routing::Path {
             let prefix = format!("{}/", self.settings.container_prefix);
             uri.strip_prefix(&prefix)
                 .map(|rest| rest.split(['/', '?']).next().unwrap_or_default())
