@@ -33,13 +33,22 @@ export HOME_PORT="${HOME_PORT:-8010}"
 export DASHBOARD_PORT="${DASHBOARD_PORT:-8080}"
 export NETWORK="${NETWORK:-traefiknet}"
 export SUBNET="${SUBNET:-10.213.0.0/16}"
+export HTTPS_PORT="${HTTPS_PORT:-443}"
+export DOMAIN="${DOMAIN:-spawner.localhost}"
 PUBLIC_URL="http://127.0.0.1:${HTTP_PORT}"
+if [ "${HOST_ROUTING:-0}" = "1" ]; then
+  # Host routing: the site is https://$DOMAIN, each instance https://<name>.$DOMAIN.
+  PUBLIC_URL="https://${DOMAIN}:${HTTPS_PORT}"
+fi
+export PUBLIC_ORIGIN="$PUBLIC_URL"
 API_URL="http://127.0.0.1:${API_PORT}"
 MINIONS="${MINIONS:-minion-1 minion-2}"
 
 compose_files() {
   echo "-f $ROOT/compose/docker-compose.yml"
   [ "${PATH_ROUTING:-0}" = "1" ] && echo "-f $ROOT/compose/path-routing.yml"
+  [ "${HOST_ROUTING:-0}" = "1" ] && echo "-f $ROOT/compose/host-routing.yml"
+  [ "${HOST_ROUTING:-0}" = "1" ] && [ -n "${ACME_EMAIL:-}" ] && echo "-f $ROOT/compose/acme.yml"
   return 0
 }
 
@@ -59,6 +68,7 @@ JSON
 # COOKIE_SECRET in the environment win over the files.
 STATE_DIR="${SPAWNER_STATE_DIR:-${XDG_STATE_HOME:-$HOME/.local/state}/spawner}/$COMPOSE_PROJECT_NAME"
 TOKEN_FILE="$STATE_DIR/api-token"
+export TLS_DIR="${TLS_DIR:-$STATE_DIR/tls}"
 SECRET_FILE="$STATE_DIR/cookie-secret"
 
 random_secret() {
@@ -99,6 +109,31 @@ api() {
   cat "$out"; echo
   rm -f "$out"
   [ "$status" -lt 400 ] || { echo "(HTTP $status)" >&2; return 1; }
+}
+
+# curl on the public site; with host routing, $DOMAIN's hosts resolve to this machine and the
+# certificate is not checked (up.sh's own is self-signed): public_curl [CURL-ARGS...] URL
+public_curl() {
+  if [ "${HOST_ROUTING:-0}" = "1" ]; then
+    curl --insecure --resolve "$DOMAIN:$HTTPS_PORT:127.0.0.1" "$@"
+  else
+    curl "$@"
+  fi
+}
+
+# Host routing without a certificate of the operator's: a self-signed one for $DOMAIN and
+# *.$DOMAIN in $TLS_DIR, made once (browsers warn; give TLS_DIR or --acme in production).
+ensure_tls() {
+  [ -s "$TLS_DIR/cert.pem" ] && [ -s "$TLS_DIR/key.pem" ] && return 0
+  need openssl "Install openssl (apt-get install openssl), or give TLS_DIR with cert.pem and key.pem."
+  (umask 077 && mkdir -p "$TLS_DIR")
+  echo "==> making a self-signed certificate for $DOMAIN and *.$DOMAIN in $TLS_DIR"
+  openssl req -x509 -newkey rsa:2048 -nodes -days 365 -subj "/CN=$DOMAIN" \
+    -addext "subjectAltName=DNS:$DOMAIN,DNS:*.$DOMAIN" \
+    -keyout "$TLS_DIR/key.pem" -out "$TLS_DIR/cert.pem" 2>/dev/null \
+    || die "openssl could not make a certificate in $TLS_DIR"
+  # traefik runs as root in its container; the key stays readable by its owner only.
+  chmod 600 "$TLS_DIR/key.pem"
 }
 
 # A JSON field of stdin, by a path such as session.cookie.

@@ -5,12 +5,16 @@ source "$(dirname "$0")/lib.sh"
 
 usage() {
   cat <<USAGE
-Usage: scripts/up.sh [--path-routing] [--build] [--help]
+Usage: scripts/up.sh [--path-routing | --host-routing [--acme EMAIL]] [--build] [--help]
 
 Starts traefik, spawner and mock-home (compose project \$COMPOSE_PROJECT_NAME), building the
 images first when any is missing (or always with --build), and waits until the site answers.
 
   --path-routing  instances at /p/<name>/ instead of by cookie
+  --host-routing  each instance its own origin, https://<name>.\$DOMAIN (TLS on HTTPS_PORT, HTTP
+                  redirected to it); the certificate is TLS_DIR's cert.pem and key.pem, made
+                  self-signed for \$DOMAIN and *.\$DOMAIN when missing
+  --acme EMAIL    with --host-routing: certificates from Let's Encrypt (TLS challenge on port 443)
   --build         rebuild the images even if present
 
 The first start makes the private API's token and the cookie-signing secret and keeps them in
@@ -24,18 +28,28 @@ Environment: HTTP_PORT (80), API_PORT (8008), AUTH_PORT (8000), HOME_PORT (8010)
 (8080), NETWORK (traefiknet), SUBNET (10.213.0.0/16), COMPOSE_PROJECT_NAME (spawner), APP_IDLE
 (1m: idle time of instances mock-home creates), REGISTER_PER_MINUTE (10: registrations mock-home
 accepts per client address per minute; 0: no cap),
-API_TOKEN and COOKIE_SECRET (instead of the kept ones), TRAEFIK_POLL_INTERVAL (1s).
+API_TOKEN and COOKIE_SECRET (instead of the kept ones), TRAEFIK_POLL_INTERVAL (1s); with
+--host-routing: DOMAIN (spawner.localhost), HTTPS_PORT (443), TLS_DIR (\$STATE_DIR/tls),
+ACME_CA_SERVER (Let's Encrypt). SPAWNER_IMAGE (spawner:latest) runs another spawner image.
 USAGE
 }
 build=0
-for arg in "$@"; do
-  case "$arg" in
+while [ $# -gt 0 ]; do
+  case "$1" in
     -h|--help) usage; exit 0 ;;
     --path-routing) export PATH_ROUTING=1 ;;
+    --host-routing) export HOST_ROUTING=1 ;;
+    --acme) [ $# -ge 2 ] || die "--acme needs an e-mail address"; export ACME_EMAIL="$2"; shift ;;
     --build) build=1 ;;
     *) usage >&2; exit 2 ;;
   esac
+  shift
 done
+[ "${PATH_ROUTING:-0}" = 1 ] && [ "${HOST_ROUTING:-0}" = 1 ] && die "choose --path-routing or --host-routing, not both"
+[ -n "${ACME_EMAIL:-}" ] && [ "${HOST_ROUTING:-0}" != 1 ] && die "--acme goes with --host-routing"
+# lib.sh read the mode before the flags: the public URL follows it.
+# shellcheck source=lib.sh
+source "$(dirname "$0")/lib.sh"
 
 need_docker
 need curl "Install curl (apt-get install curl)."
@@ -47,13 +61,14 @@ done
 [ "$build" = 1 ] && bash scripts/build_project.sh
 
 ensure_secrets
+[ "${HOST_ROUTING:-0}" = 1 ] && ensure_tls
 echo "==> starting the stack (project $COMPOSE_PROJECT_NAME; API token in $TOKEN_FILE)"
 # shellcheck disable=SC2046
 compose $(compose_files) up -d
 
 echo "==> waiting for the site to answer"
 deadline=$((SECONDS + ${UP_TIMEOUT:-60}))
-until curl -fsS -o /dev/null "$PUBLIC_URL/home" 2>/dev/null \
+until public_curl -fsS -o /dev/null "$PUBLIC_URL/home" 2>/dev/null \
    && curl -fsS -o /dev/null "$API_URL/healthz" 2>/dev/null; do
   if [ $SECONDS -ge $deadline ]; then
     # shellcheck disable=SC2046

@@ -8,6 +8,11 @@ pub struct Config {
     pub app_idle: String,
     pub cookie_key: String,
     pub path_prefix: String,
+    /// Host routing: where an instance lives, `{name}` standing for its name
+    /// (`https://{name}.apps.example.com/`); empty: by path prefix, else `/`.
+    pub instance_url: String,
+    /// Host routing: the `Domain` spawner sets its cookies on, so logout clears the same cookie.
+    pub cookie_domain: String,
     /// Registrations per client address per minute (0: no cap).
     pub register_per_minute: u32,
 }
@@ -37,13 +42,17 @@ impl Config {
             app_idle: env_or("APP_IDLE", "1m"),
             cookie_key: env_or("COOKIE_KEY", "instance"),
             path_prefix: env_or("PATH_PREFIX", "").trim_end_matches('/').into(),
+            instance_url: env_or("INSTANCE_URL", ""),
+            cookie_domain: env_or("COOKIE_DOMAIN", ""),
             register_per_minute,
         })
     }
 
     /// Where a client goes once its cookie is set.
     pub fn instance_url(&self, name: &str) -> String {
-        if self.path_prefix.is_empty() {
+        if !self.instance_url.is_empty() {
+            self.instance_url.replace("{name}", name)
+        } else if self.path_prefix.is_empty() {
             "/".into()
         } else {
             format!("{}/{name}/", self.path_prefix)

@@ -19,7 +19,8 @@
 //! `Authorization: Bearer`; empty: none), `DB_PATH` (/data/home.sqlite), `APP_IMAGE`
 //! (mock-app:latest), `APP_PORT` (9000), `APP_IDLE` (1m), `COOKIE_KEY` (instance), `PATH_PREFIX`
 //! (empty; in path-routing mode e.g. `/p`, and instances live at `<prefix>/<name>/`),
-//! `REGISTER_PER_MINUTE` (10; 0: no cap).
+//! `INSTANCE_URL` (host routing: e.g. `https://{name}.apps.example.com/`), `COOKIE_DOMAIN` (host
+//! routing: the domain spawner's cookies are set on), `REGISTER_PER_MINUTE` (10; 0: no cap).
 //!
 //! Modules: [`config`] the settings, [`routes`] the endpoints, [`users`] the accounts (argon2 off
 //! the async workers), [`spawner`] the calls to spawner's API, [`origin`] the cross-site check,

@@ -50,8 +50,12 @@ fn redirect(location: &str, set_cookie: &str) -> HttpResponse {
 }
 
 pub async fn logout(config: web::Data<Config>) -> HttpResponse {
+    let domain = match config.cookie_domain.as_str() {
+        "" => String::new(),
+        domain => format!("; Domain={domain}"),
+    };
     let expired = format!(
-        "{}=; Path=/; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT; HttpOnly; SameSite=Lax",
+        "{}=; Path=/; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT; HttpOnly; SameSite=Lax{domain}",
         config.cookie_key
     );
     redirect("/home", &expired)

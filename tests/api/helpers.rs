@@ -15,8 +15,8 @@ use futures_util::StreamExt;
 use serde_json::Value;
 use spawner::configuration::Settings;
 use spawner::domain::session::{Keys, Secret};
-pub use spawner::domain::Routing;
 use spawner::domain::InstanceName;
+pub use spawner::domain::Routing;
 use spawner::startup::Application;
 
 pub const IMAGE: &str = "mock-app:latest";

@@ -9,6 +9,7 @@ mod data;
 mod differential;
 mod home;
 mod home_attacks;
+mod host_routing;
 mod idle;
 mod isolation;
 mod restart;

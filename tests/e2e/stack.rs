@@ -17,7 +17,7 @@ pub fn root() -> PathBuf {
 /// A port that is free now, chosen outside the kernel's ephemeral range (32768 and up), so no
 /// outgoing connection takes it before compose binds it. Another stack may still take it first:
 /// [`Stack::up_with_env`] then tries again with other ports.
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     loop {
         let random = u16::from_le_bytes(uuid::Uuid::new_v4().as_bytes()[..2].try_into().unwrap());
         let port = 20000 + random % 12000;
