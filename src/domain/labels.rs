@@ -28,6 +28,9 @@ pub const VOLUMES: &str = "spawner.volumes";
 /// The names of the environment variables the deploy body set, as a JSON list: a recreate keeps
 /// these (and not the image's own).
 pub const ENVS: &str = "spawner.envs";
+/// `allow`: the instance may register a service worker although it shares the site's origin
+/// (cookie and path routing); the deploy body's `service_worker: true`.
+pub const SERVICE_WORKER: &str = "spawner.service-worker";
 /// On a volume: the instance it belongs to, and its short name.
 pub const VOLUME_OF: &str = "spawner.instance";
 pub const VOLUME_NAME: &str = "spawner.volume";

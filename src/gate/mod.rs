@@ -16,7 +16,7 @@ pub use cookies::InstanceCookie;
 pub use request::{route, same_site, AuthRequest, Route};
 
 use crate::configuration::Settings;
-use crate::domain::InstanceName;
+use crate::domain::{InstanceName, Routing};
 use crate::instances::{Instances, Lookup, StartError};
 use crate::metrics::Held;
 use crate::sessions::Sessions;
@@ -99,6 +99,18 @@ impl Gate {
             Route::Home => return Outcome::Home,
             Route::Instance(name) => name,
         };
+        if request.service_worker
+            && settings.routing != Routing::Host
+            && !self.instances.allows_service_worker(name.as_str())
+        {
+            // On the site's shared origin a worker registered at `/` would see every request
+            // of the site, the home's included.
+            log::info!(
+                "{name}: refused a service worker script on the shared origin (deploy with \
+                 \"service_worker\": true to allow it, or use routing=host)"
+            );
+            return Outcome::Home;
+        }
         let ready = match self.instances.lookup(name.as_str()) {
             Lookup::Unknown => {
                 log::debug!("{name}: unknown instance; sending the client home");

@@ -4,13 +4,13 @@
 
 use std::time::SystemTime;
 
-use actix_web::http::header::{self, HeaderMap};
+use actix_web::http::header::{self, HeaderMap, HeaderName};
 
 use super::cookies::{self, InstanceCookie};
 use crate::configuration::Settings;
 use crate::domain::{InstanceName, Routing};
 use crate::sessions::Sessions;
-use crate::traefik::config::INSTANCE_HEADER;
+use crate::traefik::config::{INSTANCE_HEADER, INSTANCE_HEADER_LOWERCASE};
 
 /// What a request asks for, read from the headers traefik forwards.
 #[derive(Debug, Clone)]
@@ -25,25 +25,36 @@ pub struct AuthRequest {
     /// The host the client asked for (`X-Forwarded-Host`), which names the instance on the
     /// catch-all in host routing.
     pub host: Option<String>,
+    /// A browser fetching a service worker script (`Service-Worker: script`).
+    pub service_worker: bool,
     pub wants_html: bool,
 }
+
+// Parsed once: a header looked up by `&str` is parsed (and lowercased) on every call.
+const FORWARDED_URI: HeaderName = HeaderName::from_static("x-forwarded-uri");
+const FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
+const ROUTED: HeaderName = HeaderName::from_static(INSTANCE_HEADER_LOWERCASE);
+const SERVICE_WORKER: HeaderName = HeaderName::from_static("service-worker");
 
 impl AuthRequest {
     pub fn from_headers(headers: &HeaderMap, cookie_key: &str) -> Self {
         let uri = headers
-            .get("x-forwarded-uri")
+            .get(FORWARDED_URI)
             .and_then(|v| v.to_str().ok())
             .filter(|u| u.starts_with('/'))
             .unwrap_or("/")
             .to_string();
         let cookie = cookies::read(headers.get_all(header::COOKIE), cookie_key);
         let routed = headers
-            .get(INSTANCE_HEADER)
+            .get(ROUTED)
             .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
         let host = headers
-            .get("x-forwarded-host")
+            .get(FORWARDED_HOST)
             .and_then(|v| v.to_str().ok())
             .map(str::to_string);
+        let service_worker = headers
+            .get(SERVICE_WORKER)
+            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"script"));
         let wants_html = headers
             .get(header::ACCEPT)
             .and_then(|v| v.to_str().ok())
@@ -53,6 +64,7 @@ impl AuthRequest {
             cookie,
             routed,
             host,
+            service_worker,
             wants_html,
         }
     }

@@ -86,6 +86,11 @@ impl Instance {
         self.info.label(labels::SESSION_EPOCH).unwrap_or_default()
     }
 
+    /// Whether its deploy opted in to service workers on a shared origin.
+    pub fn allows_service_worker(&self) -> bool {
+        self.info.label(labels::SERVICE_WORKER) == Some("allow")
+    }
+
     pub fn is_ready(&self) -> bool {
         let probed = self.probed_ready.is_some() && self.probed_ready == self.info.started_at;
         self.info.state == RunState::Running

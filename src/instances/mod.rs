@@ -159,6 +159,14 @@ impl Instances {
         Some(instance.session_epoch().to_string())
     }
 
+    /// Whether `name` may register a service worker (its deploy opted in); not on the hot path:
+    /// only a browser's fetch of a service worker script asks.
+    pub fn allows_service_worker(&self, name: &str) -> bool {
+        self.read()
+            .get(name)
+            .is_some_and(Instance::allows_service_worker)
+    }
+
     pub fn get(&self, name: &str) -> Option<Instance> {
         self.read().get(name).cloned()
     }

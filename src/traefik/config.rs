@@ -25,6 +25,8 @@ pub const RETRY_MIDDLEWARE: &str = "spawner-retry@file";
 /// middleware; traefik's `headers` middleware replaces whatever value the client sent, so the
 /// header names the router's instance, never the client's choice.
 pub const INSTANCE_HEADER: &str = "X-Spawner-Instance";
+/// The same, as HTTP/2 and `HeaderName` write it.
+pub const INSTANCE_HEADER_LOWERCASE: &str = "x-spawner-instance";
 
 #[derive(Debug, Serialize, PartialEq)]
 pub struct DynamicConfig {
@@ -254,5 +256,10 @@ mod tests {
         let acme = build(&settings, &[route("minion-1")]);
         let json = serde_json::to_value(&acme.http.routers["minion-1"]).unwrap();
         assert_eq!(json["tls"], serde_json::json!({"certResolver": "le"}));
+    }
+
+    #[test]
+    fn the_instance_header_is_named_once_in_two_cases() {
+        assert_eq!(INSTANCE_HEADER.to_ascii_lowercase(), INSTANCE_HEADER_LOWERCASE);
     }
 }
