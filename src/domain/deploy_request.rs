@@ -5,7 +5,7 @@ use serde::Deserialize;
 use super::idle::{self, IdleAction};
 use super::limits::{LimitRules, Limits, MemoryField};
 use super::volumes::{self, Volume};
-use super::{labels, InstanceName, PullPolicy};
+use super::{image_reference, labels, InstanceName, PullPolicy};
 
 /// The body of `POST /deploy`, as the old spawner's clients send it. Unknown fields are refused:
 /// the body grants nothing beyond these (no binds, no privileges, no host network).
@@ -78,7 +78,7 @@ impl DeploySpec {
         }
         let raw: DeployRequest = parse_body(body, "deploy body")?;
         let name = InstanceName::parse(&raw.name)?;
-        let image = image_reference(&raw.image)?;
+        let image = image_reference::parse(&raw.image)?;
         let network = match raw.network.as_deref().map(str::trim) {
             None | Some("") => default_network.to_string(),
             Some(n) => n.to_string(),
@@ -96,16 +96,7 @@ impl DeploySpec {
             ));
         }
         let mut labels = raw.labels.unwrap_or_default();
-        for key in labels.keys() {
-            if key.trim().is_empty() {
-                return Err("`labels` has an empty key".into());
-            }
-            if labels::is_reserved(key) {
-                return Err(format!(
-                    "`labels.{key}` is set by spawner itself; remove it from the request"
-                ));
-            }
-        }
+        check_labels(&labels)?;
         let envs = raw.envs.unwrap_or_default();
         check_envs(&envs)?;
         labels.insert(labels::ENVS.into(), env_names(&envs));
@@ -157,13 +148,38 @@ pub fn parse_body<T: serde::de::DeserializeOwned>(body: &[u8], what: &str) -> Re
     })
 }
 
-/// Refuses a name no process could read as an environment variable.
+/// Refuses a label spawner sets itself, an empty key, and a NUL byte (Docker refuses it).
+fn check_labels(labels: &BTreeMap<String, String>) -> Result<(), String> {
+    for (key, value) in labels {
+        if key.trim().is_empty() {
+            return Err("`labels` has an empty key".into());
+        }
+        if key.contains('\0') || value.contains('\0') {
+            return Err(format!(
+                "`labels.{}` must not contain a NUL byte",
+                key.escape_debug()
+            ));
+        }
+        if labels::is_reserved(key) {
+            return Err(format!(
+                "`labels.{key}` is set by spawner itself; remove it from the request"
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Refuses a name no process could read as an environment variable, and a value with a NUL
+/// byte (it would end the variable early; Docker refuses it).
 pub fn check_envs(envs: &BTreeMap<String, String>) -> Result<(), String> {
-    for key in envs.keys() {
+    for (key, value) in envs {
         if key.is_empty() || key.contains('=') || key.contains('\0') {
             return Err(format!(
                 "`envs` key {key:?} is not a valid environment variable name"
             ));
+        }
+        if value.contains('\0') {
+            return Err(format!("`envs.{key}` must not contain a NUL byte"));
         }
     }
     Ok(())
@@ -172,18 +188,6 @@ pub fn check_envs(envs: &BTreeMap<String, String>) -> Result<(), String> {
 /// The `spawner.envs` label: which variables the deploy body set.
 pub fn env_names(envs: &BTreeMap<String, String>) -> String {
     serde_json::to_string(&envs.keys().collect::<Vec<_>>()).expect("strings serialize")
-}
-
-/// Reads the image reference of a body (`image` of a deploy or a recreate).
-pub fn image_reference(raw: &str) -> Result<String, String> {
-    let image = raw.trim().to_string();
-    if image.is_empty() {
-        return Err("`image` must not be empty; name an image present on the Docker host".into());
-    }
-    if image.len() > 255 || image.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return Err(format!("`image` {raw:?} is not an image reference"));
-    }
-    Ok(image)
 }
 
 #[cfg(test)]
@@ -271,6 +275,33 @@ mod tests {
             (r#"{"name":"m","image":"i","port":0}"#, "`port`"),
             (r#"{"name":"m","image":"i","port":70000}"#, "invalid `port`"),
             (r#"{"name":"m","image":"i","envs":{"A=B":"c"}}"#, "`envs`"),
+            (r#"{"name":"m","image":"i","envs":{"":"c"}}"#, "`envs`"),
+            (
+                r#"{"name":"m","image":"i","envs":{"A\u0000":"c"}}"#,
+                "`envs`",
+            ),
+            (
+                r#"{"name":"m","image":"i","envs":{"A":"c\u0000d"}}"#,
+                "`envs.A`",
+            ),
+            (
+                r#"{"name":"m","image":"i","labels":{"a":"\u0000"}}"#,
+                "`labels.a`",
+            ),
+            (
+                r#"{"name":"m","image":"i","labels":{"a\u0000":"b"}}"#,
+                "NUL",
+            ),
+            (r#"{"name":"m","image":"MOCK-APP:LATEST"}"#, "`image`"),
+            (r#"{"name":"m","image":"i","cpus":0.001}"#, "`cpus`"),
+            (
+                r#"{"name":"m","image":"i","volumes":{"v":"/proc"}}"#,
+                "`volumes.v`",
+            ),
+            (
+                r#"{"name":"m","image":"i","idle_timeout":"99999999999h"}"#,
+                "invalid `idle_timeout`",
+            ),
             (r#"{"name":"m","image":"i","memory":"1g"}"#, "`memory`"),
             (r#"{"name":"m","image":"i","cpus":2}"#, "`cpus`"),
             (
