@@ -136,7 +136,7 @@ mod tests {
         }
         assert!(!issued.set_cookie.contains("Secure"));
         let secure = sessions(|s| s.cookie_secure = true).issue(
-            &InstanceName::parse("m").unwrap(),
+            &InstanceName::parse("m2").unwrap(),
             "e",
             now,
         );

@@ -227,7 +227,7 @@ mod tests {
 
     #[test]
     fn labels_envs_and_network_may_be_missing() {
-        let spec = parse(r#"{"name":"m","image":"i","start":false}"#).unwrap();
+        let spec = parse(r#"{"name":"mm","image":"i","start":false}"#).unwrap();
         assert_eq!(spec.network, "net");
         assert!(spec.envs.is_empty());
         // Only the (empty) list of variables it set, which a recreate keeps.
@@ -239,10 +239,10 @@ mod tests {
     #[test]
     fn idle_fields_become_labels() {
         let spec =
-            parse(r#"{"name":"m","image":"i","idle_timeout":"0","idle_action":"PAUSE"}"#).unwrap();
+            parse(r#"{"name":"mm","image":"i","idle_timeout":"0","idle_action":"PAUSE"}"#).unwrap();
         assert_eq!(spec.labels[labels::IDLE_TIMEOUT], "0");
         assert_eq!(spec.labels[labels::IDLE_ACTION], "pause");
-        let plain = parse(r#"{"name":"m","image":"i"}"#).unwrap();
+        let plain = parse(r#"{"name":"mm","image":"i"}"#).unwrap();
         assert!(!plain.labels.contains_key(labels::IDLE_TIMEOUT));
     }
 
@@ -253,79 +253,82 @@ mod tests {
             ("  ", "empty"),
             ("{", "not valid JSON"),
             (r#"{"image":"i"}"#, "missing field `name`"),
-            (r#"{"name":"m"}"#, "missing field `image`"),
+            (r#"{"name":"mm"}"#, "missing field `image`"),
             (r#"{"name":"../x","image":"i"}"#, "`name`"),
-            (r#"{"name":"m","image":""}"#, "`image`"),
+            (r#"{"name":"mm","image":""}"#, "`image`"),
             (
-                r#"{"name":"m","image":"i","network":"host"}"#,
+                r#"{"name":"mm","image":"i","network":"host"}"#,
                 "`network` \"host\"",
             ),
             (
-                r#"{"name":"m","image":"i","network":"elsewhere"}"#,
+                r#"{"name":"mm","image":"i","network":"elsewhere"}"#,
                 "not allowed",
             ),
             (
-                r#"{"name":"m","image":"i","binds":["/:/host"]}"#,
+                r#"{"name":"mm","image":"i","binds":["/:/host"]}"#,
                 "unknown field `binds`",
             ),
             (
-                r#"{"name":"m","image":"i","labels":{"origin":"x"}}"#,
+                r#"{"name":"mm","image":"i","labels":{"origin":"x"}}"#,
                 "labels.origin",
             ),
-            (r#"{"name":"m","image":"i","port":0}"#, "`port`"),
-            (r#"{"name":"m","image":"i","port":70000}"#, "invalid `port`"),
-            (r#"{"name":"m","image":"i","envs":{"A=B":"c"}}"#, "`envs`"),
-            (r#"{"name":"m","image":"i","envs":{"":"c"}}"#, "`envs`"),
+            (r#"{"name":"mm","image":"i","port":0}"#, "`port`"),
             (
-                r#"{"name":"m","image":"i","envs":{"A\u0000":"c"}}"#,
+                r#"{"name":"mm","image":"i","port":70000}"#,
+                "invalid `port`",
+            ),
+            (r#"{"name":"mm","image":"i","envs":{"A=B":"c"}}"#, "`envs`"),
+            (r#"{"name":"mm","image":"i","envs":{"":"c"}}"#, "`envs`"),
+            (
+                r#"{"name":"mm","image":"i","envs":{"A\u0000":"c"}}"#,
                 "`envs`",
             ),
             (
-                r#"{"name":"m","image":"i","envs":{"A":"c\u0000d"}}"#,
+                r#"{"name":"mm","image":"i","envs":{"A":"c\u0000d"}}"#,
                 "`envs.A`",
             ),
             (
-                r#"{"name":"m","image":"i","labels":{"a":"\u0000"}}"#,
+                r#"{"name":"mm","image":"i","labels":{"a":"\u0000"}}"#,
                 "`labels.a`",
             ),
             (
-                r#"{"name":"m","image":"i","labels":{"a\u0000":"b"}}"#,
+                r#"{"name":"mm","image":"i","labels":{"a\u0000":"b"}}"#,
                 "NUL",
             ),
-            (r#"{"name":"m","image":"MOCK-APP:LATEST"}"#, "`image`"),
-            (r#"{"name":"m","image":"i","cpus":0.001}"#, "`cpus`"),
+            (r#"{"name":"mm","image":"MOCK-APP:LATEST"}"#, "`image`"),
+            (r#"{"name":"mm","image":"i","cpus":0.001}"#, "`cpus`"),
             (
-                r#"{"name":"m","image":"i","volumes":{"v":"/proc"}}"#,
+                r#"{"name":"mm","image":"i","volumes":{"v":"/proc"}}"#,
                 "`volumes.v`",
             ),
             (
-                r#"{"name":"m","image":"i","idle_timeout":"99999999999h"}"#,
+                r#"{"name":"mm","image":"i","idle_timeout":"99999999999h"}"#,
                 "invalid `idle_timeout`",
             ),
-            (r#"{"name":"m","image":"i","memory":"1g"}"#, "`memory`"),
-            (r#"{"name":"m","image":"i","cpus":2}"#, "`cpus`"),
+            (r#"{"name":"mm","image":"i","memory":"1g"}"#, "`memory`"),
+            (r#"{"name":"mm","image":"i","cpus":2}"#, "`cpus`"),
             (
-                r#"{"name":"m","image":"i","pids_limit":-1}"#,
+                r#"{"name":"mm","image":"i","pids_limit":-1}"#,
                 "`pids_limit`",
             ),
             (
-                r#"{"name":"m","image":"i","privileged":true}"#,
+                r#"{"name":"mm","image":"i","privileged":true}"#,
                 "unknown field",
             ),
             (
-                r#"{"name":"m","image":"i","labels":{"a":1}}"#,
+                r#"{"name":"mm","image":"i","labels":{"a":1}}"#,
                 "invalid type",
             ),
             (
-                r#"{"name":"m","image":"i","idle_timeout":"soon"}"#,
+                r#"{"name":"mm","image":"i","idle_timeout":"soon"}"#,
                 "invalid `idle_timeout` \"soon\"",
             ),
             (
-                r#"{"name":"m","image":"i","idle_timeout":4}"#,
+                r#"{"name":"mm","image":"i","idle_timeout":4}"#,
                 "invalid `idle_timeout`",
             ),
             (
-                r#"{"name":"m","image":"i","idle_action":"sleep"}"#,
+                r#"{"name":"mm","image":"i","idle_action":"sleep"}"#,
                 "invalid `idle_action` \"sleep\": write stop or pause",
             ),
         ];

@@ -173,8 +173,8 @@ mod tests {
             instance("minion-10")
         );
         assert_eq!(
-            decide(&[("cookie", "a=b"), ("cookie", "instance=m")]),
-            instance("m")
+            decide(&[("cookie", "a=b"), ("cookie", "instance=m2")]),
+            instance("m2")
         );
         assert_eq!(decide(&[("cookie", "myinstance=minion-1")]), Route::Home);
     }
