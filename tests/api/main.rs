@@ -12,6 +12,7 @@ mod deploy;
 mod docker_proxy;
 mod fallback;
 mod forward_auth;
+mod fuzz;
 mod healthcheck;
 mod helpers;
 mod idle;
