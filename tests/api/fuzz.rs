@@ -182,6 +182,18 @@ const FIELDS: [&str; 14] = [
     "pull_policy",
 ];
 
+/// The fields whose values Docker may refuse only at the start.
+const STARTED: [&str; 8] = [
+    "envs",
+    "labels",
+    "memory",
+    "cpus",
+    "pids_limit",
+    "idle_timeout",
+    "idle_action",
+    "volumes",
+];
+
 /// A valid body (not started, never pulled) with `changes` (field, raw JSON) applied.
 fn body(name: &str, changes: &[(&str, &str)]) -> String {
     let mut fields: BTreeMap<&str, String> = BTreeMap::from([
@@ -227,6 +239,14 @@ async fn no_deploy_body_gets_a_5xx_a_dropped_connection_or_leaves_anything_behin
                 body(&name, &[(field, &raw)]).into_bytes(),
                 Some(field.into()),
             ));
+        }
+    }
+    // Docker refuses some values only when the container starts: the same, started.
+    for field in STARTED {
+        let name = next_name();
+        for raw in aimed(field, &name) {
+            let changes = [(field, raw.as_str()), ("start", "true")];
+            cases.push((body(&name, &changes).into_bytes(), Some(field.into())));
         }
     }
     let mut rng = Rng(0x5eed_cafe_f00d);
