@@ -249,3 +249,35 @@ async fn a_container_with_an_idle_timeout_label_beyond_the_maximum_does_not_brea
     assert_eq!(view["idle_timeout"], default, "{view}");
     assert_eq!(app.api_get("/traefik/config").await.0, 200);
 }
+
+#[tokio::test]
+async fn a_recreate_body_docker_would_refuse_is_a_400_and_keeps_the_instance() {
+    let app = spawn_app().await;
+    let name = app.name("keep");
+    let (before, _) = round_trip(&app, &name, json!({})).await;
+    for (body, field) in [
+        (json!({"image": "MOCK-APP:LATEST"}), "`image`"),
+        (json!({"image": "mock-app:"}), "`image`"),
+        (json!({"envs": {"A": "b\u{0}c"}}), "`envs.A`"),
+        (json!({"envs": {"": "x"}}), "`envs`"),
+    ] {
+        let response = app
+            .client
+            .post(format!("{}/deploy/{name}/recreate", app.api))
+            .header("content-type", "application/json")
+            .body(body.to_string())
+            .send()
+            .await
+            .unwrap();
+        let status = response.status();
+        let answer: Value = response.json().await.unwrap();
+        assert_eq!(status, 400, "{body}: {answer}");
+        assert!(
+            answer["error"].as_str().unwrap().contains(field),
+            "{answer}"
+        );
+    }
+    let (status, after) = app.api_get(&format!("/deploy/{name}")).await;
+    assert_eq!(status, 200);
+    assert_eq!(after["id"], before["id"], "the container was replaced");
+}
