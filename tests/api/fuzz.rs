@@ -281,7 +281,7 @@ async fn no_deploy_body_gets_a_5xx_a_dropped_connection_or_leaves_anything_behin
         valid
             .replacen('{', &format!("{{\"pad\":\"{}\",", "p".repeat(300_000)), 1)
             .into_bytes(),
-        valid[..valid.len() - 1].as_bytes().to_vec(),
+        valid.as_bytes()[..valid.len() - 1].to_vec(),
     ] {
         cases.push((raw, None));
     }
