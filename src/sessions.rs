@@ -144,7 +144,7 @@ mod tests {
         }
         assert!(!issued.set_cookie.contains("Secure"));
         let secure = sessions(|s| s.cookie_secure = true).issue(
-            &InstanceName::parse("m").unwrap(),
+            &InstanceName::parse("m2").unwrap(),
             "e",
             now,
         );
@@ -154,7 +154,7 @@ mod tests {
             s.host_domain = "apps.example.com".into();
             s.cookie_secure = true;
         })
-        .issue(&InstanceName::parse("m").unwrap(), "e", SystemTime::now());
+        .issue(&InstanceName::parse("m2").unwrap(), "e", SystemTime::now());
         assert!(host
             .set_cookie
             .ends_with("; Domain=apps.example.com; Secure"));

@@ -106,6 +106,9 @@ pub fn optional_count(raw: String) -> Result<Option<usize>, String> {
 /// A duration where 0 means "never" (`None`).
 pub fn optional_duration(raw: String) -> Result<Option<Duration>, String> {
     let d = duration(raw).map_err(|e| format!("{e} (0: never)"))?;
+    if d > crate::domain::idle::MAX_TIMEOUT {
+        return Err("write at most 365 days, the longest idle timeout (0: never)".into());
+    }
     Ok((!d.is_zero()).then_some(d))
 }
 
@@ -165,8 +168,11 @@ pub fn memory(raw: String) -> Result<u64, String> {
 
 pub fn cpus(raw: String) -> Result<f64, String> {
     match raw.trim().parse::<f64>() {
-        Ok(c) if c.is_finite() && c > 0.0 => Ok(c),
-        _ => Err("write a number of CPUs above zero, e.g. 0.5 or 2".into()),
+        Ok(c) if c.is_finite() && c >= crate::domain::limits::MIN_CPUS => Ok(c),
+        _ => Err(format!(
+            "write a number of CPUs of at least {} (Docker's least), e.g. 0.5 or 2",
+            crate::domain::limits::MIN_CPUS
+        )),
     }
 }
 

@@ -156,6 +156,8 @@ fn idle_and_capacity_settings_default_as_documented_and_zero_means_none() {
         ("--idle-check-interval", "0", "longer than zero"),
         ("--max-running", "many", "0: no limit"),
         ("--idle-timeout", "soon", "0: never"),
+        ("--idle-timeout", "366d", "at most 365 days"),
+        ("--max-cpus", "0.001", "at least 0.01"),
     ] {
         let error = load(&[flag, value], &[]).unwrap_err().to_string();
         assert!(error.contains(&flag[2..].replace('-', "_")), "{error}");

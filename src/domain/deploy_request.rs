@@ -5,7 +5,7 @@ use serde::Deserialize;
 use super::idle::{self, IdleAction};
 use super::limits::{LimitRules, Limits, MemoryField};
 use super::volumes::{self, Volume};
-use super::{labels, InstanceName, PullPolicy};
+use super::{image_reference, labels, InstanceName, PullPolicy};
 
 /// The body of `POST /deploy`, as the old spawner's clients send it. Unknown fields are refused:
 /// the body grants nothing beyond these (no binds, no privileges, no host network).
@@ -78,7 +78,7 @@ impl DeploySpec {
         }
         let raw: DeployRequest = parse_body(body, "deploy body")?;
         let name = InstanceName::parse(&raw.name)?;
-        let image = image_reference(&raw.image)?;
+        let image = image_reference::parse(&raw.image)?;
         let network = match raw.network.as_deref().map(str::trim) {
             None | Some("") => default_network.to_string(),
             Some(n) => n.to_string(),
@@ -96,16 +96,7 @@ impl DeploySpec {
             ));
         }
         let mut labels = raw.labels.unwrap_or_default();
-        for key in labels.keys() {
-            if key.trim().is_empty() {
-                return Err("`labels` has an empty key".into());
-            }
-            if labels::is_reserved(key) {
-                return Err(format!(
-                    "`labels.{key}` is set by spawner itself; remove it from the request"
-                ));
-            }
-        }
+        check_labels(&labels)?;
         let envs = raw.envs.unwrap_or_default();
         check_envs(&envs)?;
         labels.insert(labels::ENVS.into(), env_names(&envs));
@@ -157,13 +148,38 @@ pub fn parse_body<T: serde::de::DeserializeOwned>(body: &[u8], what: &str) -> Re
     })
 }
 
-/// Refuses a name no process could read as an environment variable.
+/// Refuses a label spawner sets itself, an empty key, and a NUL byte (Docker refuses it).
+fn check_labels(labels: &BTreeMap<String, String>) -> Result<(), String> {
+    for (key, value) in labels {
+        if key.trim().is_empty() {
+            return Err("`labels` has an empty key".into());
+        }
+        if key.contains('\0') || value.contains('\0') {
+            return Err(format!(
+                "`labels.{}` must not contain a NUL byte",
+                key.escape_debug()
+            ));
+        }
+        if labels::is_reserved(key) {
+            return Err(format!(
+                "`labels.{key}` is set by spawner itself; remove it from the request"
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Refuses a name no process could read as an environment variable, and a value with a NUL
+/// byte (it would end the variable early; Docker refuses it).
 pub fn check_envs(envs: &BTreeMap<String, String>) -> Result<(), String> {
-    for key in envs.keys() {
+    for (key, value) in envs {
         if key.is_empty() || key.contains('=') || key.contains('\0') {
             return Err(format!(
                 "`envs` key {key:?} is not a valid environment variable name"
             ));
+        }
+        if value.contains('\0') {
+            return Err(format!("`envs.{key}` must not contain a NUL byte"));
         }
     }
     Ok(())
@@ -172,18 +188,6 @@ pub fn check_envs(envs: &BTreeMap<String, String>) -> Result<(), String> {
 /// The `spawner.envs` label: which variables the deploy body set.
 pub fn env_names(envs: &BTreeMap<String, String>) -> String {
     serde_json::to_string(&envs.keys().collect::<Vec<_>>()).expect("strings serialize")
-}
-
-/// Reads the image reference of a body (`image` of a deploy or a recreate).
-pub fn image_reference(raw: &str) -> Result<String, String> {
-    let image = raw.trim().to_string();
-    if image.is_empty() {
-        return Err("`image` must not be empty; name an image present on the Docker host".into());
-    }
-    if image.len() > 255 || image.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return Err(format!("`image` {raw:?} is not an image reference"));
-    }
-    Ok(image)
 }
 
 #[cfg(test)]
@@ -223,7 +227,7 @@ mod tests {
 
     #[test]
     fn labels_envs_and_network_may_be_missing() {
-        let spec = parse(r#"{"name":"m","image":"i","start":false}"#).unwrap();
+        let spec = parse(r#"{"name":"mm","image":"i","start":false}"#).unwrap();
         assert_eq!(spec.network, "net");
         assert!(spec.envs.is_empty());
         // Only the (empty) list of variables it set, which a recreate keeps.
@@ -235,10 +239,10 @@ mod tests {
     #[test]
     fn idle_fields_become_labels() {
         let spec =
-            parse(r#"{"name":"m","image":"i","idle_timeout":"0","idle_action":"PAUSE"}"#).unwrap();
+            parse(r#"{"name":"mm","image":"i","idle_timeout":"0","idle_action":"PAUSE"}"#).unwrap();
         assert_eq!(spec.labels[labels::IDLE_TIMEOUT], "0");
         assert_eq!(spec.labels[labels::IDLE_ACTION], "pause");
-        let plain = parse(r#"{"name":"m","image":"i"}"#).unwrap();
+        let plain = parse(r#"{"name":"mm","image":"i"}"#).unwrap();
         assert!(!plain.labels.contains_key(labels::IDLE_TIMEOUT));
     }
 
@@ -249,52 +253,82 @@ mod tests {
             ("  ", "empty"),
             ("{", "not valid JSON"),
             (r#"{"image":"i"}"#, "missing field `name`"),
-            (r#"{"name":"m"}"#, "missing field `image`"),
+            (r#"{"name":"mm"}"#, "missing field `image`"),
             (r#"{"name":"../x","image":"i"}"#, "`name`"),
-            (r#"{"name":"m","image":""}"#, "`image`"),
+            (r#"{"name":"mm","image":""}"#, "`image`"),
             (
-                r#"{"name":"m","image":"i","network":"host"}"#,
+                r#"{"name":"mm","image":"i","network":"host"}"#,
                 "`network` \"host\"",
             ),
             (
-                r#"{"name":"m","image":"i","network":"elsewhere"}"#,
+                r#"{"name":"mm","image":"i","network":"elsewhere"}"#,
                 "not allowed",
             ),
             (
-                r#"{"name":"m","image":"i","binds":["/:/host"]}"#,
+                r#"{"name":"mm","image":"i","binds":["/:/host"]}"#,
                 "unknown field `binds`",
             ),
             (
-                r#"{"name":"m","image":"i","labels":{"origin":"x"}}"#,
+                r#"{"name":"mm","image":"i","labels":{"origin":"x"}}"#,
                 "labels.origin",
             ),
-            (r#"{"name":"m","image":"i","port":0}"#, "`port`"),
-            (r#"{"name":"m","image":"i","port":70000}"#, "invalid `port`"),
-            (r#"{"name":"m","image":"i","envs":{"A=B":"c"}}"#, "`envs`"),
-            (r#"{"name":"m","image":"i","memory":"1g"}"#, "`memory`"),
-            (r#"{"name":"m","image":"i","cpus":2}"#, "`cpus`"),
+            (r#"{"name":"mm","image":"i","port":0}"#, "`port`"),
             (
-                r#"{"name":"m","image":"i","pids_limit":-1}"#,
+                r#"{"name":"mm","image":"i","port":70000}"#,
+                "invalid `port`",
+            ),
+            (r#"{"name":"mm","image":"i","envs":{"A=B":"c"}}"#, "`envs`"),
+            (r#"{"name":"mm","image":"i","envs":{"":"c"}}"#, "`envs`"),
+            (
+                r#"{"name":"mm","image":"i","envs":{"A\u0000":"c"}}"#,
+                "`envs`",
+            ),
+            (
+                r#"{"name":"mm","image":"i","envs":{"A":"c\u0000d"}}"#,
+                "`envs.A`",
+            ),
+            (
+                r#"{"name":"mm","image":"i","labels":{"a":"\u0000"}}"#,
+                "`labels.a`",
+            ),
+            (
+                r#"{"name":"mm","image":"i","labels":{"a\u0000":"b"}}"#,
+                "NUL",
+            ),
+            (r#"{"name":"mm","image":"MOCK-APP:LATEST"}"#, "`image`"),
+            (r#"{"name":"mm","image":"i","cpus":0.001}"#, "`cpus`"),
+            (
+                r#"{"name":"mm","image":"i","volumes":{"v":"/proc"}}"#,
+                "`volumes.v`",
+            ),
+            (
+                r#"{"name":"mm","image":"i","idle_timeout":"99999999999h"}"#,
+                "invalid `idle_timeout`",
+            ),
+            (r#"{"name":"mm","image":"i","memory":"1g"}"#, "`memory`"),
+            (r#"{"name":"mm","image":"i","cpus":2}"#, "`cpus`"),
+            (
+                r#"{"name":"mm","image":"i","pids_limit":-1}"#,
                 "`pids_limit`",
             ),
             (
-                r#"{"name":"m","image":"i","privileged":true}"#,
+                r#"{"name":"mm","image":"i","privileged":true}"#,
                 "unknown field",
             ),
             (
-                r#"{"name":"m","image":"i","labels":{"a":1}}"#,
+                r#"{"name":"mm","image":"i","labels":{"a":1}}"#,
                 "invalid type",
             ),
             (
-                r#"{"name":"m","image":"i","idle_timeout":"soon"}"#,
+                r#"{"name":"mm","image":"i","idle_timeout":"soon"}"#,
                 "invalid `idle_timeout` \"soon\"",
             ),
             (
-                r#"{"name":"m","image":"i","idle_timeout":4}"#,
+                r#"{"name":"mm","image":"i","idle_timeout":4}"#,
                 "invalid `idle_timeout`",
             ),
             (
-                r#"{"name":"m","image":"i","idle_action":"sleep"}"#,
+                r#"{"name":"mm","image":"i","idle_action":"sleep"}"#,
                 "invalid `idle_action` \"sleep\": write stop or pause",
             ),
         ];

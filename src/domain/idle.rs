@@ -30,10 +30,20 @@ impl IdleAction {
     }
 }
 
-/// An idle timeout as a deploy body or a label gives it: a duration, `0` for never.
+/// The longest idle timeout: beyond it, the times derived from it (when an instance sleeps)
+/// could not be written as dates in the API's answers.
+pub const MAX_TIMEOUT: Duration = Duration::from_secs(365 * 24 * 3600);
+
+/// An idle timeout as a deploy body or a label gives it: a duration up to [`MAX_TIMEOUT`], `0`
+/// for never.
 pub fn parse_timeout(raw: &str) -> Result<Option<Duration>, String> {
     let d = humantime::parse_duration(raw.trim())
         .map_err(|e| format!("{e}; write a duration such as 30m or 4s, or 0 for never"))?;
+    if d > MAX_TIMEOUT {
+        return Err(
+            "it is longer than 365 days, the longest idle timeout; write 0 for never".into(),
+        );
+    }
     Ok((!d.is_zero()).then_some(d))
 }
 
@@ -47,6 +57,10 @@ mod tests {
         assert_eq!(parse_timeout(" 30m "), Ok(Some(Duration::from_secs(1800))));
         assert_eq!(parse_timeout("0"), Ok(None));
         assert!(parse_timeout("soon").unwrap_err().contains("0 for never"));
+        assert_eq!(parse_timeout("365d"), Ok(Some(MAX_TIMEOUT)));
+        for too_long in ["365d 1s", "99999999999h", "999999999999999999999s"] {
+            assert!(parse_timeout(too_long).is_err(), "{too_long}");
+        }
         assert_eq!(IdleAction::parse("Pause"), Ok(IdleAction::Pause));
         assert!(IdleAction::parse("sleep")
             .unwrap_err()

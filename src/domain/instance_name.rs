@@ -1,16 +1,23 @@
 use std::fmt;
 
-/// A container name spawner accepts: 1–63 of `[A-Za-z0-9_-]`, starting with a letter or digit.
-/// Such a name is a valid hostname label, cookie value and literal inside a traefik regex.
+/// A container name spawner accepts: 2–63 of `[A-Za-z0-9_-]`, starting with a letter or digit.
+/// Such a name is a valid hostname label, cookie value and literal inside a traefik regex, and a
+/// container name Docker accepts (it refuses names of one character).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct InstanceName(String);
 
+pub const MIN_NAME_LEN: usize = 2;
 pub const MAX_NAME_LEN: usize = 63;
 
 impl InstanceName {
     pub fn parse(raw: &str) -> Result<Self, String> {
         if raw.is_empty() {
             return Err("`name` must not be empty".into());
+        }
+        if raw.len() < MIN_NAME_LEN {
+            return Err(format!(
+                "`name` {raw:?} is too short: Docker needs at least {MIN_NAME_LEN} characters"
+            ));
         }
         if raw.len() > MAX_NAME_LEN {
             return Err(format!(
@@ -51,7 +58,7 @@ mod tests {
 
     #[test]
     fn ordinary_names_are_accepted() {
-        for ok in ["minion-1", "a", "A_b-9", "9lives", &"x".repeat(63)] {
+        for ok in ["minion-1", "a1", "A_b-9", "9lives", &"x".repeat(63)] {
             assert!(InstanceName::parse(ok).is_ok(), "{ok}");
         }
     }
@@ -60,6 +67,7 @@ mod tests {
     fn names_that_are_not_hostnames_are_refused_with_the_field_named() {
         for bad in [
             "",
+            "a",
             "../x",
             "a b",
             "-lead",

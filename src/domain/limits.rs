@@ -20,6 +20,8 @@ pub struct LimitRules {
 
 /// Docker refuses less than 6 MiB.
 pub const MIN_MEMORY: u64 = 6 << 20;
+/// Docker refuses less than 0.01 CPU (10 000 000 NanoCPUs), when the container starts.
+pub const MIN_CPUS: f64 = 0.01;
 
 /// `memory` in a deploy body: bytes, or text such as `"512m"`.
 #[derive(Debug, Clone, Deserialize)]
@@ -75,9 +77,9 @@ impl LimitRules {
             ));
         }
         let cpus = cpus.unwrap_or(self.default.cpus);
-        if !(cpus > 0.0 && cpus <= self.max.cpus) {
+        if !(cpus >= MIN_CPUS && cpus <= self.max.cpus) {
             return Err(format!(
-                "`cpus` must be more than 0 and at most {}, the maximum this site allows",
+                "`cpus` must be between {MIN_CPUS} and {}, the maximum this site allows",
                 self.max.cpus
             ));
         }
@@ -151,6 +153,11 @@ mod tests {
             .unwrap_err()
             .contains("`cpus`"));
         assert!(r.resolve(None, Some(0.0), None).is_err());
+        assert!(r.resolve(None, Some(0.009), None).is_err());
+        assert_eq!(
+            r.resolve(None, Some(MIN_CPUS), None).unwrap().cpus,
+            MIN_CPUS
+        );
         assert!(r
             .resolve(None, None, Some(5000))
             .unwrap_err()

@@ -7,6 +7,7 @@ mod api_token;
 mod container;
 pub mod deploy_request;
 pub mod idle;
+pub mod image_reference;
 mod instance_name;
 pub mod labels;
 pub mod limits;

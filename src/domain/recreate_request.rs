@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
-use super::deploy_request::{check_envs, image_reference, parse_body};
-use super::PullPolicy;
+use super::deploy_request::{check_envs, parse_body};
+use super::{image_reference, PullPolicy};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -37,7 +37,11 @@ impl RecreateSpec {
             return Ok(Self::default());
         }
         let raw: RecreateRequest = parse_body(body, "recreate body")?;
-        let image = raw.image.as_deref().map(image_reference).transpose()?;
+        let image = raw
+            .image
+            .as_deref()
+            .map(image_reference::parse)
+            .transpose()?;
         if let Some(envs) = &raw.envs {
             check_envs(envs)?;
         }
@@ -64,6 +68,11 @@ mod tests {
             (r#"{"volumes":{"a":"/a"}}"#, "unknown field `volumes`"),
             (r#"{"image":""}"#, "`image` must not be empty"),
             (r#"{"envs":{"A=B":"c"}}"#, "`envs`"),
+            (r#"{"envs":{"A":"\u0000"}}"#, "`envs.A`"),
+            (
+                r#"{"image":"App:2"}"#,
+                "`image` \"App:2\" is not an image reference",
+            ),
             (r#"{"pull_policy":"often"}"#, "invalid `pull_policy`"),
             ("{", "recreate body"),
         ] {

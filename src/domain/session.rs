@@ -206,11 +206,11 @@ mod tests {
 
     #[test]
     fn rotation_the_first_secret_signs_and_every_secret_verifies() {
-        let old = keys(&[A]).sign(&name("m"), EPOCH, at(1000));
+        let old = keys(&[A]).sign(&name("m2"), EPOCH, at(1000));
         let rotated = keys(&[B, A]);
-        assert_eq!(rotated.verify(&old, at(1), current), Ok(name("m")));
-        let new = rotated.sign(&name("m"), EPOCH, at(1000));
-        assert_eq!(keys(&[B]).verify(&new, at(1), current), Ok(name("m")));
+        assert_eq!(rotated.verify(&old, at(1), current), Ok(name("m2")));
+        let new = rotated.sign(&name("m2"), EPOCH, at(1000));
+        assert_eq!(keys(&[B]).verify(&new, at(1), current), Ok(name("m2")));
         assert_eq!(
             keys(&[A]).verify(&new, at(1), current),
             Err(SessionError::BadSignature)

@@ -68,20 +68,52 @@ fn check_name(name: &str) -> Result<(), String> {
     Ok(())
 }
 
-fn check_target(name: &str, target: &str) -> Result<String, String> {
-    let target = target.trim();
-    let trimmed = target.trim_end_matches('/');
-    if !target.starts_with('/') || trimmed.is_empty() {
+/// Where Docker mounts a container's own files, or the kernel's: a volume there fails the start.
+const SYSTEM_DIRS: [&str; 3] = ["proc", "sys", "dev"];
+const DOCKER_FILES: [&str; 4] = [
+    "/etc/hosts",
+    "/etc/hostname",
+    "/etc/resolv.conf",
+    "/.dockerenv",
+];
+/// Linux's limits on a path and on one of its parts (bytes).
+const MAX_PATH: usize = 4095;
+const MAX_PATH_PART: usize = 255;
+
+/// An absolute path, normalized (no empty or `.` parts, no trailing `/`), that Docker can mount
+/// a volume at when the container starts.
+fn check_target(name: &str, raw: &str) -> Result<String, String> {
+    let field = format!("`volumes.{name}`");
+    let target = raw.trim();
+    if target.chars().any(char::is_control) {
         return Err(format!(
-            "`volumes.{name}` {target:?} must be an absolute path in the container other than /, e.g. \"/data\""
+            "{field} {raw:?} must not contain control characters"
         ));
     }
-    if trimmed.split('/').any(|part| part == "..") || trimmed.chars().any(char::is_control) {
+    let parts: Vec<&str> = target
+        .split('/')
+        .filter(|part| !matches!(*part, "" | "."))
+        .collect();
+    if !target.starts_with('/') || parts.is_empty() {
         return Err(format!(
-            "`volumes.{name}` {target:?} must not contain '..' or control characters"
+            "{field} {raw:?} must be an absolute path in the container other than /, e.g. \"/data\""
         ));
     }
-    Ok(trimmed.to_string())
+    if parts.contains(&"..") {
+        return Err(format!("{field} {raw:?} must not contain '..'"));
+    }
+    let normalized = format!("/{}", parts.join("/"));
+    if normalized.len() > MAX_PATH || parts.iter().any(|p| p.len() > MAX_PATH_PART) {
+        return Err(format!(
+            "{field} is too long: at most {MAX_PATH} bytes, {MAX_PATH_PART} per part"
+        ));
+    }
+    if SYSTEM_DIRS.contains(&parts[0]) || DOCKER_FILES.contains(&normalized.as_str()) {
+        return Err(format!(
+            "{field} {raw:?} is where Docker or the kernel mounts the container's own files (/proc, /sys, /dev, /etc/hosts, …); choose another path, e.g. \"/data\""
+        ));
+    }
+    Ok(normalized)
 }
 
 #[cfg(test)]
@@ -115,6 +147,16 @@ mod tests {
             ),
             (r#"{"data":"/"}"#, "other than /"),
             (r#"{"data":"/a/../etc"}"#, "'..'"),
+            (r#"{"data":"/a\u0000"}"#, "control characters"),
+            (
+                r#"{"data":"/proc"}"#,
+                "`volumes.data` \"/proc\" is where Docker",
+            ),
+            (r#"{"data":"/sys/x"}"#, "is where Docker"),
+            (r#"{"data":"//dev/"}"#, "is where Docker"),
+            (r#"{"data":"/etc/./hosts"}"#, "is where Docker"),
+            (r#"{"data":"/.dockerenv"}"#, "is where Docker"),
+            (r#"{"a":"/d","b":"/./d//"}"#, "both mounted at \"/d\""),
             (r#"{"a":"/d","b":"/d/"}"#, "both mounted at \"/d\""),
         ] {
             let err = parse_json(json).unwrap_err();
@@ -124,5 +166,7 @@ mod tests {
             .map(|i| (format!("v{i}"), format!("/v{i}")))
             .collect();
         assert!(parse(&many).unwrap_err().contains("at most 16"));
+        let long = BTreeMap::from([("v".to_string(), format!("/{}", "a".repeat(256)))]);
+        assert!(parse(&long).unwrap_err().contains("too long"));
     }
 }

@@ -255,24 +255,33 @@ mod tests {
     fn the_instance_cookie_names_the_instance_among_other_cookies() {
         let at = |cookies: &[&str]| {
             let headers: Vec<_> = cookies.iter().map(|c| ("cookie", *c)).collect();
-            (on_router("m", &headers), on_fallback(&headers))
+            (on_router("m2", &headers), on_fallback(&headers))
         };
-        assert_eq!(at(&["instance=m"]), (instance("m"), instance("m")));
+        assert_eq!(at(&["instance=m2"]), (instance("m2"), instance("m2")));
         assert_eq!(
-            at(&["a=b; instance=m; c=d"]),
-            (instance("m"), instance("m"))
+            at(&["a=b; instance=m2; c=d"]),
+            (instance("m2"), instance("m2"))
         );
-        assert_eq!(at(&["a=b", "instance=m"]), (instance("m"), instance("m")));
-        assert_eq!(at(&["myinstance=m"]), (Route::Home, Route::Home));
+        assert_eq!(
+            at(&["a=b", "instance=m2"]),
+            (instance("m2"), instance("m2"))
+        );
+        assert_eq!(at(&["myinstance=m2"]), (Route::Home, Route::Home));
     }
 
     #[test]
     fn an_instance_router_passes_only_a_session_for_the_instance_it_routed_to() {
-        assert_eq!(on_router("m", &[("cookie", "instance=m")]), instance("m"));
-        assert_eq!(on_router("m", &[("cookie", "instance=other")]), Route::Home);
-        assert_eq!(on_router("m", &[]), Route::Home);
+        assert_eq!(
+            on_router("m2", &[("cookie", "instance=m2")]),
+            instance("m2")
+        );
+        assert_eq!(
+            on_router("m2", &[("cookie", "instance=other")]),
+            Route::Home
+        );
+        assert_eq!(on_router("m2", &[]), Route::Home);
         let no_header = route(
-            &request(&[("cookie", "instance=m")]),
+            &request(&[("cookie", "instance=m2")]),
             false,
             &Settings::for_tests(),
             &plain(),
@@ -290,16 +299,16 @@ mod tests {
             "instance=",
             "instance",
             "instance=../x",
-            "instance=\"m\"",
+            "instance=\"m2\"",
             "instance=a b",
-            "instance=m ",
-            "instance =m",
-            "Instance=m",
-            "instance=m; instance=m",
+            "instance=m2 ",
+            "instance =m2",
+            "Instance=m2",
+            "instance=m2; instance=m2",
             &long,
         ] {
             assert_eq!(
-                on_router("m", &[("cookie", cookie)]),
+                on_router("m2", &[("cookie", cookie)]),
                 Route::Home,
                 "{cookie:?}"
             );
@@ -309,8 +318,8 @@ mod tests {
                 "{cookie:?}"
             );
         }
-        let two = [("cookie", "instance=m"), ("cookie", "instance =other")];
-        assert_eq!(on_router("m", &two), Route::Home);
+        let two = [("cookie", "instance=m2"), ("cookie", "instance =other")];
+        assert_eq!(on_router("m2", &two), Route::Home);
     }
 
     #[test]
@@ -318,7 +327,7 @@ mod tests {
         for uri in ["/home", "/home/", "/home/register?x=1", "/home?x"] {
             let headers = [("x-forwarded-uri", uri)];
             assert_eq!(on_fallback(&headers), Route::Public, "{uri}");
-            assert_eq!(on_router("m", &headers), Route::Home, "{uri}");
+            assert_eq!(on_router("m2", &headers), Route::Home, "{uri}");
         }
         let homework = [("x-forwarded-uri", "/homework")];
         assert_eq!(on_fallback(&homework), Route::Home);
@@ -352,7 +361,7 @@ mod tests {
         let mut settings = Settings::for_tests();
         settings.routing = Routing::Path;
         settings.container_prefix = "/p".into();
-        let request = request(&[("x-spawner-instance", "a"), ("x-forwarded-uri", "/p/b/")]);
+        let request = request(&[("x-spawner-instance", "aa"), ("x-forwarded-uri", "/p/bb/")]);
         let decided = route(
             &request,
             false,
@@ -361,7 +370,7 @@ mod tests {
             SystemTime::now(),
             &any_epoch,
         );
-        assert_eq!(decided, instance("a"));
+        assert_eq!(decided, instance("aa"));
     }
 
     #[test]

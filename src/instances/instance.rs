@@ -143,18 +143,24 @@ impl Instance {
             ready: self.is_ready(),
             labels: self.info.labels.clone(),
             port: self.port,
-            last_activity: idle.seen.time().map(rfc3339),
+            last_activity: idle.seen.time().and_then(rfc3339),
             idle_timeout: idle
                 .idle_timeout
                 .map_or_else(|| "0".into(), |t| humantime::format_duration(t).to_string()),
             idle_action: idle.idle_action,
-            sleeps_at: idle.sleeps_at().map(rfc3339),
+            sleeps_at: idle.sleeps_at().and_then(rfc3339),
         }
     }
 }
 
-fn rfc3339(t: SystemTime) -> String {
-    humantime::format_rfc3339_millis(t).to_string()
+/// `None` past the year 9999, which RFC 3339 cannot write (`to_string` would panic there, and
+/// with it every list of the instances).
+fn rfc3339(t: SystemTime) -> Option<String> {
+    use std::fmt::Write;
+    let mut text = String::new();
+    write!(text, "{}", humantime::format_rfc3339_millis(t))
+        .ok()
+        .map(|()| text)
 }
 
 /// An instance as the API shows it.
@@ -305,6 +311,23 @@ pub(super) mod tests {
         assert_eq!(
             Instance::new(info(&[], &[], false)).readiness,
             Readiness::Delay
+        );
+    }
+
+    #[test]
+    fn an_idle_timeout_label_beyond_the_maximum_falls_back_to_the_setting() {
+        let huge = [(labels::IDLE_TIMEOUT, "99999999999h")];
+        assert_eq!(Instance::new(info(&huge, &[], false)).idle_timeout, None);
+        let day = [(labels::IDLE_TIMEOUT, "1d")];
+        assert_eq!(
+            Instance::new(info(&day, &[], false)).idle_timeout,
+            Some(Some(Duration::from_secs(86400)))
+        );
+        let far = UNIX_EPOCH + Duration::from_secs(1 << 40);
+        assert_eq!(rfc3339(far), None);
+        assert_eq!(
+            rfc3339(UNIX_EPOCH).as_deref(),
+            Some("1970-01-01T00:00:00.000Z")
         );
     }
 

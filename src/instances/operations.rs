@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::capacity::CapacityFull;
+use super::capacity::{CapacityFull, Slot};
 use super::images::PullError;
 use super::transitions::{StopClaim, STOP_GRACE};
 use super::{Instance, InstanceView, Instances};
@@ -88,11 +88,6 @@ impl Instances {
         if let Some(port) = spec.port {
             labels.insert(labels::PORT.into(), port.to_string());
         }
-        // Its place under max_running, held until the index shows it running.
-        let _slot = match spec.start {
-            true => Some(self.make_room(spec.name.as_str(), Reason::Api).await?),
-            false => None,
-        };
         let (volumes, made) = self
             .ensure_volumes(spec.name.as_str(), &spec.volumes)
             .await?;
@@ -107,9 +102,10 @@ impl Instances {
             address: reservation.as_ref().map(|r| r.address),
             volumes,
         };
-        // A container that fails to appear or to start takes the volumes made for it along.
-        let id = match self.create_container(spec, &create).await {
-            Ok(id) => id,
+        // A container that fails to appear or to start takes the volumes made for it along. Its
+        // place under max_running is held until the index shows it running.
+        let (id, _slot) = match self.create_container(spec, &create).await {
+            Ok(created) => created,
             Err(e) => {
                 self.remove_volumes(&made).await;
                 return Err(e);
@@ -129,35 +125,47 @@ impl Instances {
         Ok(self.view(&instance))
     }
 
-    /// Creates the container and, if asked, starts it; one that does not start is removed.
+    /// Creates the container and, if asked, makes room for it under `max_running` and starts
+    /// it; one that does not start is removed. Room is made only once the container exists, so
+    /// a create Docker refuses (the name is taken, say) evicts nobody.
     async fn create_container(
-        &self,
+        self: &Arc<Self>,
         spec: &DeploySpec,
         create: &CreateSpec,
-    ) -> Result<String, OpError> {
+    ) -> Result<(String, Option<Slot>), OpError> {
         let id = self.backend.create(create).await.map_err(|e| match e {
             BackendError::Conflict { .. } => OpError::NameTaken(spec.name.to_string()),
             BackendError::NotFound { .. } => OpError::ImageNotFound(spec.image.clone()),
             other => other.into(),
         })?;
         if !spec.start {
-            return Ok(id);
+            return Ok((id, None));
         }
-        if let Err(source) = self.backend.start(&id).await {
-            if let Err(cleanup) = self.backend.remove(&id).await {
-                log::error!(
-                    "{}: could not remove it after a failed start: {}",
-                    spec.name,
-                    chain(&cleanup)
-                );
-            }
-            return Err(OpError::StartFailed {
+        let started = async {
+            let slot = self.make_room(spec.name.as_str(), Reason::Api).await?;
+            let started = self.backend.start(&id).await;
+            started.map_err(|source| OpError::StartFailed {
                 name: spec.name.to_string(),
                 source,
-            });
+            })?;
+            Ok(slot)
+        };
+        match started.await {
+            Ok(slot) => {
+                self.metrics.started(Reason::Api);
+                Ok((id, Some(slot)))
+            }
+            Err(e) => {
+                if let Err(cleanup) = self.backend.remove(&id).await {
+                    log::error!(
+                        "{}: could not remove it again after it did not start: {}",
+                        spec.name,
+                        chain(&cleanup)
+                    );
+                }
+                Err(e)
+            }
         }
-        self.metrics.started(Reason::Api);
-        Ok(id)
     }
 
     /// Finds a managed instance by name or id (or an id prefix of 12 or more hex digits).

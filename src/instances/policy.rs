@@ -30,7 +30,8 @@ impl Facts<'_> {
         if self.state != RunState::Running {
             return None;
         }
-        self.idle_timeout.map(|timeout| self.since + timeout)
+        self.idle_timeout
+            .and_then(|timeout| self.since.checked_add(timeout))
     }
 }
 

@@ -260,6 +260,9 @@ mod tests {
 
     #[test]
     fn the_instance_header_is_named_once_in_two_cases() {
-        assert_eq!(INSTANCE_HEADER.to_ascii_lowercase(), INSTANCE_HEADER_LOWERCASE);
+        assert_eq!(
+            INSTANCE_HEADER.to_ascii_lowercase(),
+            INSTANCE_HEADER_LOWERCASE
+        );
     }
 }

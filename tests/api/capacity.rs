@@ -132,3 +132,26 @@ async fn at_capacity_with_nothing_to_evict_a_request_changes_nothing() {
     );
     assert!(!app.exists(&late), "nothing is created at capacity");
 }
+
+#[tokio::test]
+async fn a_create_refused_because_its_name_is_taken_evicts_nobody() {
+    let app = spawn_app_with(|s| {
+        s.max_running = Some(1);
+        s.evict_grace = Duration::ZERO;
+    })
+    .await;
+    let [running, taken] = ["running", "taken"].map(|n| app.name(n));
+    let body = json!({"port": 9000, "envs": {"IDLE": "0"}});
+    app.deploy(&running, IMAGE_NO_HEALTHCHECK, body.clone())
+        .await;
+    let mut stopped = body.clone();
+    stopped["start"] = json!(false);
+    app.deploy(&taken, IMAGE_NO_HEALTHCHECK, stopped).await;
+
+    let again = json!({"name": taken, "image": IMAGE_NO_HEALTHCHECK, "port": 9000});
+    let response = app.post_deploy(&again.to_string()).await;
+    assert_eq!(response.status(), 409);
+    assert_eq!(app.state(&running), "running", "evicted for nothing");
+    assert_eq!(app.state(&taken), "created");
+    assert_eq!(running_count(&app), 1);
+}

@@ -283,7 +283,7 @@ async fn docker_unreachable_gets_503_from_the_api() {
     let process = SpawnerProcess::start("spawner", &[("DOCKER_HOST", &host)]);
     let response = reqwest::Client::new()
         .post(format!("{}/deploy", process.api))
-        .body(json!({"name": "m", "image": IMAGE}).to_string())
+        .body(json!({"name": "m1", "image": IMAGE}).to_string())
         .send()
         .await
         .unwrap();

@@ -2,6 +2,7 @@
 //! (scripts/build_project.sh); every test makes its own network and names and removes them.
 
 mod backend;
+mod bounds;
 mod capacity;
 mod cleanup;
 #[path = "../common/mod.rs"]
@@ -11,6 +12,7 @@ mod deploy;
 mod docker_proxy;
 mod fallback;
 mod forward_auth;
+mod fuzz;
 mod healthcheck;
 mod helpers;
 mod idle;

@@ -23,7 +23,7 @@ use bollard::query_parameters::{
 use futures_util::stream::BoxStream;
 use futures_util::{StreamExt, TryStreamExt};
 
-use super::{BackendError, CreateSpec, Event, ExecOutput, Op, Stats};
+use super::{BackendError, CappedOutput, CreateSpec, Event, ExecOutput, Op, Stats};
 use crate::domain::{labels, ContainerInfo, NetworkInfo, ICC_OPTION};
 use convert::{already_done_is_done, error, found, not_managed};
 use ipnet::Ipv4Net;
@@ -266,14 +266,13 @@ impl DockerBackend {
             .start_exec(&created.id, Some(options))
             .await
             .map_err(error(Op::Exec, id))?;
-        let mut output = String::new();
+        let mut output = CappedOutput::default();
         if let StartExecResults::Attached {
             output: mut out, ..
         } = started
         {
             while let Some(chunk) = out.next().await {
-                let chunk = chunk.map_err(error(Op::Exec, id))?;
-                output.push_str(&String::from_utf8_lossy(&chunk.into_bytes()));
+                output.push(&chunk.map_err(error(Op::Exec, id))?.into_bytes());
             }
         }
         let inspected = self
@@ -283,7 +282,7 @@ impl DockerBackend {
             .map_err(error(Op::Exec, id))?;
         Ok(ExecOutput {
             exit_code: inspected.exit_code,
-            output,
+            output: output.into_string(),
         })
     }
 
