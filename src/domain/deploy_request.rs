@@ -43,6 +43,10 @@ pub struct DeployRequest {
     /// `"never"`, `"missing"` or `"always"`. Default: the setting.
     #[serde(default)]
     pub pull_policy: Option<String>,
+    /// `true`: the app may register a service worker although, in cookie and path routing, it
+    /// shares the site's origin (the worker then sees the whole site). Default `false`.
+    #[serde(default)]
+    pub service_worker: Option<bool>,
 }
 
 /// A deploy request that has passed every check that needs no Docker call.
@@ -117,6 +121,9 @@ impl DeploySpec {
         if !volumes.is_empty() {
             let json = serde_json::to_string(&volumes).expect("plain data serializes");
             labels.insert(labels::VOLUMES.into(), json);
+        }
+        if raw.service_worker == Some(true) {
+            labels.insert(labels::SERVICE_WORKER.into(), "allow".into());
         }
         let pull_policy = PullPolicy::parse_field(raw.pull_policy)?;
         Ok(Self {
@@ -244,6 +251,9 @@ mod tests {
         assert_eq!(spec.labels[labels::IDLE_ACTION], "pause");
         let plain = parse(r#"{"name":"mm","image":"i"}"#).unwrap();
         assert!(!plain.labels.contains_key(labels::IDLE_TIMEOUT));
+        assert!(!plain.labels.contains_key(labels::SERVICE_WORKER));
+        let worker = parse(r#"{"name":"mm","image":"i","service_worker":true}"#).unwrap();
+        assert_eq!(worker.labels[labels::SERVICE_WORKER], "allow");
     }
 
     #[test]

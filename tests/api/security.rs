@@ -247,3 +247,25 @@ async fn a_session_ends_with_its_instance_even_when_the_name_is_created_again() 
     let response = app.auth_request(Some(new), "/").send().await.unwrap();
     assert_eq!(response.status(), 200);
 }
+
+#[tokio::test]
+async fn a_service_worker_script_is_refused_on_the_shared_origin_unless_the_deploy_opted_in() {
+    let app = spawn_app().await;
+    let (plain, worker) = (app.name("plain"), app.name("worker"));
+    app.deploy(&plain, IMAGE_NO_HEALTHCHECK, json!({"port": 9000}))
+        .await;
+    let body = json!({"port": 9000, "service_worker": true});
+    app.deploy(&worker, IMAGE_NO_HEALTHCHECK, body).await;
+    for (name, expected) in [(&plain, 302), (&worker, 200)] {
+        let response = app
+            .auth_request(Some(&app.cookie(name)), "/sw.js")
+            .header("Service-Worker", "script")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), expected, "{name}");
+        // The same request without the header is an ordinary one.
+        let response = app.auth_for(name).await;
+        assert_eq!(response.status(), 200, "{name}");
+    }
+}
