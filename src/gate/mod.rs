@@ -8,12 +8,14 @@
 
 mod cookies;
 mod request;
+mod route;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 pub use cookies::InstanceCookie;
-pub use request::{route, same_site, AuthRequest, Route};
+pub use request::{same_site, AuthRequest};
+pub use route::{route, Route};
 
 use crate::configuration::Settings;
 use crate::domain::{InstanceName, Routing};
