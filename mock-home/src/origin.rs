@@ -71,18 +71,7 @@ pub async fn refuse_cross_site(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use actix_web::http::header::{HeaderName, HeaderValue};
-
-    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
-        let mut map = HeaderMap::new();
-        for (name, value) in pairs {
-            map.append(
-                HeaderName::from_static(name),
-                HeaderValue::from_static(value),
-            );
-        }
-        map
-    }
+    use crate::proxy::tests::headers;
 
     fn from_traefik() -> Option<SocketAddr> {
         Some("127.0.0.1:40000".parse().unwrap())

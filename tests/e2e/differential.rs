@@ -70,8 +70,9 @@ fn carries(raw: &Raw, session: &str) -> bool {
     })
 }
 
-/// Sends every request and counts those that reached an instance without its session.
-async fn run(stack: &Stack, requests: &[Raw], sessions: &[(&str, &str)]) -> (usize, usize) {
+/// Sends every request, prints the counts, and checks the rule: no request reached an instance
+/// without its session, and some reached the sender's own (else the check proves nothing).
+async fn check(stack: &Stack, mode: &str, requests: &[Raw], sessions: &[(&str, &str)]) {
     let port = stack.var("HTTP_PORT");
     let names: Vec<&str> = sessions.iter().map(|(n, _)| *n).collect();
     let (mut reached_own, mut violations) = (0, 0);
@@ -91,7 +92,25 @@ async fn run(stack: &Stack, requests: &[Raw], sessions: &[(&str, &str)]) -> (usi
             eprintln!("REACHED {reached} ({status}): {} {cookies:?}", raw.path);
         }
     }
-    (reached_own, violations)
+    println!(
+        "{mode}: {} raw requests tried, {reached_own} reached the sender's own instance, \
+         {violations} reached an instance without its session",
+        requests.len()
+    );
+    assert!(requests.len() >= 500);
+    assert_eq!(violations, 0, "requests reached another user's instance");
+    assert!(
+        reached_own > 0,
+        "no request got through at all: the check proves nothing"
+    );
+}
+
+/// Two users' instances on `stack`, routed: (alice, bob) and their sessions.
+async fn two_users(stack: &Stack) -> ([String; 2], [String; 2]) {
+    let (alice, bob) = (stack.name("alice"), stack.name("bob"));
+    stack.create_routed(&[&alice, &bob], json!({})).await;
+    let sessions = [stack.cookie(&alice), stack.cookie(&bob)];
+    ([alice, bob], sessions)
 }
 
 /// The attacker's cookie pairs for their own session (`own`, a whole `instance=…` pair) and
@@ -177,9 +196,7 @@ fn cookie_requests(own: &str, other: &str, path: &str) -> Vec<Raw> {
 #[tokio::test]
 async fn no_shape_of_cookie_headers_reaches_another_users_instance() {
     let stack = Stack::up().await;
-    let (alice, bob) = (stack.name("alice"), stack.name("bob"));
-    stack.create_routed(&[&alice, &bob], json!({})).await;
-    let (alice_session, bob_session) = (stack.cookie(&alice), stack.cookie(&bob));
+    let ([alice, bob], [alice_session, bob_session]) = two_users(&stack).await;
     let sessions = [
         (alice.as_str(), alice_session.as_str()),
         (bob.as_str(), bob_session.as_str()),
@@ -213,26 +230,13 @@ async fn no_shape_of_cookie_headers_reaches_another_users_instance() {
     }
 
     let requests = cookie_requests(&bob_session, &alice, "/");
-    let (reached_own, violations) = run(&stack, &requests, &sessions).await;
-    println!(
-        "cookie routing: {} raw requests tried, {reached_own} reached the sender's own instance, \
-         {violations} reached an instance without its session",
-        requests.len()
-    );
-    assert!(requests.len() >= 500);
-    assert_eq!(violations, 0, "requests reached another user's instance");
-    assert!(
-        reached_own > 0,
-        "no request got through at all: the check proves nothing"
-    );
+    check(&stack, "cookie routing", &requests, &sessions).await;
 }
 
 #[tokio::test]
 async fn no_path_or_cookie_shape_reaches_another_users_instance_in_path_mode() {
     let stack = Stack::up_with(true).await;
-    let (alice, bob) = (stack.name("alice"), stack.name("bob"));
-    stack.create_routed(&[&alice, &bob], json!({})).await;
-    let (alice_session, bob_session) = (stack.cookie(&alice), stack.cookie(&bob));
+    let ([alice, bob], [alice_session, bob_session]) = two_users(&stack).await;
     let sessions = [
         (alice.as_str(), alice_session.as_str()),
         (bob.as_str(), bob_session.as_str()),
@@ -270,16 +274,5 @@ async fn no_path_or_cookie_shape_reaches_another_users_instance_in_path_mode() {
         let shapes = cookie_requests(&bob_session, &alice, path);
         requests.extend(shapes.into_iter().skip(i % 11).step_by(11));
     }
-    let (reached_own, violations) = run(&stack, &requests, &sessions).await;
-    println!(
-        "path routing: {} raw requests tried, {reached_own} reached the sender's own instance, \
-         {violations} reached an instance without its session",
-        requests.len()
-    );
-    assert!(requests.len() >= 500);
-    assert_eq!(violations, 0, "requests reached another user's instance");
-    assert!(
-        reached_own > 0,
-        "no request got through at all: the check proves nothing"
-    );
+    check(&stack, "path routing", &requests, &sessions).await;
 }
