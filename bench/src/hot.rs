@@ -54,31 +54,19 @@ impl Bench {
 
     pub(crate) fn auth_alone(&self) -> Value {
         let cookie = self.cookie(&self.args.app);
+        let url = format!("{}/auth", self.args.auth);
+        let headers = Self::auth_headers(&self.args.app, &cookie);
         let pid = self.args.spawner_pid;
         let mut runs = Vec::new();
         let mut cpu_us = Vec::new();
         for _ in 0..self.plan.runs {
             let before = cpu_seconds(pid);
-            let run = wrk(
-                &format!("{}/auth", self.args.auth),
-                &[
-                    ("Cookie", &cookie),
-                    ("X-Spawner-Instance", &self.args.app),
-                    ("X-Forwarded-Uri", "/"),
-                ],
-                &self.plan,
-            );
+            let run = wrk(&url, &headers, &self.plan);
             let spent = cpu_seconds(pid) - before;
             cpu_us.push(spent / run.requests * 1e6);
             runs.push(run);
         }
         let mut out = wrk_json(&runs);
-        let url = format!("{}/auth", self.args.auth);
-        let headers = [
-            ("Cookie", cookie.as_str()),
-            ("X-Spawner-Instance", self.args.app.as_str()),
-            ("X-Forwarded-Uri", "/"),
-        ];
         let light: Vec<WrkRun> = (0..self.plan.runs)
             .map(|_| wrk_light(&url, &headers, &self.plan))
             .collect();

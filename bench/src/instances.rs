@@ -20,6 +20,16 @@ impl Bench {
             .clone()
     }
 
+    /// The headers of `/auth` as the router of `name` sends them: its session, the routed
+    /// instance, the original URI.
+    pub(crate) fn auth_headers<'a>(name: &'a str, cookie: &'a str) -> [(&'static str, &'a str); 3] {
+        [
+            ("Cookie", cookie),
+            ("X-Spawner-Instance", name),
+            ("X-Forwarded-Uri", "/"),
+        ]
+    }
+
     pub(crate) fn sign(&self, name: &str) -> String {
         let secret = Secret::parse(&self.args.cookie_secret).expect("a valid cookie secret");
         let keys = Keys::new(vec![secret]).expect("one secret");

@@ -38,7 +38,7 @@ impl Bench {
     pub(crate) fn auth_runs(&self) -> (Vec<WrkRun>, Vec<WrkRun>) {
         let cookie = self.cookie(&self.args.app);
         let url = format!("{}/auth", self.args.auth);
-        let headers = [("Cookie", cookie.as_str()), ("X-Forwarded-Uri", "/")];
+        let headers = Self::auth_headers(&self.args.app, &cookie);
         let saturating = (0..self.plan.runs)
             .map(|_| wrk(&url, &headers, &self.plan))
             .collect();
@@ -166,7 +166,7 @@ impl Bench {
     async fn paced_auth(&self) -> [Vec<PacedRun>; 2] {
         let cookie = self.cookie(&self.args.app);
         let url = format!("{}/auth", self.args.auth);
-        let headers = [("Cookie", cookie.as_str()), ("X-Forwarded-Uri", "/")];
+        let headers = Self::auth_headers(&self.args.app, &cookie);
         let default = if self.args.quick { 1 } else { 5 };
         let rounds = self.args.paced_rounds.unwrap_or(default);
         let pid = self.args.spawner_pid;
