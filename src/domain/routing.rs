@@ -29,6 +29,19 @@ impl Routing {
         Ok(routing)
     }
 
+    /// A new instance's name is also a host name in host routing, where case does not count
+    /// (traefik's `Host` matcher ignores it, browsers lowercase it): `Alice` and `alice` would
+    /// share one host, and the second would take it over. So names are lowercase there.
+    pub fn check_name(self, name: &str) -> Result<(), String> {
+        if self == Self::Host && name.bytes().any(|b| b.is_ascii_uppercase()) {
+            return Err(format!(
+                "`name` {name:?}: with host routing a name is part of a host name, where case \
+                 does not count; use lowercase letters"
+            ));
+        }
+        Ok(())
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Cookie => "cookie",
@@ -79,6 +92,14 @@ mod tests {
         assert_eq!(Routing::parse("path", true), Ok(Routing::Path));
         assert!(Routing::parse("host", true).is_err());
         assert!(Routing::parse("domain", false).is_err());
+    }
+
+    #[test]
+    fn host_mode_takes_lowercase_names_only() {
+        assert!(Routing::Host.check_name("alice-2").is_ok());
+        assert!(Routing::Host.check_name("Alice").is_err());
+        assert!(Routing::Cookie.check_name("Alice").is_ok());
+        assert!(Routing::Path.check_name("Alice").is_ok());
     }
 
     #[test]

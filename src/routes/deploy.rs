@@ -85,6 +85,10 @@ pub async fn create(
         &settings.limits,
     )
     .map_err(DeployError::BadRequest)?;
+    settings
+        .routing
+        .check_name(spec.name.as_str())
+        .map_err(DeployError::BadRequest)?;
     let view = instances.create(&spec).await?;
     let epoch = view.labels.get(labels::SESSION_EPOCH).cloned();
     let session = sessions.issue(&spec.name, &epoch.unwrap_or_default(), SystemTime::now());

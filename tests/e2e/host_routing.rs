@@ -186,4 +186,23 @@ async fn each_instance_is_its_own_https_origin_and_only_its_own_session_opens_it
     );
     assert_eq!(location(&head), Some(at(&name.to_lowercase()).as_str()));
     assert!(head.contains(&format!("domain={domain}")), "{head}");
+
+    // A name with upper case would share a host with its lowercase twin (traefik's Host
+    // matcher ignores case) and take it over: refused.
+    let upper = stack.name("Alice");
+    let body = json!({"name": upper, "image": "mock-app:latest", "network": stack.network()});
+    let response = stack
+        .client
+        .post(format!("{}/deploy", stack.api))
+        .bearer_auth(&stack.token)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
+    let error: Value = response.json().await.unwrap();
+    assert!(
+        error["error"].as_str().unwrap().contains("lowercase"),
+        "{error}"
+    );
 }
