@@ -80,7 +80,7 @@ fn credentials(form: Form) -> Credentials {
 /// The answer to a call that should have issued a session for `name`.
 fn enter(req: &HttpRequest, config: &Config, name: &str, answer: Answer) -> HttpResponse {
     match answer {
-        Answer::Session(set_cookie) => redirect(&config.instance_url(name), &set_cookie),
+        Answer::Session { set_cookie, .. } => redirect(&config.instance_url(name), &set_cookie),
         Answer::NameTaken => error(
             req,
             StatusCode::CONFLICT,
@@ -149,14 +149,14 @@ pub async fn register(
         Err(e) => return accounts_error(&req, e),
     }
     let answer = spawner::create(&config, name).await;
-    if !matches!(answer, Answer::Session(_)) {
+    let Answer::Session { epoch, .. } = &answer else {
         // No instance made for this account (a taken name included): the name is free again.
         if let Err(e) = users.forget_pending(name).await {
             log::error!("could not forget the pending account {name}: {e}");
         }
         return enter(&req, &config, name, answer);
-    }
-    if let Err(e) = users.activate(name).await {
+    };
+    if let Err(e) = users.activate(name, epoch.as_deref()).await {
         // The instance exists but its account cannot open it: no cookie either.
         return accounts_error(&req, e);
     }
@@ -181,6 +181,21 @@ pub async fn login(
                 StatusCode::UNAUTHORIZED,
                 "That name and password do not match.",
             );
+        }
+        Err(e) => return accounts_error(&req, e),
+    }
+    // The instance of this name may have been deleted and made again for someone else through
+    // the API: this account opens only the instance made for it.
+    let current = match spawner::epoch(&config, name).await {
+        Ok(current) => current,
+        Err(answer) => return enter(&req, &config, name, answer),
+    };
+    match users.opens(name, &current).await {
+        Ok(true) => {}
+        Ok(false) => {
+            log::warn!("login for {name:?}: its instance was made again since; refused");
+            let message = "The instance of this name is no longer the one made for this account.";
+            return error(&req, StatusCode::UNAUTHORIZED, message);
         }
         Err(e) => return accounts_error(&req, e),
     }

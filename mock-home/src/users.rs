@@ -84,15 +84,10 @@ impl Users {
                 created INTEGER NOT NULL DEFAULT (strftime('%s','now'))
             )",
         )?;
-        // Databases from before pending accounts: their rows are all active.
-        let has_pending: bool = db.query_row(
-            "SELECT count(*) FROM pragma_table_info('users') WHERE name = 'pending'",
-            [],
-            |row| row.get::<_, i64>(0).map(|n| n > 0),
-        )?;
-        if !has_pending {
-            db.execute_batch("ALTER TABLE users ADD COLUMN pending INTEGER NOT NULL DEFAULT 0")?;
-        }
+        // Databases from before pending accounts: their rows are all active. From before
+        // `instance`: it is learnt at the account's next login.
+        add_column(&db, "pending", "INTEGER NOT NULL DEFAULT 0")?;
+        add_column(&db, "instance", "TEXT")?;
         db.execute("DELETE FROM users WHERE pending = 1", [])?;
         Ok(Self {
             inner: Arc::new(Inner {
@@ -141,17 +136,42 @@ impl Users {
         .await
     }
 
-    /// The pending account's instance exists: from now on its password opens it.
-    pub async fn activate(&self, name: &str) -> Result<(), Error> {
-        let name = name.to_string();
+    /// The pending account's instance exists: from now on its password opens that instance,
+    /// the one whose session epoch is `instance` (and no later instance of the same name).
+    pub async fn activate(&self, name: &str, instance: Option<&str>) -> Result<(), Error> {
+        let (name, instance) = (name.to_string(), instance.map(String::from));
         self.blocking(false, move |inner| {
             inner
                 .db()
                 .execute(
-                    "UPDATE users SET pending = 0 WHERE name = ?1 AND pending = 1",
-                    params![name],
+                    "UPDATE users SET pending = 0, instance = ?2 WHERE name = ?1 AND pending = 1",
+                    params![name, instance],
                 )
                 .map(|_| ())
+        })
+        .await
+    }
+
+    /// Whether the active account `name` opens the instance whose session epoch is `instance`:
+    /// the one made for it, not a later instance of the same name made by someone else. An
+    /// account from before epochs were kept adopts `instance` at its first login.
+    pub async fn opens(&self, name: &str, instance: &str) -> Result<bool, Error> {
+        let (name, instance) = (name.to_string(), instance.to_string());
+        self.blocking(false, move |inner| {
+            let db = inner.db();
+            db.execute(
+                "UPDATE users SET instance = ?2 WHERE name = ?1 AND pending = 0 AND instance IS NULL",
+                params![name, instance],
+            )?;
+            let stored: Option<String> = db
+                .query_row(
+                    "SELECT instance FROM users WHERE name = ?1 AND pending = 0",
+                    params![name],
+                    |row| row.get(0),
+                )
+                .optional()?
+                .flatten();
+            Ok(stored.as_deref() == Some(instance.as_str()))
         })
         .await
     }
@@ -196,6 +216,21 @@ impl Users {
     }
 }
 
+/// Adds a column that databases from before it lack.
+fn add_column(db: &Connection, column: &str, definition: &str) -> rusqlite::Result<()> {
+    let present: bool = db.query_row(
+        "SELECT count(*) FROM pragma_table_info('users') WHERE name = ?1",
+        params![column],
+        |row| row.get::<_, i64>(0).map(|n| n > 0),
+    )?;
+    if !present {
+        db.execute_batch(&format!(
+            "ALTER TABLE users ADD COLUMN {column} {definition}"
+        ))?;
+    }
+    Ok(())
+}
+
 impl Inner {
     fn db(&self) -> std::sync::MutexGuard<'_, Connection> {
         self.db.lock().unwrap_or_else(|e| e.into_inner())
@@ -228,8 +263,15 @@ mod tests {
             Added::Taken,
             "a pending name is taken"
         );
-        users.activate("ann").await.unwrap();
+        users.activate("ann", Some("e1")).await.unwrap();
         assert!(users.check("ann", "correct horse").await.unwrap());
+        assert!(users.opens("ann", "e1").await.unwrap());
+        assert!(!users.opens("ann", "e2").await.unwrap(), "a later instance");
+        // An account from before epochs were kept adopts the first one it is asked about.
+        users.add_pending("old", "correct horse").await.unwrap();
+        users.activate("old", None).await.unwrap();
+        assert!(users.opens("old", "e3").await.unwrap());
+        assert!(!users.opens("old", "e4").await.unwrap());
         assert!(!users.check("ann", "correct hors").await.unwrap());
         assert!(!users.check("bob", "correct horse").await.unwrap());
         assert_eq!(
@@ -302,7 +344,7 @@ mod tests {
     async fn an_unknown_or_pending_name_is_answered_as_slowly_as_a_wrong_password() {
         let users = Users::open(":memory:").unwrap();
         users.add_pending("ann", "correct horse").await.unwrap();
-        users.activate("ann").await.unwrap();
+        users.activate("ann", Some("e1")).await.unwrap();
         users.add_pending("pat", "correct horse").await.unwrap();
         let (mut wrong, mut unknown, mut pending) = (Vec::new(), Vec::new(), Vec::new());
         for _ in 0..3 {

@@ -139,3 +139,32 @@ async fn registrations_past_the_cap_from_one_address_get_429_with_retry_after_ev
     .await;
     assert_eq!(status, 401);
 }
+
+#[tokio::test]
+async fn an_account_does_not_open_a_later_instance_of_its_name_made_for_someone_else() {
+    let stack = Stack::up().await;
+    let name = stack.name("leaver");
+    let account = json!({"name": name, "password": "the first owner's password"});
+    assert_eq!(post(&stack, "/home/register", account.clone()).await.0, 303);
+    let (status, cookie) = post(&stack, "/home/login", account.clone()).await;
+    assert_eq!((status, cookie.is_some()), (303, true), "the owner logs in");
+
+    // The operator deletes the instance, and later makes the same name for another user
+    // through the API (the home's account stays).
+    let deleted = stack
+        .client
+        .delete(format!("{}/deploy/{name}?purge=true", stack.api))
+        .bearer_auth(&stack.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deleted.status(), 200);
+    stack.create(&name, json!({})).await;
+
+    let (status, cookie) = post(&stack, "/home/login", account).await;
+    assert_eq!(
+        cookie, None,
+        "the old password opened the new owner's instance"
+    );
+    assert_eq!(status, 401);
+}
