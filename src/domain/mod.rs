@@ -6,6 +6,7 @@
 mod api_token;
 mod container;
 pub mod deploy_request;
+pub mod flag;
 pub mod idle;
 pub mod image_reference;
 mod instance_name;

@@ -54,10 +54,17 @@ pub enum OpError {
 
 impl From<BackendError> for OpError {
     fn from(e: BackendError) -> Self {
-        if e.is_unavailable() {
-            OpError::Unavailable(e)
-        } else {
-            OpError::Engine(e)
+        use crate::backend::Op;
+        match &e {
+            _ if e.is_unavailable() => OpError::Unavailable(e),
+            // The container went away under the operation (a `PUT` racing a `DELETE`): the
+            // instance is not there, which is the client's 404, not the engine's failure.
+            BackendError::NotFound {
+                op: Op::Inspect | Op::Start | Op::Stop | Op::Pause | Op::Unpause | Op::Remove,
+                target,
+                ..
+            } => OpError::NotFound(target.clone()),
+            _ => OpError::Engine(e),
         }
     }
 }

@@ -8,7 +8,7 @@ use actix_web::{web, HttpResponse, ResponseError};
 use std::time::SystemTime;
 
 use crate::configuration::Settings;
-use crate::domain::{labels, DeploySpec, InstanceName, RecreateSpec};
+use crate::domain::{flag, labels, DeploySpec, InstanceName, RecreateSpec};
 use crate::error::chain;
 use crate::instances::{Instance, Instances, OpError, PullError};
 use crate::sessions::Sessions;
@@ -155,15 +155,7 @@ pub async fn delete(
     query: web::Query<DeleteQuery>,
     instances: web::Data<Instances>,
 ) -> Reply {
-    let purge = match query.purge.as_deref() {
-        None | Some("false" | "0") => false,
-        Some("true" | "1" | "") => true,
-        Some(other) => {
-            return Err(DeployError::BadRequest(format!(
-                "`purge` {other:?} must be true or false"
-            )))
-        }
-    };
+    let purge = flag::parse("purge", query.purge.as_deref()).map_err(DeployError::BadRequest)?;
     let instance = resolve(&instances, &path).await?;
     let removed = instances.delete(&instance, purge).await?;
     // The old clients' answer, exactly, unless a purge was asked for.
@@ -185,4 +177,28 @@ pub async fn recreate(
     let instance = resolve(&instances, &path).await?;
     let view = instances.recreate(&instance, &change).await?;
     Ok(HttpResponse::Ok().json(view))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::backend::{BackendError, Op};
+
+    fn status_of(op: Op) -> StatusCode {
+        let gone = BackendError::NotFound {
+            op,
+            target: "minion-1".into(),
+            source: "No such container".into(),
+        };
+        DeployError::Op(OpError::from(gone)).status_code()
+    }
+
+    #[test]
+    fn a_container_gone_under_an_operation_is_a_404_not_the_engines_502() {
+        for op in [Op::Inspect, Op::Start, Op::Stop, Op::Pause, Op::Remove] {
+            assert_eq!(status_of(op), StatusCode::NOT_FOUND, "{op}");
+        }
+        // What the engine could not find for another reason stays the engine's failure.
+        assert_eq!(status_of(Op::CreateVolume), StatusCode::BAD_GATEWAY);
+    }
 }

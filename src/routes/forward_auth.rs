@@ -9,7 +9,7 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 
 use crate::configuration::Settings;
-use crate::domain::InstanceName;
+use crate::domain::{flag, InstanceName};
 use crate::error::chain;
 use crate::gate::{AuthRequest, Gate, Outcome};
 use crate::instances::StartError;
@@ -29,9 +29,13 @@ pub async fn auth(
     settings: web::Data<Settings>,
 ) -> HttpResponse {
     let request = AuthRequest::from_headers(req.headers(), &settings.cookie_key);
-    let fallback = query
-        .and_then(|q| q.into_inner().fallback)
-        .is_some_and(|f| f != "false" && f != "0");
+    let raw = query.and_then(|q| q.into_inner().fallback);
+    // The value is traefik's configuration, not the client's; one it cannot be is read as an
+    // instance router's call, which passes nothing without the routed instance.
+    let fallback = flag::parse("fallback", raw.as_deref()).unwrap_or_else(|e| {
+        log::warn!("/auth: {e} (the middleware's address); answering as on an instance router");
+        false
+    });
     let counted = &gate.metrics().auth;
     match gate.decide(&request, fallback).await {
         Outcome::Allow => {
@@ -120,7 +124,13 @@ fn failed(request: &AuthRequest, name: &InstanceName, error: &StartError) -> Htt
             ("capacity", Some(CAPACITY_RETRY_AFTER_SECS)),
             "The site is at capacity: your instance will start when another one goes to sleep. This page retries by itself.",
         ),
-        _ => (
+        // Every other variant is spelled out: a new one must choose its answer here.
+        StartError::Gone(_)
+        | StartError::StartFailed { .. }
+        | StartError::Superseded { .. }
+        | StartError::Exited { .. }
+        | StartError::Unhealthy(_)
+        | StartError::NoAddress(_) => (
             StatusCode::BAD_GATEWAY,
             ("failed", None),
             "Reload to try again; if it keeps failing, ask the site's operator (docker logs shows why).",

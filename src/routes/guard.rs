@@ -16,10 +16,21 @@ pub async fn private_api(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
-    let from_instance = match (req.peer_addr(), req.app_data::<web::Data<Instances>>()) {
-        (Some(peer), Some(instances)) => instances.is_instance_address(peer.ip()),
-        _ => false,
+    let (Some(instances), Some(settings)) = (
+        req.app_data::<web::Data<Instances>>(),
+        req.app_data::<web::Data<Settings>>(),
+    ) else {
+        // Built without what it checks against: refuse rather than let everything through.
+        log::error!("the private API's guard has no instances or settings; refusing the call");
+        let refusal = json_error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "spawner is misconfigured: its private API cannot check callers",
+        );
+        return Ok(req.into_response(refusal).map_into_right_body());
     };
+    let from_instance = req
+        .peer_addr()
+        .is_some_and(|peer| instances.is_instance_address(peer.ip()));
     if from_instance {
         log::warn!(
             "refused a private API call from instance address {:?}",
@@ -31,9 +42,7 @@ pub async fn private_api(
         );
         return Ok(req.into_response(refusal).map_into_right_body());
     }
-    let token = req
-        .app_data::<web::Data<Settings>>()
-        .and_then(|s| s.api_token.clone());
+    let token = settings.api_token.clone();
     if let Some(token) = token.filter(|_| req.path() != "/healthz") {
         let presented = req
             .headers()
@@ -56,4 +65,22 @@ pub async fn private_api(
     next.call(req)
         .await
         .map(ServiceResponse::map_into_left_body)
+}
+
+#[cfg(test)]
+mod tests {
+    use actix_web::{middleware::from_fn, test, App, HttpResponse};
+
+    #[actix_web::test]
+    async fn a_guard_without_its_settings_refuses_instead_of_letting_calls_through() {
+        let app = test::init_service(
+            App::new()
+                .wrap(from_fn(super::private_api))
+                .route("/deploy", actix_web::web::get().to(HttpResponse::Ok)),
+        )
+        .await;
+        let response =
+            test::call_service(&app, test::TestRequest::get().uri("/deploy").to_request()).await;
+        assert_eq!(response.status(), 500);
+    }
 }

@@ -70,3 +70,25 @@ async fn the_fallback_stops_the_instance_when_traefik_never_loads_its_route() {
     assert_eq!(response.status(), 503);
     assert_eq!(app.state(&name), "exited");
 }
+
+#[tokio::test]
+async fn a_fallback_value_that_is_neither_true_nor_false_is_no_fallback() {
+    let app = spawn_app().await;
+    let name = app.name("flag");
+    let body = json!({"port": 9000, "start": false});
+    app.deploy(&name, IMAGE_NO_HEALTHCHECK, body).await;
+    for value in ["no", "off", "False"] {
+        let response = app
+            .client
+            .get(format!("{}/auth?fallback={value}", app.auth))
+            .header("Cookie", app.cookie(&name))
+            .header("X-Forwarded-Uri", "/home")
+            .send()
+            .await
+            .unwrap();
+        // Read as an instance router's call without its routed instance: refused, and neither
+        // the public path's pass nor the fallback's start.
+        assert_eq!(response.status(), 302, "fallback={value}");
+    }
+    assert_eq!(app.state(&name), "created");
+}
