@@ -5,14 +5,17 @@
 //! - [`startup`]: builds the service from settings; every route is listed there.
 //! - [`routes`]: the endpoints, thin: ForwardAuth (`/auth`), the private `/deploy` API, traefik's
 //!   dynamic configuration, liveness.
-//! - [`gate`]: the ForwardAuth decision (what `/auth` answers, and why).
+//! - [`gate`]: the ForwardAuth decision (what `/auth` answers, and why): the instance the
+//!   router routed to, the byte-exact cookie, the routing mode (cookie, path, host).
 //! - [`instance_network`]: the instances' network at start (created isolated when missing).
 //! - [`instances`]: the managed containers: the event-fed index, single-flight wake and readiness,
-//!   the private API's operations (and, next, the idle/capacity policy and its culler).
+//!   the private API's operations, the idle and capacity policy and its culler, image pulls,
+//!   volumes and recreate.
 //! - [`backend`]: the seam in front of the container engine; [`backend::docker`] is the only
 //!   module that imports bollard. A Docker Swarm backend will stand beside it.
 //! - [`traefik`]: the dynamic configuration spawner serves, and traefik's API.
 //! - [`domain`]: parsed input types, container facts and label names, shared by all of the above.
+//! - [`sessions`]: issuing and verifying the instance cookie.
 //! - [`metrics`]: the Prometheus metrics (`GET /metrics`).
 //! - [`tasks`]: owned background tasks and the shutdown signal; [`backoff`]: the one retry rule;
 //!   [`error`]: logging an error with its whole chain of causes.

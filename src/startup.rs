@@ -47,7 +47,6 @@ pub struct Application {
     auth_port: u16,
     api: Server,
     auth: Server,
-    instances: Arc<Instances>,
     tasks: Tasks,
 }
 
@@ -154,7 +153,6 @@ impl Application {
             auth_port,
             api,
             auth,
-            instances,
             tasks,
         })
     }
@@ -165,10 +163,6 @@ impl Application {
 
     pub fn auth_port(&self) -> u16 {
         self.auth_port
-    }
-
-    pub fn instances(&self) -> Arc<Instances> {
-        Arc::clone(&self.instances)
     }
 
     /// Serves until SIGTERM or SIGINT (or either server ends), then shuts down gracefully: no

@@ -71,10 +71,6 @@ impl Tasks {
         self.shutdown.cancelled().await
     }
 
-    pub fn is_stopping(&self) -> bool {
-        self.shutdown.is_cancelled()
-    }
-
     /// Signals shutdown and waits up to `grace` for every task to end; returns how many were
     /// still running then (they end with the runtime).
     pub async fn shutdown(&self, grace: Duration) -> usize {

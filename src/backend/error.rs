@@ -119,16 +119,6 @@ pub enum BackendError {
 }
 
 impl BackendError {
-    pub fn op(&self) -> Op {
-        match self {
-            BackendError::NotFound { op, .. }
-            | BackendError::Conflict { op, .. }
-            | BackendError::Rejected { op, .. }
-            | BackendError::Unavailable { op, .. }
-            | BackendError::Failed { op, .. } => *op,
-        }
-    }
-
     /// The kind of failure, for the metrics.
     pub fn kind(&self) -> &'static str {
         match self {

@@ -37,13 +37,6 @@ pub enum EventKind {
     Other(String),
 }
 
-impl EventKind {
-    /// Whether the container should be described again after this event.
-    pub fn changes_the_container(&self) -> bool {
-        !matches!(self, EventKind::Other(_))
-    }
-}
-
 /// What to create: already validated by the caller.
 #[derive(Debug, Clone)]
 pub struct CreateSpec {

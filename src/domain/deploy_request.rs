@@ -1,3 +1,6 @@
+//! The `POST /deploy` body: read once, every field checked before anything is created, into a
+//! [`DeploySpec`] that cannot hold a value Docker would refuse.
+
 use std::collections::BTreeMap;
 
 use serde::Deserialize;

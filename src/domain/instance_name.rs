@@ -1,3 +1,6 @@
+//! The name of an instance, parsed once: what Docker, traefik's rules, host names and cookies
+//! all accept.
+
 use std::fmt;
 
 /// A container name spawner accepts: 2–63 of `[A-Za-z0-9_-]`, starting with a letter or digit.

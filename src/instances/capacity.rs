@@ -22,6 +22,12 @@ pub struct CapacityFull {
     pub max: usize,
 }
 
+impl CapacityFull {
+    /// What a refused client is told to wait (`Retry-After`, seconds): a place frees when an
+    /// instance goes to sleep, not within a second or two.
+    pub const RETRY_AFTER_SECS: u64 = 10;
+}
+
 /// A place under `max_running`, held while an instance starts or is created; released when
 /// dropped (by then the index shows the instance running, so it still counts).
 pub(super) struct Slot {

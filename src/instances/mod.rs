@@ -55,6 +55,7 @@ use crate::tasks::Tasks;
 pub use images::PullError;
 use index::Index;
 use transitions::Transitions;
+use transitions::STOP_GRACE;
 
 /// Result of a lookup on the hot path.
 #[derive(Debug, PartialEq, Eq)]
@@ -307,10 +308,10 @@ impl Instances {
         Ok(count)
     }
 
-    /// Stops a container (5 s grace), logging (not returning) a failure: for decisions already
-    /// answered.
+    /// Stops a container (within [`STOP_GRACE`]), logging (not returning) a failure: for
+    /// decisions already answered.
     async fn stop_logged(&self, name: &str, id: &str, reason: Reason) {
-        match self.backend.stop(id, Duration::from_secs(5)).await {
+        match self.backend.stop(id, STOP_GRACE).await {
             Ok(()) => self.metrics.stopped(reason, "stop"),
             Err(e) => log::warn!("{name}: could not stop it: {}", crate::error::chain(&e)),
         }

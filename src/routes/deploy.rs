@@ -10,7 +10,7 @@ use std::time::SystemTime;
 use crate::configuration::Settings;
 use crate::domain::{flag, labels, DeploySpec, InstanceName, RecreateSpec};
 use crate::error::chain;
-use crate::instances::{Instance, Instances, OpError, PullError};
+use crate::instances::{CapacityFull, Instance, Instances, OpError, PullError};
 use crate::sessions::Sessions;
 
 use super::json_error_with_cause;
@@ -58,15 +58,12 @@ impl ResponseError for DeployError {
         if let DeployError::Op(OpError::Capacity(_)) = self {
             response.headers_mut().insert(
                 actix_web::http::header::RETRY_AFTER,
-                actix_web::http::header::HeaderValue::from_static(CAPACITY_RETRY_AFTER),
+                actix_web::http::header::HeaderValue::from(CapacityFull::RETRY_AFTER_SECS),
             );
         }
         response
     }
 }
-
-/// Seconds a client refused for capacity is told to wait (an idle check may free a place).
-pub const CAPACITY_RETRY_AFTER: &str = "10";
 
 pub type Reply = Result<HttpResponse, DeployError>;
 

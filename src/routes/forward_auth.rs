@@ -12,7 +12,7 @@ use crate::configuration::Settings;
 use crate::domain::{flag, InstanceName};
 use crate::error::chain;
 use crate::gate::{AuthRequest, Gate, Outcome};
-use crate::instances::StartError;
+use crate::instances::{CapacityFull, StartError};
 
 use super::waiting_page;
 
@@ -82,8 +82,6 @@ fn redirect(status: StatusCode, location: &str) -> HttpResponse {
 }
 
 const RETRY_AFTER_SECS: u64 = 2;
-/// At capacity, a place frees when an instance goes to sleep: not every two seconds.
-const CAPACITY_RETRY_AFTER_SECS: u64 = 10;
 
 /// 503: still starting. Browsers get the waiting page, which moves on by itself when the
 /// instance is ready; API clients get JSON.
@@ -121,7 +119,7 @@ fn failed(request: &AuthRequest, name: &InstanceName, error: &StartError) -> Htt
         ),
         StartError::Capacity(_) => (
             unavailable,
-            ("capacity", Some(CAPACITY_RETRY_AFTER_SECS)),
+            ("capacity", Some(CapacityFull::RETRY_AFTER_SECS)),
             "The site is at capacity: your instance will start when another one goes to sleep. This page retries by itself.",
         ),
         // Every other variant is spelled out: a new one must choose its answer here.
