@@ -158,12 +158,17 @@ impl Gate {
             log::info!("{name}: request held {:?} until ready", started.elapsed());
             return Outcome::Allow;
         }
+        // What the instance's activity is now: a request let through on its router while this
+        // one waits for the route changes it, and then nothing stops the instance below.
+        let seen = self.instances.activity_seen(name.as_str());
         if settings.traefik_check_enabled {
             let left = settings.hold_timeout.saturating_sub(started.elapsed());
             let wait = settings.route_timeout.min(left);
             if !self.traefik.wait_for_route(name.as_str(), wait).await {
-                log::warn!("{name}: traefik did not load its route within {wait:?}; stopping it");
-                self.instances.stop(name.as_str()).await;
+                log::warn!("{name}: traefik did not load its route within {wait:?}");
+                if let Some(seen) = seen {
+                    self.instances.stop_unrouted(name.as_str(), seen).await;
+                }
                 return Outcome::NotReady {
                     name,
                     waited: wait,

@@ -39,6 +39,7 @@ use std::time::{Duration, SystemTime};
 
 use tokio::sync::{watch, Semaphore};
 
+pub use activity::Seen;
 pub use capacity::CapacityFull;
 pub use index::Route;
 pub use instance::{Instance, InstanceView, Readiness};

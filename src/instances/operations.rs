@@ -5,6 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::activity::Seen;
 use super::capacity::{CapacityFull, Slot};
 use super::images::PullError;
 use super::transitions::{StopClaim, STOP_GRACE};
@@ -281,11 +282,29 @@ impl Instances {
         Ok(())
     }
 
-    /// Stops an instance, e.g. one whose route traefik never loaded; a failure is logged.
-    pub async fn stop(&self, name: &str) {
-        if let Some(instance) = self.get(name) {
-            self.stop_logged(name, &instance.info.id, Reason::NoRoute)
-                .await;
-        }
+    /// The activity of `name` as it is now, for [`Instances::stop_unrouted`].
+    pub fn activity_seen(&self, name: &str) -> Option<Seen> {
+        self.read().get(name).map(|i| i.activity.seen())
+    }
+
+    /// Stops an instance whose route traefik never loaded, under a stop claim: only if nothing
+    /// touched it since `seen` (a request let through on its router meanwhile keeps it running)
+    /// and no start, stop or held request is under way. Whether it was stopped.
+    pub async fn stop_unrouted(self: &Arc<Self>, name: &str, seen: Seen) -> bool {
+        let claim = {
+            let mut transitions = self.transitions();
+            let index = self.read();
+            let Some(instance) = index.get(name) else {
+                return false;
+            };
+            self.claim_stop(&mut transitions, instance, Some(seen))
+        };
+        let Some(claim) = claim else {
+            log::info!("{name}: in use since; not stopped although traefik has no route");
+            return false;
+        };
+        let why = "traefik did not load its route";
+        let done = self.put_to_sleep(claim, IdleAction::Stop, Reason::NoRoute, why);
+        done.await.is_ok()
     }
 }

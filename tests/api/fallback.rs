@@ -72,6 +72,34 @@ async fn the_fallback_stops_the_instance_when_traefik_never_loads_its_route() {
 }
 
 #[tokio::test]
+async fn the_fallback_stops_nothing_that_a_request_used_while_it_waited_for_the_route() {
+    let app = spawn_app_with(|s| {
+        s.traefik_check_enabled = true;
+        s.traefik_base_url = "http://127.0.0.1:9".into();
+        s.route_timeout = Duration::from_secs(3);
+    })
+    .await;
+    let name = app.name("inuse");
+    let body = json!({"port": 9000, "start": false});
+    app.deploy(&name, IMAGE_NO_HEALTHCHECK, body).await;
+    let fallback = app
+        .client
+        .get(format!("{}/auth?fallback=true", app.auth))
+        .header("Cookie", app.cookie(&name))
+        .send();
+    let fallback = tokio::spawn(fallback);
+    // Once it runs, a request reaches it on its router (traefik did load the route after all).
+    let running = eventually(Duration::from_secs(10), || async {
+        app.state(&name) == "running"
+    });
+    assert!(running.await);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(app.auth_for(&name).await.status(), 200);
+    assert_eq!(fallback.await.unwrap().unwrap().status(), 503);
+    assert_eq!(app.state(&name), "running", "stopped under a request");
+}
+
+#[tokio::test]
 async fn a_fallback_value_that_is_neither_true_nor_false_is_no_fallback() {
     let app = spawn_app().await;
     let name = app.name("flag");
