@@ -198,22 +198,36 @@ pub fn session_epoch(name: &str) -> String {
         .unwrap_or_default()
 }
 
+/// Every network's subnets. Other tests create and remove networks all the time: one removed
+/// between the list and the inspection fails the inspection, so both are asked again.
+fn subnets_in_use() -> Vec<ipnet::IpNet> {
+    for _ in 0..20 {
+        let ids = docker(&["network", "ls", "-q"]);
+        let out = Command::new("docker")
+            .args([
+                "network",
+                "inspect",
+                "-f",
+                "{{range .IPAM.Config}}{{.Subnet}} {{end}}",
+            ])
+            .args(ids.split_whitespace())
+            .output()
+            .expect("the docker CLI is needed for these tests");
+        if out.status.success() {
+            let text = String::from_utf8_lossy(&out.stdout);
+            return text
+                .split_whitespace()
+                .filter_map(|s| s.parse().ok())
+                .collect();
+        }
+    }
+    panic!("docker network inspect kept failing: networks changed under every try");
+}
+
 /// A /24 in 10.200.0.0/13 that no network on the daemon overlaps now (spawner creates the
 /// network with it). Another test may take it first (a stack then tries again with another).
 pub fn free_subnet() -> String {
-    let ids = docker(&["network", "ls", "-q"]);
-    let ids: Vec<&str> = ids.split_whitespace().collect();
-    let mut args = vec![
-        "network",
-        "inspect",
-        "-f",
-        "{{range .IPAM.Config}}{{.Subnet}} {{end}}",
-    ];
-    args.extend(ids);
-    let used: Vec<ipnet::IpNet> = docker(&args)
-        .split_whitespace()
-        .filter_map(|s| s.parse().ok())
-        .collect();
+    let used = subnets_in_use();
     loop {
         let random = uuid::Uuid::new_v4().as_bytes()[0..2].to_vec();
         let subnet = format!("10.{}.{}.0/24", 200 + random[0] % 8, random[1]);
