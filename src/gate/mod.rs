@@ -158,10 +158,10 @@ impl Gate {
             log::info!("{name}: request held {:?} until ready", started.elapsed());
             return Outcome::Allow;
         }
-        // What the instance's activity is now: a request let through on its router while this
-        // one waits for the route changes it, and then nothing stops the instance below.
-        let seen = self.instances.activity_seen(name.as_str());
         if settings.traefik_check_enabled {
+            // What the instance's activity is now: a request let through on its router while
+            // this one waits for the route changes it, and then nothing stops the instance below.
+            let seen = self.instances.activity_seen(name.as_str());
             let left = settings.hold_timeout.saturating_sub(started.elapsed());
             let wait = settings.route_timeout.min(left);
             if !self.traefik.wait_for_route(name.as_str(), wait).await {

@@ -18,7 +18,8 @@ pub struct AuthRequest {
     /// router's own middleware sets (overwriting any the client sent). Absent on the catch-all.
     pub routed: Option<String>,
     /// The host the client asked for (`X-Forwarded-Host`), which names the instance on the
-    /// catch-all in host routing.
+    /// catch-all in host routing; read on the catch-all's calls only (`fallback`), so the hot
+    /// path does not copy it.
     pub host: Option<String>,
     /// A browser fetching a service worker script (`Service-Worker: script`).
     pub service_worker: bool,
@@ -32,7 +33,7 @@ const ROUTED: HeaderName = HeaderName::from_static(INSTANCE_HEADER_LOWERCASE);
 const SERVICE_WORKER: HeaderName = HeaderName::from_static("service-worker");
 
 impl AuthRequest {
-    pub fn from_headers(headers: &HeaderMap, cookie_key: &str) -> Self {
+    pub fn from_headers(headers: &HeaderMap, cookie_key: &str, fallback: bool) -> Self {
         let uri = headers
             .get(FORWARDED_URI)
             .and_then(|v| v.to_str().ok())
@@ -43,10 +44,15 @@ impl AuthRequest {
         let routed = headers
             .get(ROUTED)
             .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
-        let host = headers
-            .get(FORWARDED_HOST)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string);
+        let host = fallback
+            .then(|| {
+                headers
+                    .get(FORWARDED_HOST)?
+                    .to_str()
+                    .ok()
+                    .map(str::to_string)
+            })
+            .flatten();
         let service_worker = headers
             .get(SERVICE_WORKER)
             .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"script"));

@@ -11,7 +11,7 @@ fn request(headers: &[(&str, &str)]) -> AuthRequest {
             HeaderValue::from_str(v).unwrap(),
         );
     }
-    AuthRequest::from_headers(&map, "instance")
+    AuthRequest::from_headers(&map, "instance", true)
 }
 
 fn any_epoch(_: &InstanceName) -> Option<String> {

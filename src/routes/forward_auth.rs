@@ -28,7 +28,6 @@ pub async fn auth(
     gate: web::Data<Gate>,
     settings: web::Data<Settings>,
 ) -> HttpResponse {
-    let request = AuthRequest::from_headers(req.headers(), &settings.cookie_key);
     let raw = query.and_then(|q| q.into_inner().fallback);
     // The value is traefik's configuration, not the client's; one it cannot be is read as an
     // instance router's call, which passes nothing without the routed instance.
@@ -36,6 +35,7 @@ pub async fn auth(
         log::warn!("/auth: {e} (the middleware's address); answering as on an instance router");
         false
     });
+    let request = AuthRequest::from_headers(req.headers(), &settings.cookie_key, fallback);
     let counted = &gate.metrics().auth;
     match gate.decide(&request, fallback).await {
         Outcome::Allow => {
