@@ -11,22 +11,9 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use super::{policy, Instances};
+use super::{policy, CapacityFull, Instances};
 use crate::domain::{IdleAction, RunState};
 use crate::metrics::Reason;
-
-/// Refused: the cap is reached and no running instance may be stopped to make room.
-#[derive(Debug, Clone, thiserror::Error)]
-#[error("capacity reached: {max} instances are running (max_running) and none has been idle long enough to be stopped")]
-pub struct CapacityFull {
-    pub max: usize,
-}
-
-impl CapacityFull {
-    /// What a refused client is told to wait (`Retry-After`, seconds): a place frees when an
-    /// instance goes to sleep, not within a second or two.
-    pub const RETRY_AFTER_SECS: u64 = 10;
-}
 
 /// A place under `max_running`, held while an instance starts or is created; released when
 /// dropped (by then the index shows the instance running, so it still counts).

@@ -4,19 +4,10 @@
 use std::sync::Arc;
 
 use super::flights::{landed, Flight};
-use super::{Instances, OpError};
+use super::{Instances, OpError, PullError};
 use crate::backend::BackendError;
 use crate::domain::{registry, PullPolicy};
 use crate::error::chain;
-
-/// Why a pull failed, cheap to clone: every deploy waiting for it gets the same one.
-#[derive(Debug, Clone, thiserror::Error)]
-pub enum PullError {
-    #[error("the registry has no image {image:?} ({reason})")]
-    NotFound { image: String, reason: String },
-    #[error("pulling image {image:?} failed: {reason}; check that its registry is reachable and the credentials in registry_auth_file")]
-    Failed { image: String, reason: String },
-}
 
 impl Instances {
     /// Makes sure `image` is on the host, pulling it as `policy` says.

@@ -6,69 +6,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::activity::Seen;
-use super::capacity::{CapacityFull, Slot};
-use super::images::PullError;
+use super::capacity::Slot;
 use super::transitions::{StopClaim, STOP_GRACE};
-use super::{Instance, InstanceView, Instances};
+use super::{Instance, InstanceView, Instances, OpError};
 use crate::backend::{gone_is_done, BackendError, CreateSpec};
 use crate::domain::{labels, session, DeploySpec, IdleAction, InstanceName};
 use crate::error::chain;
 use crate::metrics::Reason;
-
-#[derive(Debug, thiserror::Error)]
-pub enum OpError {
-    #[error("no instance named {0:?} is managed by spawner")]
-    NotFound(String),
-    #[error("image {0:?} is not present on the Docker host; build or pull it first")]
-    ImageNotFound(String),
-    #[error("network {0:?} does not exist on the Docker host; create it (docker network create {0}) or choose another")]
-    NetworkNotFound(String),
-    #[error("network {network:?} has no free address left in its subnet {subnet}; delete instances or give the network a larger subnet")]
-    NetworkFull { network: String, subnet: String },
-    #[error("the name {0:?} is already taken by another container; choose another name or delete it first")]
-    NameTaken(String),
-    #[error("container {name} was created but could not start; it has been removed again")]
-    StartFailed {
-        name: String,
-        #[source]
-        source: BackendError,
-    },
-    #[error("the container engine (Docker) cannot be reached; check that it runs and that spawner can reach it, then try again")]
-    Unavailable(#[source] BackendError),
-    #[error("the container engine (Docker) refused the request")]
-    Engine(#[source] BackendError),
-    #[error("{0}; try again later, or stop an instance first (POST /deploy/{{name}}/stop)")]
-    Capacity(#[from] CapacityFull),
-    #[error(transparent)]
-    Pull(#[from] PullError),
-    #[error(
-        "volume {0:?} exists and is not this instance's; choose another instance or volume name"
-    )]
-    VolumeTaken(String),
-    #[error("the new container of {name} failed ({reason}); {restored}")]
-    RecreateFailed {
-        name: String,
-        reason: String,
-        restored: String,
-    },
-}
-
-impl From<BackendError> for OpError {
-    fn from(e: BackendError) -> Self {
-        use crate::backend::Op;
-        match &e {
-            _ if e.is_unavailable() => OpError::Unavailable(e),
-            // The container went away under the operation (a `PUT` racing a `DELETE`): the
-            // instance is not there, which is the client's 404, not the engine's failure.
-            BackendError::NotFound {
-                op: Op::Inspect | Op::Start | Op::Stop | Op::Pause | Op::Unpause | Op::Remove,
-                target,
-                ..
-            } => OpError::NotFound(target.clone()),
-            _ => OpError::Engine(e),
-        }
-    }
-}
 
 impl Instances {
     /// Creates (and unless told otherwise starts) an instance; nothing half-made is left behind.

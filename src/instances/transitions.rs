@@ -15,9 +15,7 @@ use tokio::sync::watch;
 
 use super::activity::{Activity, Seen};
 use super::flights::Flights;
-use super::images::PullError;
-use super::wake::StartError;
-use super::{Instance, Instances};
+use super::{Instance, Instances, PullError, StartError};
 use crate::backend::{gone_is_done, BackendError};
 use crate::domain::IdleAction;
 use crate::error::chain;

@@ -5,65 +5,12 @@
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
-use super::capacity::CapacityFull;
 use super::flights::{landed, Flight};
-use super::{Instance, Instances, Readiness};
+use super::{Instance, Instances, Readiness, StartError};
 use crate::backend::BackendError;
 use crate::domain::RunState;
 use crate::error::chain;
 use crate::metrics::Reason;
-
-/// Why an instance could not be made ready. Cheap to clone: every waiter gets the same one.
-#[derive(Debug, Clone, thiserror::Error)]
-pub enum StartError {
-    #[error("instance {0} no longer exists")]
-    Gone(String),
-    #[error("instance {name} could not be started")]
-    StartFailed {
-        name: String,
-        #[source]
-        source: Arc<BackendError>,
-    },
-    #[error("instance {name} was restarted by someone else while it was starting")]
-    Superseded { name: String },
-    #[error("instance {name} stopped while starting ({})", exit_text(*.code))]
-    Exited { name: String, code: Option<i64> },
-    #[error("instance {0} reported itself unhealthy and was stopped")]
-    Unhealthy(String),
-    #[error("instance {0} did not become ready in time")]
-    NeverReady(String),
-    #[error("instance {0} has no address on its network")]
-    NoAddress(String),
-    #[error("the container engine cannot be reached")]
-    Unavailable(#[source] Arc<BackendError>),
-    #[error("spawner is shutting down")]
-    ShuttingDown,
-    #[error(transparent)]
-    Capacity(#[from] CapacityFull),
-}
-
-fn exit_text(code: Option<i64>) -> String {
-    match code {
-        Some(code) => format!("exit code {code}"),
-        None => "exit code unknown".into(),
-    }
-}
-
-impl StartError {
-    /// An engine failure while starting `name`, by kind.
-    fn from_backend(name: &str, e: BackendError) -> Self {
-        if e.is_not_found() {
-            StartError::Gone(name.into())
-        } else if e.is_unavailable() {
-            StartError::Unavailable(Arc::new(e))
-        } else {
-            StartError::StartFailed {
-                name: name.into(),
-                source: Arc::new(e),
-            }
-        }
-    }
-}
 
 impl Instances {
     /// Starts the instance if needed and waits until it is ready; one start however many callers.
