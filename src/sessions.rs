@@ -67,11 +67,11 @@ impl Sessions {
 
     /// The instance a cookie value names, if it is a session spawner issued for that instance
     /// (`epoch_of` tells its current epoch, `None` if there is no such instance) and still valid.
-    pub fn instance_of(
+    pub fn instance_of<E: AsRef<str>>(
         &self,
         value: &str,
         now: SystemTime,
-        epoch_of: impl FnOnce(&InstanceName) -> Option<String>,
+        epoch_of: impl FnOnce(&InstanceName) -> Option<E>,
     ) -> Option<InstanceName> {
         match &self.mode {
             CookieMode::Signed(keys) => keys.verify(value, now, epoch_of).ok(),
@@ -128,7 +128,7 @@ mod tests {
         let now = SystemTime::now();
         let issued = s.issue(&name, "e", now);
         let value = issued.cookie.strip_prefix("instance=").unwrap();
-        assert_eq!(s.instance_of(value, now, |_| Some("e".into())), Some(name));
+        assert_eq!(s.instance_of(value, now, |_| Some("e")), Some(name));
         assert!(issued.set_cookie.starts_with(&issued.cookie));
         for attribute in [
             "; Path=/",
@@ -165,7 +165,7 @@ mod tests {
         let s = sessions(|s| s.cookie_signing = false);
         let now = SystemTime::now();
         assert_eq!(
-            s.instance_of("minion-1", now, |_| None),
+            s.instance_of("minion-1", now, |_| None::<&str>),
             Some(InstanceName::parse("minion-1").unwrap())
         );
         let issued = s.issue(&InstanceName::parse("minion-1").unwrap(), "e", now);

@@ -94,39 +94,45 @@ impl Gate {
 
     async fn decide_from_index(&self, request: &AuthRequest, fallback: bool) -> Outcome {
         let settings = &self.settings;
-        let epoch_of = |name: &InstanceName| self.instances.session_epoch(name.as_str());
         let now = SystemTime::now();
-        let name = match route(request, fallback, settings, &self.sessions, now, &epoch_of) {
-            Route::Public => return Outcome::Allow,
-            Route::Home => return Outcome::Home,
-            Route::Instance(name) => name,
+        // The one read of the index: the session's epoch, the service-worker choice and the
+        // instance's state come from the same snapshot, and nothing is cloned.
+        let (name, lookup) = {
+            let index = self.instances.snapshot();
+            let epoch_of = |name: &InstanceName| index.session_epoch(name.as_str());
+            let name = match route(request, fallback, settings, &self.sessions, now, &epoch_of) {
+                Route::Public => return Outcome::Allow,
+                Route::Home => return Outcome::Home,
+                Route::Instance(name) => name,
+            };
+            if request.service_worker
+                && settings.routing != Routing::Host
+                && !index.allows_service_worker(name.as_str())
+            {
+                // On the site's shared origin a worker registered at `/` would see every request
+                // of the site, the home's included.
+                log::info!(
+                    "{name}: refused a service worker script on the shared origin (deploy with \
+                     \"service_worker\": true to allow it, or use routing=host)"
+                );
+                return Outcome::Home;
+            }
+            let lookup = index.lookup(name.as_str(), now);
+            (name, lookup)
         };
-        if request.service_worker
-            && settings.routing != Routing::Host
-            && !self.instances.allows_service_worker(name.as_str())
-        {
-            // On the site's shared origin a worker registered at `/` would see every request
-            // of the site, the home's included.
-            log::info!(
-                "{name}: refused a service worker script on the shared origin (deploy with \
-                 \"service_worker\": true to allow it, or use routing=host)"
-            );
-            return Outcome::Home;
-        }
-        let ready = match self.instances.lookup(name.as_str()) {
+        let readiness = match lookup {
             Lookup::Unknown => {
                 log::debug!("{name}: unknown instance; sending the client home");
                 return Outcome::Home;
             }
             Lookup::Ready if !fallback => return Outcome::Allow,
-            Lookup::Ready => true,
-            Lookup::NotReady => false,
+            Lookup::Ready => None,
+            Lookup::NotReady { readiness } => Some(readiness),
         };
         let started = Instant::now();
-        if !ready {
+        if let Some(readiness) = readiness {
             let metrics = self.metrics();
             let _held = Held::new(&metrics.held_now);
-            let readiness = self.instances.readiness_kind(name.as_str());
             let wait = self.instances.ensure_ready(name.as_str());
             let waited = tokio::time::timeout(settings.hold_timeout, wait).await;
             let result = match &waited {

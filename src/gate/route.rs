@@ -35,13 +35,13 @@ pub enum Route {
 /// bare name); an instance cookie spawner cannot read byte for byte refuses the request.
 /// `epoch_of` tells an instance's session epoch (`None`: no such instance), which the session's
 /// signature covers.
-pub fn route(
+pub fn route<'e>(
     request: &AuthRequest,
     fallback: bool,
     settings: &Settings,
     sessions: &Sessions,
     now: SystemTime,
-    epoch_of: &dyn Fn(&InstanceName) -> Option<String>,
+    epoch_of: &dyn Fn(&InstanceName) -> Option<&'e str>,
 ) -> Route {
     let path = request.path();
     let host = request.host.as_deref().map(host_name);

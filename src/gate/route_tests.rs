@@ -14,8 +14,8 @@ fn request(headers: &[(&str, &str)]) -> AuthRequest {
     AuthRequest::from_headers(&map, "instance", true)
 }
 
-fn any_epoch(_: &InstanceName) -> Option<String> {
-    Some("e".into())
+fn any_epoch(_: &InstanceName) -> Option<&'static str> {
+    Some("e")
 }
 
 /// The old plain cookies: the name is the value.
@@ -192,7 +192,7 @@ fn with_signing_only_a_session_names_an_instance_and_never_two_cookies() {
     let now = SystemTime::now();
     let issued = sessions.issue(&InstanceName::parse("minion-1").unwrap(), "e", now);
     let decide =
-        |cookie: &str, at: SystemTime, epoch_of: &dyn Fn(&InstanceName) -> Option<String>| {
+        |cookie: &str, at: SystemTime, epoch_of: &dyn Fn(&InstanceName) -> Option<&'static str>| {
             let headers = [("x-spawner-instance", "minion-1"), ("cookie", cookie)];
             route(
                 &request(&headers),
@@ -212,7 +212,7 @@ fn with_signing_only_a_session_names_an_instance_and_never_two_cookies() {
     assert_eq!(decide(&two, now, &any_epoch), Route::Home);
     let later = now + settings.session_ttl;
     assert_eq!(decide(&issued.cookie, later, &any_epoch), Route::Home);
-    let recreated = |_: &InstanceName| Some("another epoch".to_string());
+    let recreated = |_: &InstanceName| -> Option<&'static str> { Some("another epoch") };
     assert_eq!(
         decide(&issued.cookie, now, &recreated),
         Route::Home,

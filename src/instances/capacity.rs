@@ -2,31 +2,30 @@
 //! beyond it first stops the least recently active instance that can go ([`policy`]); when none
 //! can, it is refused and nothing changes.
 //!
-//! The count and the choice are made under the transitions lock, from the index plus the places
-//! that starts and creates under way hold ([`Slot`]), so concurrent wakes never exceed the cap:
-//! each takes its place (or evicts one) before it asks the engine to start anything, and an
+//! The count and the choice are made under the transitions table's lock, from the index plus the
+//! places that starts and creates under way hold ([`Slot`]), so concurrent wakes never exceed the
+//! cap: each takes its place (or evicts one) before it asks the engine to start anything, and an
 //! evicted instance counts until its stop has ended.
 
 use std::collections::HashSet;
 use std::sync::Arc;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
-use super::{policy, CapacityFull, Instances};
+use super::containers::Containers;
+use super::policy::{self, IdleRules};
+use super::transitions::{Slot, Transitions};
+use super::CapacityFull;
 use crate::domain::{IdleAction, RunState};
 use crate::metrics::Reason;
 
-/// A place under `max_running`, held while an instance starts or is created; released when
-/// dropped (by then the index shows the instance running, so it still counts).
-pub(super) struct Slot {
-    held: Option<(Arc<Instances>, String)>,
-}
-
-impl Drop for Slot {
-    fn drop(&mut self) {
-        if let Some((instances, name)) = self.held.take() {
-            instances.transitions().slots.remove(&name);
-        }
-    }
+pub(super) struct Capacity {
+    /// `None`: no cap.
+    max: Option<usize>,
+    /// How long an instance must have been quiet to be evicted.
+    evict_grace: Duration,
+    rules: IdleRules,
+    transitions: Arc<Transitions>,
+    containers: Arc<Containers>,
 }
 
 /// Whether a container in this state takes a place under the cap.
@@ -37,43 +36,54 @@ pub(super) fn occupies(state: RunState) -> bool {
     )
 }
 
-impl Instances {
+impl Capacity {
+    pub fn new(
+        max: Option<usize>,
+        evict_grace: Duration,
+        rules: IdleRules,
+        transitions: Arc<Transitions>,
+        containers: Arc<Containers>,
+    ) -> Self {
+        Self {
+            max,
+            evict_grace,
+            rules,
+            transitions,
+            containers,
+        }
+    }
+
     /// Holds `name`'s place under the cap whatever the count, for an instance that already
     /// counts and is about to stop counting for a moment (a recreate between its old container's
     /// removal and its new one's start).
-    pub(super) fn keep_place(self: &Arc<Self>, name: &str) -> Slot {
-        if self.settings.max_running.is_none() {
-            return Slot { held: None };
+    pub fn keep_place(&self, name: &str) -> Slot {
+        if self.max.is_none() {
+            return Slot::none();
         }
-        self.transitions().slots.insert(name.to_string());
-        Slot {
-            held: Some((Arc::clone(self), name.to_string())),
-        }
+        let mut table = self.transitions.lock();
+        self.transitions.take_place(&mut table, name)
     }
 
     /// Makes room for `name` to run: nothing to do (no cap, or it already counts), a place
     /// taken, or a place taken after stopping the least recently active instance (this waits
     /// for that stop to end).
-    pub(super) async fn make_room(
-        self: &Arc<Self>,
-        name: &str,
-        needed_by: Reason,
-    ) -> Result<Slot, CapacityFull> {
-        let Some(max) = self.settings.max_running else {
-            return Ok(Slot { held: None });
+    pub async fn make_room(&self, name: &str, needed_by: Reason) -> Result<Slot, CapacityFull> {
+        let Some(max) = self.max else {
+            return Ok(Slot::none());
         };
-        let claim = {
-            let mut transitions = self.transitions();
-            let index = self.read();
+        let (slot, claim) = {
+            let transitions = &self.transitions;
+            let mut table = transitions.lock();
+            let index = self.containers.store.read();
             let occupied: HashSet<&str> = index
                 .by_name
                 .values()
                 .filter(|i| occupies(i.info.state))
                 .map(|i| i.name())
-                .chain(transitions.slots.iter().map(String::as_str))
+                .chain(table.slots())
                 .collect();
             if occupied.contains(name) {
-                return Ok(Slot { held: None });
+                return Ok(Slot::none());
             }
             let claim = if occupied.len() < max {
                 None
@@ -83,34 +93,30 @@ impl Instances {
                     .by_name
                     .values()
                     .filter(|i| occupied.contains(i.name()))
-                    .map(|i| self.facts(i, transitions.busy(i.name())))
+                    .map(|i| i.facts(&self.rules, transitions.busy(&table, i.name())))
                     .collect();
-                let order = policy::eviction_order(&facts, now, self.settings.evict_grace);
+                let order = policy::eviction_order(&facts, now, self.evict_grace);
                 let claimed = order.into_iter().find_map(|victim| {
-                    self.claim_stop(&mut transitions, index.get(victim.name)?, Some(victim.seen))
+                    let instance = index.get(victim.name)?;
+                    transitions.claim_stop(&mut table, instance, Some(victim.seen))
                 });
                 Some(claimed.ok_or(CapacityFull { max })?)
             };
-            transitions.slots.insert(name.to_string());
-            claim
-        };
-        let slot = Slot {
-            held: Some((Arc::clone(self), name.to_string())),
+            (transitions.take_place(&mut table, name), claim)
         };
         if let Some(claim) = claim {
             let why = format!(
                 "least recently active; evicted to make room for {name} (max_running {max})"
             );
             // A stop that failed leaves the victim running: then there is no room after all.
-            let reason = Reason::Evicted;
-            if self
-                .put_to_sleep(claim, IdleAction::Stop, reason, &why)
-                .await
-                .is_err()
-            {
+            let stopped = self
+                .containers
+                .put_to_sleep(claim, IdleAction::Stop, Reason::Evicted, &why)
+                .await;
+            if stopped.is_err() {
                 return Err(CapacityFull { max });
             }
-            let evictions = &self.metrics.evictions;
+            let evictions = &self.containers.metrics.evictions;
             evictions.with_label_values(&[needed_by.as_str()]).inc();
         }
         Ok(slot)

@@ -9,15 +9,17 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::{Instant, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use futures_util::{stream, StreamExt};
 
-use super::policy::{self, TrafficSample};
-use super::Instances;
+use super::containers::Containers;
+use super::policy::{self, IdleRules, TrafficSample};
+use super::transitions::Transitions;
 use crate::domain::RunState;
 use crate::error::chain;
 use crate::metrics::Reason;
+use crate::tasks::Tasks;
 
 /// Counter samples asked of the engine at once (each waits for its stats collector, ~1 s).
 const SAMPLES_AT_ONCE: usize = 64;
@@ -33,45 +35,78 @@ pub struct CullReport {
     pub put_to_sleep: usize,
 }
 
-impl Instances {
-    /// Starts the culler as a supervised background task.
-    pub fn start_culler(self: &Arc<Self>) {
-        let this = Arc::clone(self);
-        self.tasks.supervise("culler", move || {
-            let this = Arc::clone(&this);
-            async move { this.cull_until_shutdown().await }
+/// The idle stop: what it needs of the lifecycle, and the counters it sampled last.
+pub(super) struct Culler {
+    containers: Arc<Containers>,
+    transitions: Arc<Transitions>,
+    rules: IdleRules,
+    /// How often it looks (`idle_check_interval`).
+    interval: Duration,
+    samples: Samples,
+}
+
+impl Culler {
+    pub fn new(
+        containers: Arc<Containers>,
+        transitions: Arc<Transitions>,
+        rules: IdleRules,
+        interval: Duration,
+    ) -> Self {
+        Self {
+            containers,
+            transitions,
+            rules,
+            interval,
+            samples: Samples::new(),
+        }
+    }
+
+    /// Runs it as a supervised background task of `tasks` until shutdown; one started again
+    /// after a panic samples afresh.
+    pub fn start(self, tasks: &Tasks) {
+        let (containers, transitions) = (self.containers, self.transitions);
+        let (rules, interval) = (self.rules, self.interval);
+        let stopping = tasks.clone();
+        tasks.supervise("culler", move || {
+            let culler = Culler::new(
+                Arc::clone(&containers),
+                Arc::clone(&transitions),
+                rules,
+                interval,
+            );
+            culler.run_until(stopping.clone())
         });
     }
 
-    async fn cull_until_shutdown(self: Arc<Self>) {
-        let mut samples = Samples::new();
-        let mut tick = tokio::time::interval(self.settings.idle_check_interval);
+    async fn run_until(mut self, tasks: Tasks) {
+        let mut tick = tokio::time::interval(self.interval);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
                 _ = tick.tick() => {}
-                () = self.tasks.stopping() => return,
+                () = tasks.stopping() => return,
             }
-            if !self.is_synced() {
+            if !self.containers.store.is_synced() {
                 continue;
             }
             let started = Instant::now();
             let report = tokio::select! {
-                report = self.cull_once(&mut samples) => report,
-                () = self.tasks.stopping() => return,
+                report = self.cull_once() => report,
+                () = tasks.stopping() => return,
             };
             log::debug!("culler: {report:?} in {:?}", started.elapsed());
         }
     }
 
     /// One pass: sample, then put the idle to sleep.
-    async fn cull_once(self: &Arc<Self>, samples: &mut Samples) -> CullReport {
+    pub async fn cull_once(&mut self) -> CullReport {
         let mut report = CullReport::default();
-        let quiet = self.instances_to_sample(samples);
+        let quiet = self.instances_to_sample();
+        let backend = &self.containers.backend;
         report.sampled = quiet.len();
         let taken: Vec<_> = stream::iter(quiet)
             .map(|(name, id, run)| async move {
-                let stats = self.backend.stats(&id).await;
+                let stats = backend.stats(&id).await;
                 (name, id, run, stats, SystemTime::now())
             })
             .buffer_unordered(SAMPLES_AT_ONCE)
@@ -91,41 +126,47 @@ impl Instances {
                 rx: (stats.rx_bytes, stats.rx_packets),
                 tx: (stats.tx_bytes, stats.tx_packets),
             };
-            if samples
+            if self
+                .samples
                 .get(&id)
                 .is_some_and(|previous| policy::traffic_between(previous, &sample))
             {
                 report.traffic += 1;
                 log::debug!("{name}: traffic on its connections counts as activity");
-                self.touch(&name, at);
+                self.containers.store.touch(&name, at);
             }
             fresh.insert(id, sample);
         }
         // Only the instances sampled now: the others stopped or no longer idle.
-        *samples = fresh;
+        self.samples = fresh;
 
         let claims = {
-            let mut transitions = self.transitions();
-            let index = self.read();
+            let transitions = &self.transitions;
+            let mut table = transitions.lock();
+            let index = self.containers.store.read();
             let now = SystemTime::now();
             // Only running instances can go to sleep: the rest are not even looked at.
             let facts: Vec<_> = index
                 .by_name
                 .values()
                 .filter(|i| i.info.state == RunState::Running)
-                .map(|i| self.facts(i, transitions.busy(i.name())))
+                .map(|i| i.facts(&self.rules, transitions.busy(&table, i.name())))
                 .collect();
             policy::idle_now(&facts, now)
                 .into_iter()
                 .filter_map(|f| {
-                    let claim = self.claim_stop(&mut transitions, index.get(f.name)?, Some(f.seen));
+                    let instance = index.get(f.name)?;
+                    let claim = transitions.claim_stop(&mut table, instance, Some(f.seen));
                     Some((claim?, f.idle_action))
                 })
                 .collect::<Vec<_>>()
         };
         report.put_to_sleep = claims.len();
+        let containers = &self.containers;
         let sleeps = claims.into_iter().map(|(claim, action)| async move {
-            let _ = self.put_to_sleep(claim, action, Reason::Idle, "idle").await;
+            let _ = containers
+                .put_to_sleep(claim, action, Reason::Idle, "idle")
+                .await;
         });
         futures_util::future::join_all(sleeps).await;
         report
@@ -134,17 +175,17 @@ impl Instances {
     /// Running instances that may idle and either had no request during the last interval or
     /// were sampled last time (so traffic is seen to the interval): name, id and run. One that
     /// answers requests all the time is never sampled.
-    fn instances_to_sample(&self, samples: &Samples) -> Vec<(String, String, Option<SystemTime>)> {
-        let recent = SystemTime::now() - self.settings.idle_check_interval;
-        let index = self.read();
+    fn instances_to_sample(&self) -> Vec<(String, String, Option<SystemTime>)> {
+        let recent = SystemTime::now() - self.interval;
+        let index = self.containers.store.read();
         index
             .by_name
             .values()
             .filter(|i| i.info.state == RunState::Running)
             .filter(|i| {
-                let facts = self.facts(i, false);
+                let facts = i.facts(&self.rules, false);
                 facts.idle_timeout.is_some()
-                    && (facts.since <= recent || samples.contains_key(&i.info.id))
+                    && (facts.since <= recent || self.samples.contains_key(&i.info.id))
             })
             .map(|i| (i.info.name.clone(), i.info.id.clone(), i.info.started_at))
             .collect()

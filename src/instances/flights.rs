@@ -1,30 +1,35 @@
 //! Single flight: however many callers ask for the same work at once (a wake of one instance, a
-//! pull of one image), one task does it and every caller gets its outcome. The flights under way
-//! are maps in [`Transitions`], keyed by instance or image; a flight's task runs on its own, so
-//! a caller that gives up does not cancel it.
+//! pull of one image), one task does it and every caller gets its outcome. [`Flights`] owns the
+//! flights under way, by key, behind its own lock; a flight's task runs on its own, so a caller
+//! that gives up does not cancel it.
 
 use std::collections::HashMap;
 use std::future::Future;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use tokio::sync::watch;
 
-use super::transitions::{remove_own, Transitions};
-use super::Instances;
+use crate::tasks::Tasks;
 
-/// Flights under way, by key; the value turns `Some` when the flight lands.
-pub(super) type Flights<T> = HashMap<String, watch::Receiver<Option<T>>>;
+/// The flights under way, by key; each value turns `Some` when its flight lands.
+pub(super) struct Flights<T> {
+    under_way: Mutex<HashMap<String, watch::Receiver<Option<T>>>>,
+}
 
-/// Which map of [`Transitions`] a kind of flight lives in.
-pub(super) type MapOf<T> = fn(&mut Transitions) -> &mut Flights<T>;
+impl<T> Default for Flights<T> {
+    fn default() -> Self {
+        Self {
+            under_way: Mutex::new(HashMap::new()),
+        }
+    }
+}
 
 /// The one flight for a key, held by the task doing its work. It leaves the map when it lands
 /// or when it is dropped, however its task ends (even by a panic), so no caller ever waits on a
 /// flight nobody flies.
 pub(super) struct Flight<T> {
-    instances: Arc<Instances>,
+    flights: Arc<Flights<T>>,
     pub key: String,
-    map: MapOf<T>,
     rx: watch::Receiver<Option<T>>,
     tx: Option<watch::Sender<Option<T>>>,
 }
@@ -41,17 +46,29 @@ impl<T> Flight<T> {
 impl<T> Drop for Flight<T> {
     fn drop(&mut self) {
         // Only this flight's entry: a newer one may already stand under the same key.
-        let mut transitions = self.instances.transitions();
-        remove_own((self.map)(&mut transitions), &self.key, &self.rx);
+        let mut under_way = self.flights.lock();
+        if under_way
+            .get(&self.key)
+            .is_some_and(|rx| rx.same_channel(&self.rx))
+        {
+            under_way.remove(&self.key);
+        }
     }
 }
 
-impl Instances {
-    /// Joins the flight under way for `key` in `map`, or starts one: `work` gets the flight, runs
-    /// as a task of its own and lands it.
-    pub(super) fn join_or_start<T, Fut>(
+impl<T> Flights<T> {
+    fn lock(&self) -> MutexGuard<'_, HashMap<String, watch::Receiver<Option<T>>>> {
+        // Every change is one map operation: a panic cannot leave it half-changed.
+        self.under_way.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl<T: Send + Sync + 'static> Flights<T> {
+    /// Joins the flight under way for `key`, or starts one: `work` gets the flight, runs as a
+    /// task of its own (in `tasks`) and lands it.
+    pub fn join_or_start<Fut>(
         self: &Arc<Self>,
-        map: MapOf<T>,
+        tasks: &Tasks,
         key: &str,
         work: impl FnOnce(Flight<T>) -> Fut,
     ) -> watch::Receiver<Option<T>>
@@ -59,24 +76,31 @@ impl Instances {
         Fut: Future<Output = ()> + Send + 'static,
     {
         let (tx, rx) = {
-            let mut transitions = self.transitions();
-            let flights = map(&mut transitions);
-            if let Some(rx) = flights.get(key) {
+            let mut under_way = self.lock();
+            if let Some(rx) = under_way.get(key) {
                 return rx.clone();
             }
             let (tx, rx) = watch::channel(None);
-            flights.insert(key.to_string(), rx.clone());
+            under_way.insert(key.to_string(), rx.clone());
             (tx, rx)
         };
         let flight = Flight {
-            instances: Arc::clone(self),
+            flights: Arc::clone(self),
             key: key.to_string(),
-            map,
             rx: rx.clone(),
             tx: Some(tx),
         };
-        self.tasks.spawn(work(flight));
+        tasks.spawn(work(flight));
         rx
+    }
+
+    /// The flight under way for `key`, to wait on.
+    pub fn get(&self, key: &str) -> Option<watch::Receiver<Option<T>>> {
+        self.lock().get(key).cloned()
+    }
+
+    pub fn contains(&self, key: &str) -> bool {
+        self.lock().contains_key(key)
     }
 }
 

@@ -1,21 +1,46 @@
 //! Getting an instance's image onto the Docker host, by its pull policy: one pull however many
-//! deploys ask for the same image at once ([`super::flights`]), with the credentials `registry_auth_file` holds for the image's registry.
+//! deploys ask for the same image at once (its own [`Flights`]), with the credentials
+//! `registry_auth_file` holds for the image's registry.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 
-use super::flights::{landed, Flight};
-use super::{Instances, OpError, PullError};
-use crate::backend::BackendError;
+use super::flights::{landed, Flight, Flights};
+use super::{OpError, PullError};
+use crate::backend::{Backend, BackendError};
 use crate::domain::{registry, PullPolicy};
 use crate::error::chain;
+use crate::metrics::Metrics;
+use crate::tasks::Tasks;
 
-impl Instances {
+#[derive(Clone)]
+pub(super) struct Images {
+    backend: Backend,
+    pulls: Arc<Flights<Result<(), PullError>>>,
+    /// A Docker `config.json` with registry credentials, read at each pull.
+    registry_auth_file: Option<PathBuf>,
+    metrics: Arc<Metrics>,
+    tasks: Tasks,
+}
+
+impl Images {
+    pub fn new(
+        backend: Backend,
+        registry_auth_file: Option<PathBuf>,
+        metrics: Arc<Metrics>,
+        tasks: Tasks,
+    ) -> Self {
+        Self {
+            backend,
+            pulls: Arc::default(),
+            registry_auth_file,
+            metrics,
+            tasks,
+        }
+    }
+
     /// Makes sure `image` is on the host, pulling it as `policy` says.
-    pub(super) async fn ensure_image(
-        self: &Arc<Self>,
-        image: &str,
-        policy: PullPolicy,
-    ) -> Result<(), OpError> {
+    pub async fn ensure(&self, image: &str, policy: PullPolicy) -> Result<(), OpError> {
         if policy != PullPolicy::Always && self.backend.image_exists(image).await? {
             return Ok(());
         }
@@ -25,9 +50,11 @@ impl Instances {
         Ok(self.pull_once(image).await?)
     }
 
-    async fn pull_once(self: &Arc<Self>, image: &str) -> Result<(), PullError> {
-        let this = Arc::clone(self);
-        let flight = self.join_or_start(|t| &mut t.pulls, image, |f| this.run_pull(f));
+    async fn pull_once(&self, image: &str) -> Result<(), PullError> {
+        let this = self.clone();
+        let flight = self
+            .pulls
+            .join_or_start(&self.tasks, image, |f| this.run_pull(f));
         landed(flight).await.unwrap_or_else(|| {
             Err(PullError::Failed {
                 image: image.to_string(),
@@ -36,7 +63,7 @@ impl Instances {
         })
     }
 
-    async fn run_pull(self: Arc<Self>, flight: Flight<Result<(), PullError>>) {
+    async fn run_pull(self, flight: Flight<Result<(), PullError>>) {
         let image = flight.key.clone();
         log::info!("pulling image {image}");
         let outcome = match self.registry_auth(&image) {
@@ -66,7 +93,7 @@ impl Instances {
     /// The credentials for `image`'s registry from `registry_auth_file`, read at each pull so a
     /// new `docker login` takes effect without a restart.
     fn registry_auth(&self, image: &str) -> Result<Option<registry::RegistryAuth>, String> {
-        let Some(path) = &self.settings.registry_auth_file else {
+        let Some(path) = &self.registry_auth_file else {
             return Ok(None);
         };
         let text = std::fs::read_to_string(path)

@@ -5,38 +5,12 @@ use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::time::{Duration, SystemTime};
 
-use actix_web::http::Uri;
 use serde::Serialize;
 
-use super::activity::Activity;
-use super::policy::Facts;
+use super::activity::{Activity, Seen};
+use super::policy::{self, Facts, IdleRules};
+use super::readiness::{health_check_uri, Readiness};
 use crate::domain::{idle, labels, ContainerInfo, Health, IdleAction, RunState};
-
-/// How a container tells it is ready to serve.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Readiness {
-    /// The image's Docker `HEALTHCHECK`: its command run by spawner right after the start (and
-    /// again until it passes), or Docker's `healthy`, whichever comes first.
-    DockerHealth,
-    /// The `health-check` label: GET this path and query on the container's IP and this port.
-    Http { port: u16, path: String },
-    /// A known service port: a TCP connect.
-    Tcp { port: u16 },
-    /// Nothing known: wait `redirect_timeout`.
-    Delay,
-}
-
-impl Readiness {
-    /// Its kind, for the metrics.
-    pub fn kind(&self) -> &'static str {
-        match self {
-            Readiness::DockerHealth => "healthcheck",
-            Readiness::Http { .. } => "http",
-            Readiness::Tcp { .. } => "tcp",
-            Readiness::Delay => "delay",
-        }
-    }
-}
 
 #[derive(Debug, Clone)]
 pub struct Instance {
@@ -61,7 +35,7 @@ pub struct Instance {
 impl Instance {
     pub fn new(info: ContainerInfo) -> Self {
         let (port, port_known) = service_port(&info);
-        let readiness = readiness(&info, port, port_known);
+        let readiness = Readiness::of(&info, port, port_known);
         let idle_timeout = parsed_label(&info, labels::IDLE_TIMEOUT, idle::parse_timeout);
         let idle_action = parsed_label(&info, labels::IDLE_ACTION, IdleAction::parse);
         Self {
@@ -128,12 +102,28 @@ impl Instance {
     }
 
     /// Records activity; `false` when a stop has claimed the instance (it is going to sleep).
-    pub(super) fn touch(&self, now: SystemTime) -> bool {
+    pub fn touch(&self, now: SystemTime) -> bool {
         self.activity.touch(now)
     }
 
-    /// How the API shows it, with its idle schedule (`idle`, from [`super::Instances::view`]).
-    pub fn view(&self, idle: &Facts) -> InstanceView {
+    /// What the idle and eviction policy needs of it under `rules`, with the activity it was
+    /// read from (a stop claims it only if nothing touched it since).
+    pub(super) fn facts(&self, rules: &IdleRules, busy: bool) -> Facts<'_> {
+        let seen: Seen = self.activity.seen();
+        Facts {
+            name: self.name(),
+            state: self.info.state,
+            since: policy::since(seen.time(), self.info.started_at, rules.boot),
+            idle_timeout: self.idle_timeout.unwrap_or(rules.idle_timeout),
+            idle_action: self.idle_action.unwrap_or(rules.idle_action),
+            busy,
+            seen,
+        }
+    }
+
+    /// How the API shows it, with its idle schedule under `rules`.
+    pub fn view(&self, rules: &IdleRules) -> InstanceView {
+        let idle = self.facts(rules, false);
         InstanceView {
             id: self.info.id.clone(),
             name: self.info.name.clone(),
@@ -207,43 +197,6 @@ fn parsed_label<T>(
     parse(raw)
         .map_err(|e| log::warn!("{}: label {key}: {e}; ignoring it", info.name))
         .ok()
-}
-
-fn health_check_uri(info: &ContainerInfo) -> Option<Uri> {
-    let raw = labels::HEALTH_CHECK
-        .iter()
-        .find_map(|key| info.label(key))?;
-    match raw.trim().parse::<Uri>() {
-        Ok(uri) if uri.scheme_str() == Some("http") && uri.host().is_some() => Some(uri),
-        _ => {
-            log::warn!(
-                "{}: health-check label {raw:?} is not an http:// URL; ignoring it",
-                info.name
-            );
-            None
-        }
-    }
-}
-
-fn readiness(info: &ContainerInfo, port: u16, port_known: bool) -> Readiness {
-    if info.has_healthcheck() {
-        return Readiness::DockerHealth;
-    }
-    if let Some(uri) = health_check_uri(info) {
-        let path = uri
-            .path_and_query()
-            .map(|p| p.as_str().to_string())
-            .unwrap_or_else(|| "/".into());
-        return Readiness::Http {
-            port: uri.port_u16().unwrap_or(80),
-            path,
-        };
-    }
-    if port_known {
-        Readiness::Tcp { port }
-    } else {
-        Readiness::Delay
-    }
 }
 
 #[cfg(test)]

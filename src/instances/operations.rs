@@ -1,31 +1,32 @@
-//! What the private API does to instances: create, find, start, stop and delete. Each is a few
+//! What the private API does to instances: create, find, start, stop, recreate and delete. Each is a few
 //! engine calls that leave nothing half-made, and each failure is an [`OpError`] that says what a
 //! caller can do, with the engine's error kept as its source.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use super::activity::Seen;
-use super::capacity::Slot;
-use super::transitions::{StopClaim, STOP_GRACE};
+use super::capacity::occupies;
+use super::transitions::Slot;
 use super::{Instance, InstanceView, Instances, OpError};
-use crate::backend::{gone_is_done, BackendError, CreateSpec};
-use crate::domain::{labels, session, DeploySpec, IdleAction, InstanceName};
+use crate::backend::{BackendError, CreateSpec};
+use crate::domain::deploy_request::env_names;
+use crate::domain::{labels, session, DeploySpec, IdleAction, InstanceName, RecreateSpec};
 use crate::error::chain;
 use crate::metrics::Reason;
 
 impl Instances {
     /// Creates (and unless told otherwise starts) an instance; nothing half-made is left behind.
     pub async fn create(self: &Arc<Self>, spec: &DeploySpec) -> Result<InstanceView, OpError> {
-        let policy = spec.pull_policy.unwrap_or(self.settings.pull_policy);
-        self.ensure_image(&spec.image, policy).await?;
-        let Some(network) = self.backend.inspect_network(&spec.network).await? else {
+        let policy = spec.pull_policy.unwrap_or(self.pull_policy);
+        self.images.ensure(&spec.image, policy).await?;
+        let backend = &self.containers.backend;
+        let Some(network) = backend.inspect_network(&spec.network).await? else {
             return Err(OpError::NetworkNotFound(spec.network.clone()));
         };
         // A fixed address where the network gives them; held until the index has the instance.
         let reservation = match network.fixed_subnet() {
             Some(subnet) => {
-                let taken = self.read().fixed_addresses(&spec.network);
+                let taken = self.store.read().fixed_addresses(&spec.network);
                 let reserved = self.addresses.reserve(&network, taken);
                 Some(reserved.ok_or_else(|| OpError::NetworkFull {
                     network: spec.network.clone(),
@@ -35,13 +36,14 @@ impl Instances {
             None => None,
         };
         let mut labels = spec.labels.clone();
-        labels.insert(labels::SCOPE.into(), self.settings.scope.clone());
+        labels.insert(labels::SCOPE.into(), self.scope.clone());
         labels.insert(labels::SESSION_EPOCH.into(), session::new_epoch());
         if let Some(port) = spec.port {
             labels.insert(labels::PORT.into(), port.to_string());
         }
         let (volumes, made) = self
-            .ensure_volumes(spec.name.as_str(), &spec.volumes)
+            .volumes
+            .ensure(spec.name.as_str(), &spec.volumes)
             .await?;
         let create = CreateSpec {
             name: spec.name.to_string(),
@@ -50,7 +52,7 @@ impl Instances {
             labels,
             envs: spec.envs.clone(),
             limits: spec.limits,
-            cap_drop: self.settings.cap_drop.clone(),
+            cap_drop: self.cap_drop.clone(),
             address: reservation.as_ref().map(|r| r.address),
             volumes,
         };
@@ -59,7 +61,7 @@ impl Instances {
         let (id, _slot) = match self.create_container(spec, &create).await {
             Ok(created) => created,
             Err(e) => {
-                self.remove_volumes(&made).await;
+                self.volumes.remove(&made).await;
                 return Err(e);
             }
         };
@@ -71,6 +73,7 @@ impl Instances {
         );
         // Removed again at once (by someone else): to the caller, it is not there.
         let instance = self
+            .containers
             .refresh(&id)
             .await?
             .ok_or_else(|| OpError::NotFound(spec.name.to_string()))?;
@@ -81,11 +84,12 @@ impl Instances {
     /// it; one that does not start is removed. Room is made only once the container exists, so
     /// a create Docker refuses (the name is taken, say) evicts nobody.
     async fn create_container(
-        self: &Arc<Self>,
+        &self,
         spec: &DeploySpec,
         create: &CreateSpec,
     ) -> Result<(String, Option<Slot>), OpError> {
-        let id = self.backend.create(create).await.map_err(|e| match e {
+        let backend = &self.containers.backend;
+        let id = backend.create(create).await.map_err(|e| match e {
             BackendError::Conflict { .. } => OpError::NameTaken(spec.name.to_string()),
             BackendError::NotFound { .. } => OpError::ImageNotFound(spec.image.clone()),
             other => other.into(),
@@ -94,8 +98,11 @@ impl Instances {
             return Ok((id, None));
         }
         let started = async {
-            let slot = self.make_room(spec.name.as_str(), Reason::Api).await?;
-            let started = self.backend.start(&id).await;
+            let slot = self
+                .capacity
+                .make_room(spec.name.as_str(), Reason::Api)
+                .await?;
+            let started = backend.start(&id).await;
             started.map_err(|source| OpError::StartFailed {
                 name: spec.name.to_string(),
                 source,
@@ -104,11 +111,11 @@ impl Instances {
         };
         match started.await {
             Ok(slot) => {
-                self.metrics.started(Reason::Api);
+                self.metrics().started(Reason::Api);
                 Ok((id, Some(slot)))
             }
             Err(e) => {
-                if let Err(cleanup) = self.backend.remove(&id).await {
+                if let Err(cleanup) = backend.remove(&id).await {
                     log::error!(
                         "{}: could not remove it again after it did not start: {}",
                         spec.name,
@@ -129,7 +136,7 @@ impl Instances {
             return Err(not_found());
         }
         {
-            let index = self.read();
+            let index = self.store.read();
             let found = index
                 .get(name_or_id)
                 .or_else(|| index.find_by_id_prefix(name_or_id));
@@ -138,117 +145,173 @@ impl Instances {
             }
         }
         // Not (yet) in the index: the engine decides.
-        self.refresh(name_or_id).await?.ok_or_else(not_found)
+        self.containers
+            .refresh(name_or_id)
+            .await?
+            .ok_or_else(not_found)
     }
 
     /// Starts (or unpauses) without waiting for readiness (`PUT /deploy/{name}`).
-    pub async fn start(self: &Arc<Self>, instance: &Instance) -> Result<InstanceView, OpError> {
-        let _slot = self.make_room(instance.name(), Reason::Api).await?;
-        let fresh = self.resume(instance, Reason::Api).await?;
+    pub async fn start(&self, instance: &Instance) -> Result<InstanceView, OpError> {
+        let _slot = self
+            .capacity
+            .make_room(instance.name(), Reason::Api)
+            .await?;
+        let fresh = self.containers.resume(instance, Reason::Api).await?;
         log::info!("{}: started through the API", instance.name());
         Ok(self.view(&fresh.unwrap_or_else(|| instance.clone())))
     }
 
     /// Stops an instance now (`POST /deploy/{name}/stop`, the home app's "log out"): a start
     /// under way ends first; the next request wakes it again.
-    pub async fn stop_now(self: &Arc<Self>, instance: &Instance) -> Result<InstanceView, OpError> {
+    pub async fn stop_now(&self, instance: &Instance) -> Result<InstanceView, OpError> {
         let name = instance.name();
-        let claim = self.claim_for_api(name).await?;
+        let claim = self.transitions.claim_for_api(&self.store, name).await?;
         // It reads the instance back before the claim ends.
         let why = "stopped through the API";
-        self.put_to_sleep(claim, IdleAction::Stop, Reason::Api, why)
+        let stop = IdleAction::Stop;
+        self.containers
+            .put_to_sleep(claim, stop, Reason::Api, why)
             .await?;
-        let stopped = self.get(name);
+        let stopped = self.store.get(name);
         Ok(self.view(&stopped.ok_or_else(|| OpError::NotFound(name.to_string()))?))
-    }
-
-    /// Claims `name` for a change the API asked for, whatever its activity: a start or stop
-    /// under way ends first. While the claim is held, requests for it wait.
-    pub(super) async fn claim_for_api(self: &Arc<Self>, name: &str) -> Result<StopClaim, OpError> {
-        loop {
-            let (mut start, mut stop) = (None, None);
-            {
-                let mut transitions = self.transitions();
-                if let Some(rx) = transitions.starts.get(name) {
-                    start = Some(rx.clone());
-                } else if let Some(rx) = transitions.stops.get(name) {
-                    stop = Some(rx.clone());
-                } else {
-                    let index = self.read();
-                    let current = index
-                        .get(name)
-                        .ok_or_else(|| OpError::NotFound(name.to_string()))?;
-                    if let Some(claim) = self.claim_stop(&mut transitions, current, None) {
-                        return Ok(claim);
-                    }
-                }
-            }
-            if let Some(mut start) = start {
-                let _ = start.wait_for(Option::is_some).await;
-            } else if let Some(mut stop) = stop {
-                let _ = stop.wait_for(|ended| *ended).await;
-            } else {
-                // Only a create holds it: it is about to appear in the index.
-                tokio::time::sleep(Duration::from_millis(20)).await;
-            }
-        }
     }
 
     /// Stops and removes (`DELETE /deploy/{name}`); its volumes stay unless `purge`. Returns
     /// the volumes removed.
-    pub async fn delete(
-        self: &Arc<Self>,
-        instance: &Instance,
-        purge: bool,
-    ) -> Result<Vec<String>, OpError> {
+    pub async fn delete(&self, instance: &Instance, purge: bool) -> Result<Vec<String>, OpError> {
         let name = instance.name();
         // Requests wait while it goes (then find it gone); a start under way ends first.
-        let claim = self.claim_for_api(name).await;
+        let claim = self.transitions.claim_for_api(&self.store, name).await;
         let id = match &claim {
             Ok(claim) => claim.id.clone(),
             Err(_) => instance.info.id.clone(),
         };
-        self.remove_container(&id).await?;
+        self.containers.remove(&id).await?;
         drop(claim);
         log::info!("{name}: deleted through the API");
         match purge {
-            true => self.purge_volumes(name).await,
+            true => self.volumes.purge(name).await,
             false => Ok(Vec::new()),
         }
-    }
-
-    /// Stops (within [`STOP_GRACE`]) and removes a container, and forgets it; one already gone
-    /// is not an error.
-    pub(super) async fn remove_container(&self, id: &str) -> Result<(), BackendError> {
-        gone_is_done(self.backend.stop(id, STOP_GRACE).await)?;
-        gone_is_done(self.backend.remove(id).await)?;
-        self.remove_id(id);
-        Ok(())
-    }
-
-    /// The activity of `name` as it is now, for [`Instances::stop_unrouted`].
-    pub fn activity_seen(&self, name: &str) -> Option<Seen> {
-        self.read().get(name).map(|i| i.activity.seen())
     }
 
     /// Stops an instance whose route traefik never loaded, under a stop claim: only if nothing
     /// touched it since `seen` (a request let through on its router meanwhile keeps it running)
     /// and no start, stop or held request is under way. Whether it was stopped.
-    pub async fn stop_unrouted(self: &Arc<Self>, name: &str, seen: Seen) -> bool {
-        let claim = {
-            let mut transitions = self.transitions();
-            let index = self.read();
-            let Some(instance) = index.get(name) else {
-                return false;
-            };
-            self.claim_stop(&mut transitions, instance, Some(seen))
-        };
+    pub async fn stop_unrouted(&self, name: &str, seen: Seen) -> bool {
+        let claim = self.transitions.claim_unchanged(&self.store, name, seen);
         let Some(claim) = claim else {
             log::info!("{name}: in use since; not stopped although traefik has no route");
             return false;
         };
         let why = "traefik did not load its route";
-        let done = self.put_to_sleep(claim, IdleAction::Stop, Reason::NoRoute, why);
+        let stop = IdleAction::Stop;
+        let done = self
+            .containers
+            .put_to_sleep(claim, stop, Reason::NoRoute, why);
         done.await.is_ok()
+    }
+
+    /// Replaces the container with one made from a new image and/or environment, keeping
+    /// everything else: its name, labels (so its sessions stay valid), limits, address and
+    /// volumes (so its data); the home app's "upgrade my instance" (`POST /deploy/{name}/recreate`).
+    ///
+    /// The new image is made present first, so a failed pull changes nothing. While the
+    /// container is replaced the instance is claimed: requests for it wait, then wake the new
+    /// one. If the new container cannot be created, the old one is made again from what it was
+    /// created with.
+    pub async fn recreate(
+        &self,
+        instance: &Instance,
+        change: &RecreateSpec,
+    ) -> Result<InstanceView, OpError> {
+        let name = instance.name().to_string();
+        let not_found = |e: crate::backend::BackendError| match e.is_not_found() {
+            true => OpError::NotFound(name.clone()),
+            false => e.into(),
+        };
+        let backend = &self.containers.backend;
+        let old = backend
+            .spec_of(&instance.info.id)
+            .await
+            .map_err(not_found)?;
+        let mut new = old.clone();
+        if let Some(image) = &change.image {
+            new.image = image.clone();
+        }
+        if let Some(envs) = &change.envs {
+            new.envs = envs.clone();
+            new.labels.insert(labels::ENVS.into(), env_names(envs));
+        }
+        let policy = change.pull_policy.unwrap_or(self.pull_policy);
+        self.images.ensure(&new.image, policy).await?;
+
+        let claim = self.transitions.claim_for_api(&self.store, &name).await?;
+        let was_running = self
+            .store
+            .read()
+            .get(&name)
+            .is_some_and(|i| occupies(i.info.state));
+        // Its place under max_running stays its own while no container of it runs.
+        let _place = was_running.then(|| self.capacity.keep_place(&name));
+        self.containers.remove(&claim.id).await?;
+        let id = match backend.create(&new).await {
+            Ok(id) => id,
+            Err(e) => return Err(self.restore(&old, was_running, chain(&e)).await),
+        };
+        log::info!("{name}: recreated from {} (was {})", new.image, old.image);
+        if was_running {
+            if let Err(e) = backend.start(&id).await {
+                let _ = self.containers.refresh(&id).await;
+                return Err(OpError::RecreateFailed {
+                    name: name.clone(),
+                    reason: format!("it was created but did not start: {}", chain(&e)),
+                    restored:
+                        "the new container is kept, with the data; the next request starts it again"
+                            .into(),
+                });
+            }
+            self.metrics().started(Reason::Api);
+        }
+        let fresh = self.containers.refresh(&id).await?;
+        drop(claim);
+        let fresh = fresh.ok_or_else(|| OpError::NotFound(name.clone()))?;
+        Ok(self.view(&fresh))
+    }
+
+    /// Makes the old container again after its successor could not be created.
+    async fn restore(&self, old: &CreateSpec, was_running: bool, reason: String) -> OpError {
+        let name = old.name.clone();
+        log::warn!(
+            "{name}: the new container could not be created ({reason}); restoring the old one"
+        );
+        let backend = &self.containers.backend;
+        let restored = match backend.create(old).await {
+            Ok(id) => {
+                if was_running {
+                    if let Err(e) = backend.start(&id).await {
+                        log::warn!(
+                            "{name}: the restored container did not start: {}",
+                            chain(&e)
+                        );
+                    }
+                }
+                let _ = self.containers.refresh(&id).await;
+                format!(
+                    "the instance runs {} as before; its data is unchanged",
+                    old.image
+                )
+            }
+            Err(e) => {
+                log::error!("{name}: could not restore it either: {}", chain(&e));
+                "restoring the old container failed too; its volumes (data) are kept: deploy it again with the same name and volumes".to_string()
+            }
+        };
+        OpError::RecreateFailed {
+            name,
+            reason,
+            restored,
+        }
     }
 }

@@ -8,6 +8,16 @@ use super::activity::Seen;
 pub use crate::domain::IdleAction;
 use crate::domain::RunState;
 
+/// The idle rules that hold where an instance's own labels say nothing, and the moment this
+/// spawner started (no instance counts as idle for longer than since then).
+#[derive(Debug, Clone, Copy)]
+pub struct IdleRules {
+    /// `None`: instances never idle.
+    pub idle_timeout: Option<Duration>,
+    pub idle_action: IdleAction,
+    pub boot: SystemTime,
+}
+
 /// One instance as the policy sees it.
 #[derive(Debug, Clone)]
 pub struct Facts<'a> {

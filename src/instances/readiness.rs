@@ -1,179 +1,84 @@
-//! Waiting for a run of a container to be ready, in the order of DESIGN.md: the Docker
-//! `HEALTHCHECK` (its command run by spawner at once, or `healthy` from the events stream,
-//! whichever comes first), the `health-check` label probed at the container's IP, a TCP connect
-//! on the service port. Index changes wake the waits; probes retry
-//! with [`Backoff::probe`]. A run is identified by its start time.
+//! How a container tells it is ready to serve, chosen from its description in the order of
+//! DESIGN.md: the image's Docker `HEALTHCHECK`, the `health-check` label, a TCP connect on a
+//! known service port, else a fixed delay. Pure: the waits themselves are the [`super::prober`]'s.
 
-use std::net::SocketAddr;
-use std::time::{Duration, SystemTime};
+use actix_web::http::Uri;
 
-use super::{Instance, Instances, StartError};
-use crate::backoff::Backoff;
-use crate::domain::{Health, RunState};
-use crate::error::chain;
+use crate::domain::{labels, ContainerInfo};
 
-type Run = Option<SystemTime>;
+/// How a container tells it is ready to serve.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Readiness {
+    /// The image's Docker `HEALTHCHECK`: its command run by spawner right after the start (and
+    /// again until it passes), or Docker's `healthy`, whichever comes first.
+    DockerHealth,
+    /// The `health-check` label: GET this path and query on the container's IP and this port.
+    Http { port: u16, path: String },
+    /// A known service port: a TCP connect.
+    Tcp { port: u16 },
+    /// Nothing known: wait `redirect_timeout`.
+    Delay,
+}
 
-/// How long the first run of an image's HEALTHCHECK command waits for the app to listen on its
-/// service port (an app may answer its check before, or without, listening there).
-const LISTEN_GATE: Duration = Duration::from_secs(2);
-/// How often it tries to connect meanwhile.
-const LISTEN_POLL: Duration = Duration::from_millis(3);
-
-impl Instances {
-    /// Resolves when the run that started at `run` is over (exited, removed or replaced).
-    pub(super) async fn wait_run_ended(&self, name: &str, run: Run) {
-        let mut changes = self.changes.subscribe();
-        loop {
-            let over = match self.get(name) {
-                None => true,
-                Some(i) => i.info.started_at != run || i.info.state != RunState::Running,
+impl Readiness {
+    /// The rule for a container: its `HEALTHCHECK`, its `health-check` label, its known service
+    /// `port`, else a delay.
+    pub fn of(info: &ContainerInfo, port: u16, port_known: bool) -> Self {
+        if info.has_healthcheck() {
+            return Readiness::DockerHealth;
+        }
+        if let Some(uri) = health_check_uri(info) {
+            let path = uri
+                .path_and_query()
+                .map(|p| p.as_str().to_string())
+                .unwrap_or_else(|| "/".into());
+            return Readiness::Http {
+                port: uri.port_u16().unwrap_or(80),
+                path,
             };
-            if over || changes.changed().await.is_err() {
-                return;
-            }
+        }
+        if port_known {
+            Readiness::Tcp { port }
+        } else {
+            Readiness::Delay
         }
     }
 
-    /// Why the run that started at `run` is over.
-    pub(super) fn ended(&self, name: &str, run: Run) -> StartError {
-        match self.get(name) {
-            Some(i) if i.info.started_at == run && i.info.state != RunState::Running => {
-                StartError::Exited {
-                    name: name.into(),
-                    code: i.info.exit_code,
-                }
-            }
-            Some(_) => StartError::Superseded { name: name.into() },
-            None => StartError::Gone(name.into()),
+    /// Its kind, for the metrics.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Readiness::DockerHealth => "healthcheck",
+            Readiness::Http { .. } => "http",
+            Readiness::Tcp { .. } => "tcp",
+            Readiness::Delay => "delay",
         }
     }
 
-    pub(super) async fn wait_healthy(&self, name: &str, run: Run) -> Result<(), StartError> {
-        let mut changes = self.changes.subscribe();
-        loop {
-            if let Some(i) = self.get(name).filter(|i| i.info.started_at == run) {
-                match i.info.health {
-                    Health::Healthy => return Ok(()),
-                    // Stopped by the caller: stopping here would race the end of the run.
-                    Health::Unhealthy => return Err(StartError::Unhealthy(name.into())),
-                    _ => {}
-                }
-            }
-            // Ending runs are reported by `wait_run_ended`; this just waits.
-            if changes.changed().await.is_err() {
-                return Err(StartError::Gone(name.into()));
-            }
+    /// What a running instance that is not ready yet is waiting for, in words.
+    pub fn waiting_for(&self) -> &'static str {
+        match self {
+            Readiness::DockerHealth => "running; waiting for its health check to pass",
+            Readiness::Http { .. } => "running; waiting for its health-check URL to answer",
+            Readiness::Tcp { .. } => "running; waiting for it to accept connections",
+            Readiness::Delay => "running; giving it a moment to start",
         }
-    }
-
-    /// The image's `HEALTHCHECK`: its own command, run in the container by spawner so a wake does
-    /// not wait for Docker's first health interval; Docker's verdict still counts, and
-    /// `unhealthy` ends the wait. A command that cannot run (no shell in the image, say) leaves
-    /// the decision to Docker.
-    ///
-    /// Each run is a `docker exec`, tens of ms, most of it before the command itself runs, and
-    /// runs under way at once slow each other down. So when the service port is known, the first
-    /// run waits until the app accepts connections there (a TCP connect every few ms, for at most
-    /// [`LISTEN_GATE`]): it then passes at the first try, one exec after the app is ready.
-    pub(super) async fn wait_healthy_or_checked(
-        &self,
-        instance: &Instance,
-        run: Run,
-    ) -> Result<(), StartError> {
-        let name = instance.name();
-        let own_check = async {
-            match &instance.info.healthcheck {
-                Some(command) => {
-                    if instance.port_known {
-                        self.until_listening(instance).await;
-                    }
-                    self.run_healthcheck(instance, command).await
-                }
-                None => std::future::pending().await,
-            }
-        };
-        tokio::select! {
-            docker = self.wait_healthy(name, run) => docker,
-            () = own_check => Ok(()),
-        }
-    }
-
-    /// Until the app accepts a connection on its service port, or [`LISTEN_GATE`] has passed.
-    async fn until_listening(&self, instance: &Instance) {
-        let Ok(addr) = Self::target(instance, instance.port) else {
-            return;
-        };
-        let timeout = self.settings.http_probe_timeout;
-        let attempts = async {
-            while !accepts(addr, timeout).await {
-                tokio::time::sleep(LISTEN_POLL).await;
-            }
-        };
-        let _ = tokio::time::timeout(LISTEN_GATE, attempts).await;
-    }
-
-    /// Returns when the command passed; never, when it cannot run.
-    async fn run_healthcheck(&self, instance: &Instance, command: &[String]) {
-        let (name, id) = (instance.name(), &instance.info.id);
-        let mut backoff = Backoff::probe();
-        loop {
-            let attempt = self.backend.exec(id, command);
-            match tokio::time::timeout(self.settings.http_probe_timeout, attempt).await {
-                Ok(Ok(out)) if out.exit_code == Some(0) => {
-                    log::debug!("{name}: its HEALTHCHECK command passed");
-                    return;
-                }
-                // The command is not there or cannot run: Docker's own checks will say.
-                Ok(Ok(out)) if matches!(out.exit_code, Some(126 | 127)) => break,
-                // Not (yet) passing, or slower than a probe may be: again, after a while.
-                Ok(Ok(_)) | Err(_) => {}
-                Ok(Err(e)) => {
-                    log::debug!("{name}: cannot run its HEALTHCHECK command: {}", chain(&e));
-                    break;
-                }
-            }
-            tokio::time::sleep(backoff.next_delay()).await;
-        }
-        std::future::pending::<()>().await
-    }
-
-    fn target(instance: &Instance, port: u16) -> Result<SocketAddr, StartError> {
-        instance
-            .ip()
-            .map(|ip| SocketAddr::new(ip, port))
-            .ok_or_else(|| StartError::NoAddress(instance.name().into()))
-    }
-
-    pub(super) async fn probe_http(
-        &self,
-        instance: &Instance,
-        port: u16,
-        path: &str,
-    ) -> Result<(), StartError> {
-        let url = format!("http://{}{path}", Self::target(instance, port)?);
-        let ok = self.settings.http_probe_ok_status;
-        Backoff::probe()
-            .retry(|| async {
-                match self.probe_client.get(&url).send().await {
-                    Ok(response) => response.status().as_u16() == ok,
-                    Err(_) => false,
-                }
-            })
-            .await;
-        Ok(())
-    }
-
-    pub(super) async fn probe_tcp(&self, instance: &Instance, port: u16) -> Result<(), StartError> {
-        let addr = Self::target(instance, port)?;
-        let timeout = self.settings.http_probe_timeout;
-        Backoff::probe().retry(|| accepts(addr, timeout)).await;
-        Ok(())
     }
 }
 
-/// Whether a TCP connection to `addr` is accepted within `timeout`.
-async fn accepts(addr: SocketAddr, timeout: Duration) -> bool {
-    let connect = tokio::net::TcpStream::connect(addr);
-    matches!(tokio::time::timeout(timeout, connect).await, Ok(Ok(_)))
+/// The `health-check` label (or the older `healthcheck`) as an `http://` URL; one that is not
+/// is ignored, with a warning.
+pub(super) fn health_check_uri(info: &ContainerInfo) -> Option<Uri> {
+    let raw = labels::HEALTH_CHECK
+        .iter()
+        .find_map(|key| info.label(key))?;
+    match raw.trim().parse::<Uri>() {
+        Ok(uri) if uri.scheme_str() == Some("http") && uri.host().is_some() => Some(uri),
+        _ => {
+            log::warn!(
+                "{}: health-check label {raw:?} is not an http:// URL; ignoring it",
+                info.name
+            );
+            None
+        }
+    }
 }

@@ -3,18 +3,28 @@
 
 use std::collections::BTreeMap;
 
-use super::{Instances, OpError};
-use crate::backend::VolumeMount;
+use super::OpError;
+use crate::backend::{Backend, VolumeMount};
 use crate::domain::labels;
 use crate::domain::volumes::{engine_name, Volume};
 use crate::error::chain;
 
-impl Instances {
+pub(super) struct Volumes {
+    backend: Backend,
+    /// This spawner's scope: its volumes carry it.
+    scope: String,
+}
+
+impl Volumes {
+    pub fn new(backend: Backend, scope: String) -> Self {
+        Self { backend, scope }
+    }
+
     /// The labels that make a volume `instance`'s, in this scope.
     fn volume_owner(&self, instance: &str) -> BTreeMap<String, String> {
         BTreeMap::from([
             (labels::ORIGIN.to_string(), labels::ORIGIN_VALUE.to_string()),
-            (labels::SCOPE.to_string(), self.settings.scope.clone()),
+            (labels::SCOPE.to_string(), self.scope.clone()),
             (labels::VOLUME_OF.to_string(), instance.to_string()),
         ])
     }
@@ -22,7 +32,7 @@ impl Instances {
     /// Makes the volumes of `instance` that do not exist yet and returns how to mount them, and
     /// which were made now (removed again if the create fails). A volume of that name that is
     /// not this instance's (another instance's name can lead to the same volume name) is refused.
-    pub(super) async fn ensure_volumes(
+    pub async fn ensure(
         &self,
         instance: &str,
         volumes: &[Volume],
@@ -38,7 +48,7 @@ impl Instances {
                 Ok(true) => made.push(engine.clone()),
                 Ok(false) => {}
                 Err(e) => {
-                    self.remove_volumes(&made).await;
+                    self.remove(&made).await;
                     return Err(e);
                 }
             }
@@ -72,7 +82,7 @@ impl Instances {
     }
 
     /// Removes volumes, logging (not returning) a failure: for cleanups.
-    pub(super) async fn remove_volumes(&self, names: &[String]) {
+    pub async fn remove(&self, names: &[String]) {
         for name in names {
             if let Err(e) = self.backend.remove_volume(name).await {
                 log::warn!("could not remove volume {name}: {}", chain(&e));
@@ -81,7 +91,7 @@ impl Instances {
     }
 
     /// Removes every volume of `instance` (its container must be gone); returns their names.
-    pub(super) async fn purge_volumes(&self, instance: &str) -> Result<Vec<String>, OpError> {
+    pub async fn purge(&self, instance: &str) -> Result<Vec<String>, OpError> {
         let names = self
             .backend
             .volumes_labelled(&self.volume_owner(instance))

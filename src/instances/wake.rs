@@ -6,8 +6,7 @@ use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
 use super::flights::{landed, Flight};
-use super::{Instance, Instances, Readiness, StartError};
-use crate::backend::BackendError;
+use super::{Instances, StartError};
 use crate::domain::RunState;
 use crate::error::chain;
 use crate::metrics::Reason;
@@ -17,12 +16,13 @@ impl Instances {
     /// The caller bounds its wait; the start itself goes on (up to `ready_timeout`).
     pub async fn ensure_ready(self: &Arc<Self>, name: &str) -> Result<(), StartError> {
         let this = Arc::clone(self);
-        let flight = self.join_or_start(|t| &mut t.starts, name, |f| this.run_start(f));
+        let starts = &self.transitions.starts;
+        let flight = starts.join_or_start(&self.tasks, name, |f| this.run_start(f));
         let outcome = landed(flight).await;
         let outcome = outcome.unwrap_or_else(|| Err(StartError::Gone(name.to_string())));
         if outcome.is_ok() {
             // The request let through after its wait is activity too.
-            self.touch(name, SystemTime::now());
+            self.store.touch(name, SystemTime::now());
         }
         outcome
     }
@@ -33,7 +33,7 @@ impl Instances {
         let started = Instant::now();
         // Not cancelled by shutdown as a whole: an engine call under way completes (nothing is
         // left half-started); only the readiness wait is given up.
-        let work = tokio::time::timeout(self.settings.ready_timeout, self.start_and_wait(&name));
+        let work = tokio::time::timeout(self.ready_timeout, self.start_and_wait(&name));
         let outcome = work
             .await
             .unwrap_or_else(|_| Err(StartError::NeverReady(name.clone())));
@@ -46,8 +46,9 @@ impl Instances {
 
     async fn start_and_wait(self: &Arc<Self>, name: &str) -> Result<(), StartError> {
         // A stop or pause under way ends first (no new one begins while this start is listed).
-        self.stop_ended(name).await;
+        self.transitions.stop_ended(name).await;
         let instance = self
+            .store
             .get(name)
             .ok_or_else(|| StartError::Gone(name.into()))?;
         if instance.is_ready() {
@@ -63,11 +64,11 @@ impl Instances {
             // Its place under max_running, held until the index shows it running.
             let _slot = match instance.info.state {
                 RunState::Running => None,
-                _ => Some(self.make_room(name, Reason::Wake).await?),
+                _ => Some(self.capacity.make_room(name, Reason::Wake).await?),
             };
             let fresh = match instance.info.state {
-                RunState::Running => self.refresh(&id).await,
-                _ => self.resume(&instance, Reason::Wake).await,
+                RunState::Running => self.containers.refresh(&id).await,
+                _ => self.containers.resume(&instance, Reason::Wake).await,
             };
             fresh
                 .map_err(|e| StartError::from_backend(name, e))?
@@ -78,56 +79,22 @@ impl Instances {
         }
         let run = instance.info.started_at;
         if instance.info.state != RunState::Running {
-            return Err(self.ended(name, run));
+            return Err(self.store.ended(name, run));
         }
-        let probe = async {
-            match &instance.readiness {
-                Readiness::DockerHealth => self.wait_healthy_or_checked(&instance, run).await,
-                Readiness::Http { port, path } => self.probe_http(&instance, *port, path).await,
-                Readiness::Tcp { port } => self.probe_tcp(&instance, *port).await,
-                Readiness::Delay => {
-                    tokio::time::sleep(self.settings.redirect_timeout).await;
-                    Ok(())
-                }
-            }
-        };
         let ready = tokio::select! {
-            ready = probe => ready,
-            () = self.wait_run_ended(name, run) => Err(self.ended(name, run)),
+            ready = self.prober.ready(&instance, run) => ready,
+            () = self.store.run_ended(name, run) => Err(self.store.ended(name, run)),
             // The instance runs on; the next spawner checks its readiness again.
             () = self.tasks.stopping() => Err(StartError::ShuttingDown),
         };
         if let Err(StartError::Unhealthy(_)) = &ready {
             log::warn!("{name}: unhealthy; stopping it");
-            self.stop_logged(name, &id, Reason::Unhealthy).await;
+            self.containers
+                .stop_logged(name, &id, Reason::Unhealthy)
+                .await;
         }
         ready?;
-        self.mark_probed(name, run);
+        self.store.mark_probed(name, run);
         Ok(())
-    }
-}
-
-impl Instances {
-    /// Gets a container running: a paused one is unpaused (the same run goes on and its
-    /// readiness holds, so the index marks it running at once; the event confirms later), any
-    /// other is started and read back (its address and start time, before the events stream has
-    /// them). `None`: it is gone.
-    pub(super) async fn resume(
-        &self,
-        instance: &Instance,
-        reason: Reason,
-    ) -> Result<Option<Instance>, BackendError> {
-        let (name, id) = (instance.name(), &instance.info.id);
-        if instance.info.state == RunState::Paused {
-            log::info!("{name}: unpausing");
-            self.backend.unpause(id).await?;
-            self.metrics.started(reason);
-            self.mark_unpaused(name);
-            return Ok(self.get(name));
-        }
-        log::info!("{name}: starting ({:?})", instance.info.state);
-        self.backend.start(id).await?;
-        self.metrics.started(reason);
-        self.refresh(id).await
     }
 }

@@ -2,30 +2,41 @@
 //! stream; on a broken stream, reconnect with backoff and list again, since the events missed
 //! while it was down are not replayed beyond [`REPLAY`].
 //!
-//! It runs as a supervised task ([`Instances::start_watcher`]): a panic in it is logged and the
-//! watcher started again, which lists afresh.
+//! It runs as a supervised task ([`Watcher::start`]): a panic in it is logged and the watcher
+//! started again, which lists afresh.
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use futures_util::StreamExt;
 
-use super::Instances;
+use super::containers::Containers;
 use crate::backend::{Event, EventKind};
 use crate::backoff::Backoff;
 use crate::error::chain;
+use crate::tasks::Tasks;
 
 /// History replayed when the stream is opened, by the engine's clock. The stream is opened just
 /// before the list, so a change between the two is seen twice rather than missed.
 pub const REPLAY: Duration = Duration::from_secs(2);
 
-impl Instances {
-    /// Starts the watcher as a supervised background task.
-    pub fn start_watcher(self: &Arc<Self>) {
-        let this = Arc::clone(self);
-        self.tasks.supervise("events watcher", move || {
-            let this = Arc::clone(&this);
-            async move { this.watch_events().await }
+/// Follows the engine for the index.
+#[derive(Clone)]
+pub(super) struct Watcher {
+    containers: Arc<Containers>,
+    tasks: Tasks,
+}
+
+impl Watcher {
+    /// Starts it as a supervised background task of `tasks`.
+    pub fn start(containers: Arc<Containers>, tasks: &Tasks) {
+        let watcher = Watcher {
+            containers,
+            tasks: tasks.clone(),
+        };
+        tasks.supervise("events watcher", move || {
+            let watcher = watcher.clone();
+            async move { watcher.watch_events().await }
         });
     }
 
@@ -53,13 +64,10 @@ impl Instances {
     /// Returns whether the list was read (so the backoff can start again from its shortest).
     async fn follow_events(&self) -> bool {
         // The engine's clock: events carry its times. If it cannot tell, ours is close enough.
-        let now = self
-            .backend
-            .now()
-            .await
-            .unwrap_or_else(|_| SystemTime::now());
-        let mut events = self.backend.events(now - REPLAY);
-        match self.resync().await {
+        let backend = &self.containers.backend;
+        let now = backend.now().await.unwrap_or_else(|_| SystemTime::now());
+        let mut events = backend.events(now - REPLAY);
+        match self.containers.resync().await {
             Ok(count) => log::info!("index synchronised: {count} instance(s)"),
             Err(e) => {
                 log::error!("cannot list containers: {}", chain(&e));
@@ -81,17 +89,17 @@ impl Instances {
 
     async fn apply(&self, event: Event) {
         match &event.kind {
-            EventKind::Destroyed => return self.remove_id(&event.id),
+            EventKind::Destroyed => return self.containers.forget(&event.id),
             EventKind::Other(_) => return,
             EventKind::Died { exit_code } => {
                 if let Some(at) = event.time {
-                    self.mark_died(&event.id, at, *exit_code);
+                    self.containers.store.mark_died(&event.id, at, *exit_code);
                 }
             }
             _ => {}
         }
         log::debug!("event {:?} on {}", event.kind, event.id);
-        if let Err(e) = self.refresh(&event.id).await {
+        if let Err(e) = self.containers.refresh(&event.id).await {
             log::warn!(
                 "cannot inspect {} after {:?}: {}",
                 event.id,

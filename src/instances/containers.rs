@@ -1,0 +1,158 @@
+//! The managed containers as the engine has them, kept in the [`Store`]: reading one or all of
+//! them back into the index, and the changes every part of the lifecycle makes (start or unpause,
+//! stop or pause under a claim, remove), each followed by a read-back so the index shows the
+//! result before whoever asked moves on. Only containers in this spawner's scope are let in.
+
+use std::sync::Arc;
+
+use super::store::Store;
+use super::transitions::{StopClaim, STOP_GRACE};
+use super::Instance;
+use crate::backend::{gone_is_done, Backend, BackendError};
+use crate::domain::{labels, ContainerInfo, IdleAction, RunState};
+use crate::error::chain;
+use crate::metrics::{Metrics, Reason};
+
+pub(super) struct Containers {
+    pub backend: Backend,
+    pub store: Arc<Store>,
+    pub metrics: Arc<Metrics>,
+    /// This spawner's scope, and the network that marks its containers made before scopes.
+    scope: String,
+    network: String,
+}
+
+impl Containers {
+    pub fn new(
+        backend: Backend,
+        store: Arc<Store>,
+        metrics: Arc<Metrics>,
+        scope: String,
+        network: String,
+    ) -> Self {
+        Self {
+            backend,
+            store,
+            metrics,
+            scope,
+            network,
+        }
+    }
+
+    /// Whether a managed container is this spawner's: it carries this scope, or (made before
+    /// scopes existed, or by the old spawner) no scope and this spawner's network.
+    fn in_scope(&self, info: &ContainerInfo) -> bool {
+        match info.label(labels::SCOPE) {
+            Some(scope) => scope == self.scope,
+            None => {
+                info.label(labels::NETWORK) == Some(self.network.as_str())
+                    || info.networks.contains(&self.network)
+            }
+        }
+    }
+
+    /// Forgets a container that is gone.
+    pub fn forget(&self, id: &str) {
+        if let Some(instance) = self.store.remove_id(id) {
+            log::info!("{}: removed", instance.name());
+        }
+    }
+
+    /// Re-reads one container from the engine into the index; `None` when it is gone (or not
+    /// this spawner's).
+    pub async fn refresh(&self, id: &str) -> Result<Option<Instance>, BackendError> {
+        match self.backend.inspect_managed(id).await {
+            Ok(info) if !self.in_scope(&info) => {
+                self.forget(&info.id);
+                Ok(None)
+            }
+            Ok(info) => {
+                let name = info.name.clone();
+                self.store.upsert(info);
+                Ok(self.store.get(&name))
+            }
+            Err(e) if e.is_not_found() => {
+                self.forget(id);
+                Ok(None)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Reads the whole list again; returns how many containers spawner manages.
+    pub async fn resync(&self) -> Result<usize, BackendError> {
+        let applied = self.store.applied();
+        let mut infos = self.backend.list_managed().await?;
+        infos.retain(|info| self.in_scope(info));
+        let count = infos.len();
+        self.store.replace_all(infos, applied);
+        Ok(count)
+    }
+
+    /// Gets a container running: a paused one is unpaused (the same run goes on and its
+    /// readiness holds, so the index marks it running at once; the event confirms later), any
+    /// other is started and read back (its address and start time, before the events stream has
+    /// them). `None`: it is gone.
+    pub async fn resume(
+        &self,
+        instance: &Instance,
+        reason: Reason,
+    ) -> Result<Option<Instance>, BackendError> {
+        let (name, id) = (instance.name(), &instance.info.id);
+        if instance.info.state == RunState::Paused {
+            log::info!("{name}: unpausing");
+            self.backend.unpause(id).await?;
+            self.metrics.started(reason);
+            self.store.mark_unpaused(name);
+            return Ok(self.store.get(name));
+        }
+        log::info!("{name}: starting ({:?})", instance.info.state);
+        self.backend.start(id).await?;
+        self.metrics.started(reason);
+        self.refresh(id).await
+    }
+
+    /// Stops or pauses a claimed instance and reads it back, so the index shows the result
+    /// before the claim ends. A failure is logged and returned (the instance is left as it is).
+    pub async fn put_to_sleep(
+        &self,
+        claim: StopClaim,
+        action: IdleAction,
+        reason: Reason,
+        why: &str,
+    ) -> Result<(), BackendError> {
+        let name = &claim.name;
+        log::info!("{name}: {why}; {}", action.as_str());
+        let result = match action {
+            IdleAction::Stop => gone_is_done(self.backend.stop(&claim.id, STOP_GRACE).await),
+            IdleAction::Pause => self.backend.pause(&claim.id).await,
+        };
+        match &result {
+            Ok(()) => self.metrics.stopped(reason, action.as_str()),
+            Err(e) => log::warn!("{name}: could not {}: {}", action.as_str(), chain(e)),
+        }
+        if let Err(e) = self.refresh(&claim.id).await {
+            log::warn!("{name}: cannot read it back: {}", chain(&e));
+        }
+        drop(claim);
+        result
+    }
+
+    /// Stops a container (within [`STOP_GRACE`]), logging (not returning) a failure: for
+    /// decisions already answered.
+    pub async fn stop_logged(&self, name: &str, id: &str, reason: Reason) {
+        match self.backend.stop(id, STOP_GRACE).await {
+            Ok(()) => self.metrics.stopped(reason, "stop"),
+            Err(e) => log::warn!("{name}: could not stop it: {}", chain(&e)),
+        }
+    }
+
+    /// Stops (within [`STOP_GRACE`]) and removes a container, and forgets it; one already gone
+    /// is not an error.
+    pub async fn remove(&self, id: &str) -> Result<(), BackendError> {
+        gone_is_done(self.backend.stop(id, STOP_GRACE).await)?;
+        gone_is_done(self.backend.remove(id).await)?;
+        self.forget(id);
+        Ok(())
+    }
+}
