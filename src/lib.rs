@@ -8,9 +8,9 @@
 //! - [`gate`]: the ForwardAuth decision (what `/auth` answers, and why): the instance the
 //!   router routed to, the byte-exact cookie, the routing mode (cookie, path, host).
 //! - [`instance_network`]: the instances' network at start (created isolated when missing).
-//! - [`instances`]: the managed containers: the event-fed index, single-flight wake and readiness,
-//!   the private API's operations, the idle and capacity policy and its culler, image pulls,
-//!   volumes and recreate.
+//! - [`instances`]: the lifecycle of the managed containers, a thin façade over parts that own
+//!   their state: the event-fed index store, the transitions table (wakes, stops, places under
+//!   the cap), the prober, capacity, image pulls, volumes, the watcher and the culler.
 //! - [`backend`]: the seam in front of the container engine; [`backend::docker`] is the only
 //!   module that imports bollard. A Docker Swarm backend will stand beside it.
 //! - [`traefik`]: the dynamic configuration spawner serves, and traefik's API.

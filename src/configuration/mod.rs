@@ -79,6 +79,8 @@ pub struct Settings {
     pub idle_timeout: Option<Duration>,
     pub idle_check_interval: Duration,
     pub idle_action: IdleAction,
+    /// `None`: a paused instance stays paused.
+    pub pause_timeout: Option<Duration>,
     /// `None`: no cap.
     pub max_running: Option<usize>,
     pub evict_grace: Duration,
@@ -209,6 +211,7 @@ impl Settings {
             idle_timeout: get(c, "idle_timeout", optional_duration)?,
             idle_check_interval: get(c, "idle_check_interval", positive_duration)?,
             idle_action: get(c, "idle_action", |raw| IdleAction::parse(&raw))?,
+            pause_timeout: get(c, "pause_timeout", optional_duration)?,
             max_running: get(c, "max_running", optional_count)?,
             evict_grace: get(c, "evict_grace", duration)?,
             pull_policy: get(c, "pull_policy", |raw| PullPolicy::parse(&raw))?,

@@ -252,6 +252,12 @@ pub const SETTINGS: &[(&str, &str, &str, &str)] = &[
         "What an idle instance is put into: stop (frees memory) or pause (keeps memory, wakes faster); a deploy body's idle_action overrides it",
     ),
     (
+        "pause_timeout",
+        "1h",
+        "DURATION",
+        "How long a paused instance stays paused before it is stopped, freeing its memory (0: stays paused); a deploy body's pause_timeout overrides it",
+    ),
+    (
         "max_running",
         "0",
         "N",

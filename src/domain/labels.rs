@@ -23,6 +23,8 @@ pub const FIXED_ADDRESSES: &str = "spawner.fixed-addresses";
 pub const IDLE_TIMEOUT: &str = "spawner.idle-timeout";
 /// What it is put into when idle: `stop` or `pause`.
 pub const IDLE_ACTION: &str = "spawner.idle-action";
+/// How long it stays paused before it is stopped (`0`: for ever), as the deploy body gave it.
+pub const PAUSE_TIMEOUT: &str = "spawner.pause-timeout";
 /// The instance's volumes, `{"<name>": "/path"}` as JSON: a recreate mounts them again.
 pub const VOLUMES: &str = "spawner.volumes";
 /// The names of the environment variables the deploy body set, as a JSON list: a recreate keeps

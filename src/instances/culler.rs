@@ -145,19 +145,19 @@ impl Culler {
             let mut table = transitions.lock();
             let index = self.containers.store.read();
             let now = SystemTime::now();
-            // Only running instances can go to sleep: the rest are not even looked at.
+            // Only running and paused instances can go to sleep (further).
             let facts: Vec<_> = index
                 .by_name
                 .values()
-                .filter(|i| i.info.state == RunState::Running)
+                .filter(|i| matches!(i.info.state, RunState::Running | RunState::Paused))
                 .map(|i| i.facts(&self.rules, transitions.busy(&table, i.name())))
                 .collect();
             policy::idle_now(&facts, now)
                 .into_iter()
-                .filter_map(|f| {
+                .filter_map(|(f, action)| {
                     let instance = index.get(f.name)?;
                     let claim = transitions.claim_stop(&mut table, instance, Some(f.seen));
-                    Some((claim?, f.idle_action))
+                    Some((claim?, action))
                 })
                 .collect::<Vec<_>>()
         };

@@ -28,6 +28,8 @@ pub struct Instance {
     /// the setting's.
     pub idle_timeout: Option<Option<Duration>>,
     pub idle_action: Option<IdleAction>,
+    /// Its own pause timeout (`Some(None)`: stays paused), from its label; `None`: the setting's.
+    pub pause_timeout: Option<Option<Duration>>,
     /// When the index learnt this description ([`super::index::Index::applied`]).
     pub(super) learnt: u64,
 }
@@ -38,6 +40,7 @@ impl Instance {
         let readiness = Readiness::of(&info, port, port_known);
         let idle_timeout = parsed_label(&info, labels::IDLE_TIMEOUT, idle::parse_timeout);
         let idle_action = parsed_label(&info, labels::IDLE_ACTION, IdleAction::parse);
+        let pause_timeout = parsed_label(&info, labels::PAUSE_TIMEOUT, idle::parse_timeout);
         Self {
             info,
             port,
@@ -47,6 +50,7 @@ impl Instance {
             activity: Activity::default(),
             idle_timeout,
             idle_action,
+            pause_timeout,
             learnt: 0,
         }
     }
@@ -116,6 +120,7 @@ impl Instance {
             since: policy::since(seen.time(), self.info.started_at, rules.boot),
             idle_timeout: self.idle_timeout.unwrap_or(rules.idle_timeout),
             idle_action: self.idle_action.unwrap_or(rules.idle_action),
+            pause_timeout: self.pause_timeout.unwrap_or(rules.pause_timeout),
             busy,
             seen,
         }

@@ -157,6 +157,7 @@ impl Instances {
         let rules = IdleRules {
             idle_timeout: settings.idle_timeout,
             idle_action: settings.idle_action,
+            pause_timeout: settings.pause_timeout,
             boot: SystemTime::now(),
         };
         let capacity = Capacity::new(

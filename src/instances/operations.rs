@@ -3,6 +3,7 @@
 //! caller can do, with the engine's error kept as its source.
 
 use std::sync::Arc;
+use std::time::SystemTime;
 
 use super::activity::Seen;
 use super::capacity::occupies;
@@ -158,6 +159,9 @@ impl Instances {
             .make_room(instance.name(), Reason::Api)
             .await?;
         let fresh = self.containers.resume(instance, Reason::Api).await?;
+        // An operator's start is activity: the culler must not put it back to sleep at once
+        // (an unpaused instance keeps its run, and with it an old last activity).
+        self.store.touch(instance.name(), SystemTime::now());
         log::info!("{}: started through the API", instance.name());
         Ok(self.view(&fresh.unwrap_or_else(|| instance.clone())))
     }

@@ -15,6 +15,8 @@ pub struct IdleRules {
     /// `None`: instances never idle.
     pub idle_timeout: Option<Duration>,
     pub idle_action: IdleAction,
+    /// How long a paused instance stays paused before it is stopped; `None`: for ever.
+    pub pause_timeout: Option<Duration>,
     pub boot: SystemTime,
 }
 
@@ -28,6 +30,8 @@ pub struct Facts<'a> {
     /// `None`: it never idles.
     pub idle_timeout: Option<Duration>,
     pub idle_action: IdleAction,
+    /// `None`: once paused, it stays paused.
+    pub pause_timeout: Option<Duration>,
     /// A start, a stop or a held request is under way for it: it is left alone.
     pub busy: bool,
     /// The activity `since` was read from: a stop claims the instance only if it is unchanged.
@@ -35,13 +39,22 @@ pub struct Facts<'a> {
 }
 
 impl Facts<'_> {
-    /// When it goes to sleep if nothing happens; `None` when it never does (or is not running).
-    pub fn sleeps_at(&self) -> Option<SystemTime> {
-        if self.state != RunState::Running {
-            return None;
+    /// What happens to it next if nothing happens, and when: a running instance is put into its
+    /// `idle_action` once idle for `idle_timeout`; a paused one is stopped once idle for
+    /// `idle_timeout + pause_timeout` (it was paused at about `idle_timeout`). `None` when it
+    /// never sleeps (further), or is neither running nor paused.
+    pub fn next_sleep(&self) -> Option<(SystemTime, IdleAction)> {
+        let idle = self.since.checked_add(self.idle_timeout?)?;
+        match self.state {
+            RunState::Running => Some((idle, self.idle_action)),
+            RunState::Paused => Some((idle.checked_add(self.pause_timeout?)?, IdleAction::Stop)),
+            _ => None,
         }
-        self.idle_timeout
-            .and_then(|timeout| self.since.checked_add(timeout))
+    }
+
+    /// When it goes to sleep (or, paused, is stopped) if nothing happens.
+    pub fn sleeps_at(&self) -> Option<SystemTime> {
+        self.next_sleep().map(|(at, _)| at)
     }
 }
 
@@ -57,12 +70,20 @@ pub fn since(
         .fold(boot, SystemTime::max)
 }
 
-/// The instances to put to sleep now (each into its `idle_action`): running, not busy, and idle
-/// for their whole timeout.
-pub fn idle_now<'f, 'a>(instances: &'f [Facts<'a>], now: SystemTime) -> Vec<&'f Facts<'a>> {
+/// The instances to put to sleep now, with what to do: running ones idle for their whole
+/// timeout (into their `idle_action`), paused ones past their pause timeout too (stopped). Busy
+/// ones are left alone.
+pub fn idle_now<'f, 'a>(
+    instances: &'f [Facts<'a>],
+    now: SystemTime,
+) -> Vec<(&'f Facts<'a>, IdleAction)> {
     instances
         .iter()
-        .filter(|f| !f.busy && f.sleeps_at().is_some_and(|at| at <= now))
+        .filter(|f| !f.busy)
+        .filter_map(|f| {
+            let (at, action) = f.next_sleep()?;
+            (at <= now).then_some((f, action))
+        })
         .collect()
 }
 
@@ -134,6 +155,7 @@ mod tests {
             since: at(since),
             idle_timeout: Some(Duration::from_secs(60)),
             idle_action: IdleAction::Stop,
+            pause_timeout: None,
             busy: false,
             seen: Seen::default(),
         }
@@ -175,11 +197,38 @@ mod tests {
             pause,
         ];
         let idle = idle_now(&all, at(100));
-        assert_eq!(names(idle.clone()), vec!["idle", "exactly", "pause"]);
-        assert_eq!(idle[2].idle_action, IdleAction::Pause);
+        let idle_names: Vec<_> = idle.iter().map(|(f, _)| f.name).collect();
+        assert_eq!(idle_names, vec!["idle", "exactly", "pause"]);
+        assert_eq!(idle[2].1, IdleAction::Pause);
         assert_eq!(all[2].sleeps_at(), Some(at(101)));
         assert_eq!(all[3].sleeps_at(), None);
-        assert_eq!(all[5].sleeps_at(), None);
+        assert_eq!(all[5].sleeps_at(), None, "paused, with no pause timeout");
+    }
+
+    #[test]
+    fn a_paused_instance_is_stopped_once_its_pause_timeout_has_passed_too() {
+        let paused = |name, pause_timeout| Facts {
+            state: RunState::Paused,
+            pause_timeout,
+            ..facts(name, 0)
+        };
+        let mut busy = paused("busy", Some(Duration::from_secs(30)));
+        busy.busy = true;
+        let all = [
+            paused("for-ever", None),
+            paused("half-a-minute", Some(Duration::from_secs(30))),
+            paused("an-hour", Some(Duration::from_secs(3600))),
+            busy,
+        ];
+        // Paused at about 60 s (its idle timeout), stopped 30 s later.
+        assert_eq!(all[1].sleeps_at(), Some(at(90)));
+        assert!(idle_now(&all, at(89)).is_empty());
+        let due = idle_now(&all, at(90));
+        assert_eq!(due.len(), 1);
+        assert_eq!(
+            (due[0].0.name, due[0].1),
+            ("half-a-minute", IdleAction::Stop)
+        );
     }
 
     #[test]

@@ -184,3 +184,28 @@ impl Store {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, UNIX_EPOCH};
+
+    use super::super::instance::tests::info;
+    use super::*;
+
+    #[test]
+    fn a_passed_probe_changes_no_generation_but_a_new_run_does() {
+        let store = Store::default();
+        let mut running = info(&[], &[9000], false);
+        running.state = RunState::Running;
+        running.started_at = Some(UNIX_EPOCH + Duration::from_secs(100));
+        store.upsert(running.clone());
+        let before = store.generation();
+        // Traefik's configuration is rebuilt on a new generation: a probe changes no route.
+        store.mark_probed("minion-1", running.started_at);
+        assert_eq!(store.generation(), before);
+        assert!(store.get("minion-1").unwrap().is_ready());
+        running.started_at = Some(UNIX_EPOCH + Duration::from_secs(200));
+        store.upsert(running);
+        assert_eq!(store.generation(), before + 1);
+    }
+}

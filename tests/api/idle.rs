@@ -8,7 +8,7 @@ use serde_json::json;
 use crate::helpers::*;
 
 /// A spawner that looks for idle instances every 200 ms, with `timeout` as the default.
-async fn idle_app(timeout: &str) -> TestApp {
+pub async fn idle_app(timeout: &str) -> TestApp {
     let timeout = humantime::parse_duration(timeout).unwrap();
     spawn_app_with(|s| {
         s.idle_timeout = (!timeout.is_zero()).then_some(timeout);
@@ -18,7 +18,7 @@ async fn idle_app(timeout: &str) -> TestApp {
 }
 
 /// An app that never stops by itself, so only spawner puts it to sleep.
-fn never_self_stops(extra: serde_json::Value) -> serde_json::Value {
+pub fn never_self_stops(extra: serde_json::Value) -> serde_json::Value {
     let mut body = json!({"port": 9000, "envs": {"IDLE": "0"}});
     body.as_object_mut()
         .unwrap()
@@ -27,7 +27,7 @@ fn never_self_stops(extra: serde_json::Value) -> serde_json::Value {
 }
 
 /// Waits until Docker reports `state` for `name`; returns how long that took.
-async fn until_state(app: &TestApp, name: &str, state: &str, within: Duration) -> Duration {
+pub async fn until_state(app: &TestApp, name: &str, state: &str, within: Duration) -> Duration {
     let started = Instant::now();
     let reached = eventually(within, || async { app.state(name) == state }).await;
     assert!(

@@ -20,6 +20,7 @@ mod isolation;
 mod lifecycle;
 mod limits;
 mod metrics;
+mod paused;
 mod processes;
 mod pull;
 mod registry;

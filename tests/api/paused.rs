@@ -1,0 +1,77 @@
+//! What happens to an instance after it was paused: it is stopped once its pause timeout has
+//! passed too (its memory freed), and an operator's start (`PUT /deploy/{name}`) counts as
+//! activity, so the culler does not pause it again at once.
+
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+
+use crate::helpers::*;
+use crate::idle::{never_self_stops, until_state};
+
+/// Idle after `idle`, then paused; stopped `pause` later (`None`: stays paused).
+async fn pausing_app(idle: Duration, pause: Option<Duration>) -> TestApp {
+    spawn_app_with(|s| {
+        s.idle_timeout = Some(idle);
+        s.idle_action = spawner::domain::IdleAction::Pause;
+        s.pause_timeout = pause;
+        s.idle_check_interval = Duration::from_millis(200);
+    })
+    .await
+}
+
+#[tokio::test]
+async fn a_paused_instance_is_stopped_once_its_pause_timeout_has_passed_and_wakes_again() {
+    let app = pausing_app(Duration::from_secs(1), Some(Duration::from_secs(1))).await;
+    let name = app.name("paused-then-stopped");
+    app.deploy(&name, IMAGE_NO_HEALTHCHECK, never_self_stops(json!({})))
+        .await;
+    assert_eq!(app.auth_for(&name).await.status(), 200);
+    until_state(&app, &name, "paused", Duration::from_secs(5)).await;
+    until_state(&app, &name, "exited", Duration::from_secs(5)).await;
+    assert!(app.api_shows(&name, "exited", Duration::from_secs(3)).await);
+    // Stopped, not removed: the next request wakes it.
+    assert_eq!(app.auth_for(&name).await.status(), 200);
+    assert_eq!(app.state(&name), "running");
+}
+
+#[tokio::test]
+async fn without_a_pause_timeout_a_paused_instance_stays_paused() {
+    let app = pausing_app(Duration::from_secs(1), None).await;
+    let name = app.name("stays-paused");
+    app.deploy(&name, IMAGE_NO_HEALTHCHECK, never_self_stops(json!({})))
+        .await;
+    assert_eq!(app.auth_for(&name).await.status(), 200);
+    until_state(&app, &name, "paused", Duration::from_secs(5)).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(app.state(&name), "paused");
+}
+
+#[tokio::test]
+async fn an_instance_started_through_the_api_is_not_put_back_to_sleep_at_once() {
+    let idle = Duration::from_secs(2);
+    let app = pausing_app(idle, None).await;
+    let name = app.name("api-start");
+    app.deploy(&name, IMAGE_NO_HEALTHCHECK, never_self_stops(json!({})))
+        .await;
+    assert_eq!(app.auth_for(&name).await.status(), 200);
+    until_state(&app, &name, "paused", Duration::from_secs(6)).await;
+
+    let (status, body) = app
+        .api_call(reqwest::Method::PUT, &format!("/deploy/{name}"))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let started = Instant::now();
+    // The culler looks every 200 ms: it would pause it again at its first look if the start
+    // did not count as activity.
+    while started.elapsed() < idle - Duration::from_millis(600) {
+        assert_eq!(
+            app.state(&name),
+            "running",
+            "put back to sleep {:?} after the API started it",
+            started.elapsed()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    until_state(&app, &name, "paused", Duration::from_secs(5)).await;
+}
