@@ -18,9 +18,7 @@ async fn the_fallback_makes_the_instance_ready_then_redirects_to_the_same_uri() 
     )
     .await;
     let response = app
-        .client
-        .get(format!("{}/auth?fallback=true", app.auth))
-        .header("Cookie", app.cookie(&name))
+        .fallback_request(Some(&app.cookie(&name)))
         .header("X-Forwarded-Uri", "/some/page?x=1")
         .send()
         .await
@@ -32,12 +30,7 @@ async fn the_fallback_makes_the_instance_ready_then_redirects_to_the_same_uri() 
     assert_eq!(app.state(&name), "running");
 
     // Without a usable cookie the catch-all sends the client home.
-    let response = app
-        .client
-        .get(format!("{}/auth?fallback=true", app.auth))
-        .send()
-        .await
-        .unwrap();
+    let response = app.fallback_request(None).send().await.unwrap();
     assert_eq!(
         status_and_location(response).await,
         (302, Some("/home".into()))
@@ -60,13 +53,8 @@ async fn the_fallback_stops_the_instance_when_traefik_never_loads_its_route() {
         json!({"port": 9000, "start": false}),
     )
     .await;
-    let response = app
-        .client
-        .get(format!("{}/auth?fallback=true", app.auth))
-        .header("Cookie", app.cookie(&name))
-        .send()
-        .await
-        .unwrap();
+    let cookie = app.cookie(&name);
+    let response = app.fallback_request(Some(&cookie)).send().await.unwrap();
     assert_eq!(response.status(), 503);
     assert_eq!(app.state(&name), "exited");
 }
@@ -82,11 +70,7 @@ async fn the_fallback_stops_nothing_that_a_request_used_while_it_waited_for_the_
     let name = app.name("inuse");
     let body = json!({"port": 9000, "start": false});
     app.deploy(&name, IMAGE_NO_HEALTHCHECK, body).await;
-    let fallback = app
-        .client
-        .get(format!("{}/auth?fallback=true", app.auth))
-        .header("Cookie", app.cookie(&name))
-        .send();
+    let fallback = app.fallback_request(Some(&app.cookie(&name))).send();
     let fallback = tokio::spawn(fallback);
     // Once it runs, a request reaches it on its router (traefik did load the route after all).
     let running = eventually(Duration::from_secs(10), || async {

@@ -236,6 +236,16 @@ impl TestApp {
         request
     }
 
+    /// `/auth` as the catch-all router calls it (`?fallback=true`), with `cookie` if given:
+    /// traefik has no route for the instance (yet).
+    pub fn fallback_request(&self, cookie: Option<&str>) -> reqwest::RequestBuilder {
+        let request = self.client.get(format!("{}/auth?fallback=true", self.auth));
+        match cookie {
+            Some(cookie) => request.header("Cookie", cookie),
+            None => request,
+        }
+    }
+
     /// A valid session cookie for `name`, signed as spawner signs it (an hour from now).
     pub fn cookie(&self, name: &str) -> String {
         let keys = Keys::new(vec![Secret::parse(TEST_SECRET).unwrap()]).unwrap();
