@@ -154,16 +154,19 @@ impl Instances {
 
     /// Starts (or unpauses) without waiting for readiness (`PUT /deploy/{name}`).
     pub async fn start(&self, instance: &Instance) -> Result<InstanceView, OpError> {
-        let _slot = self
-            .capacity
-            .make_room(instance.name(), Reason::Api)
-            .await?;
-        let fresh = self.containers.resume(instance, Reason::Api).await?;
+        let name = instance.name();
+        // A stop or pause under way ends first; then the index says what there is to resume (a
+        // container paused a moment ago is unpaused, not started).
+        self.transitions.stop_ended(name).await;
+        let not_found = || OpError::NotFound(name.to_string());
+        let instance = self.store.get(name).ok_or_else(not_found)?;
+        let _slot = self.capacity.make_room(name, Reason::Api).await?;
+        let fresh = self.containers.resume(&instance, Reason::Api).await?;
         // An operator's start is activity: the culler must not put it back to sleep at once
         // (an unpaused instance keeps its run, and with it an old last activity).
-        self.store.touch(instance.name(), SystemTime::now());
-        log::info!("{}: started through the API", instance.name());
-        Ok(self.view(&fresh.unwrap_or_else(|| instance.clone())))
+        self.store.touch(name, SystemTime::now());
+        log::info!("{name}: started through the API");
+        Ok(self.view(&fresh.unwrap_or(instance)))
     }
 
     /// Stops an instance now (`POST /deploy/{name}/stop`, the home app's "log out"): a start

@@ -62,6 +62,7 @@ const FLAGS: &[&str] = &[
     "--idle-timeout",
     "--idle-check-interval",
     "--idle-action",
+    "--pause-timeout",
     "--max-running",
     "--evict-grace",
     "--pull-policy",
