@@ -1,4 +1,5 @@
-//! Unit tests of the lifecycle's decisions (the gate's answer, wake, the stop claim, capacity)
+//! Unit tests of the lifecycle's decisions (the gate's answer, wake, the stop claim, capacity,
+//! the idle stop)
 //! through the public surface of [`Instances`] and [`Gate`], on the in-memory engine
 //! ([`crate::backend::memory`]): no daemon, no socket, milliseconds each. The same behaviours are
 //! tested end to end on the real daemon under `tests/`.
@@ -7,6 +8,7 @@
 //! [`build_settings`], from the few [`Knobs`] the tests turn.
 
 mod capacity;
+mod culler;
 mod gate;
 mod stop_claim;
 mod wake;
@@ -42,6 +44,9 @@ pub struct Knobs {
     pub max_running: Option<usize>,
     pub evict_grace: Duration,
     pub max_concurrent_starts: usize,
+    /// `None`: nothing idles.
+    pub idle_timeout: Option<Duration>,
+    pub idle_check_interval: Duration,
 }
 
 impl Default for Knobs {
@@ -51,6 +56,8 @@ impl Default for Knobs {
             max_running: None,
             evict_grace: Duration::ZERO,
             max_concurrent_starts: 8,
+            idle_timeout: None,
+            idle_check_interval: Duration::from_millis(5),
         }
     }
 }
@@ -71,12 +78,13 @@ fn build_settings(knobs: &Knobs) -> Built {
     s.cookie_secrets = vec![Secret::parse(&"unit-test-secret-".repeat(3)).expect("long enough")];
     s.redirect_timeout = Duration::ZERO;
     s.traefik_check_enabled = false;
-    s.idle_timeout = None;
     s.ready_timeout = Duration::from_secs(10);
     s.hold_timeout = knobs.hold_timeout;
     s.max_running = knobs.max_running;
     s.evict_grace = knobs.evict_grace;
     s.max_concurrent_starts = knobs.max_concurrent_starts;
+    s.idle_timeout = knobs.idle_timeout;
+    s.idle_check_interval = knobs.idle_check_interval;
     Built {
         network: s.network.clone(),
         subnet: s.network_subnet,
