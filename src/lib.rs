@@ -33,4 +33,6 @@ pub mod routes;
 pub mod sessions;
 pub mod startup;
 pub mod tasks;
+#[cfg(test)]
+mod tests;
 pub mod traefik;

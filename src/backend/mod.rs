@@ -2,14 +2,16 @@
 //! types, with one error type and one event type.
 //!
 //! [`Backend`] holds an [`Engine`], an enum with a variant per engine (Docker today; Docker Swarm
-//! is planned), each in a module of its own; only those modules import the engine's client
-//! library. The rest of the crate sees [`ContainerInfo`], [`Event`] and [`BackendError`], whose
-//! variants say what kind of failure it was (so callers can answer 404, 409 or 503) and keep the
-//! engine's own error as their `source` for the log. Every call is counted (by operation, and its
+//! is planned; in unit tests, one in memory: `memory`), each in a module of its own; only those
+//! modules import the engine's client library. The rest of the crate sees [`ContainerInfo`],
+//! [`Event`] and [`BackendError`], whose variants say what kind of failure it was (so callers can
+//! answer 404, 409 or 503) and keep the engine's own error as their `source` for the log. Every call is counted (by operation, and its
 //! failures by kind) in the metrics.
 
 pub mod docker;
 mod error;
+#[cfg(test)]
+pub mod memory;
 mod types;
 
 use std::collections::BTreeMap;
@@ -29,6 +31,9 @@ use crate::metrics::Metrics;
 #[derive(Clone)]
 pub enum Engine {
     Docker(docker::DockerBackend),
+    /// Containers in memory, for the unit tests of the decisions.
+    #[cfg(test)]
+    Memory(memory::MemoryEngine),
 }
 
 /// The container engine, its calls counted.
@@ -43,6 +48,8 @@ macro_rules! call {
     ($self:ident, $op:expr, $e:ident => $call:expr) => {{
         let result = match &$self.engine {
             Engine::Docker($e) => $call.await,
+            #[cfg(test)]
+            Engine::Memory($e) => $call.await,
         };
         $self.count($op, &result);
         result
@@ -54,6 +61,17 @@ impl Backend {
     pub async fn docker(host: &str, metrics: Arc<Metrics>) -> Result<Self, BackendError> {
         let engine = Engine::Docker(docker::DockerBackend::connect(host).await?);
         Ok(Self { engine, metrics })
+    }
+
+    /// An engine in memory, and a handle on it (a clone) for the test to control it with.
+    #[cfg(test)]
+    pub fn in_memory(metrics: Arc<Metrics>) -> (Self, memory::MemoryEngine) {
+        let engine = memory::MemoryEngine::new();
+        let backend = Self {
+            engine: Engine::Memory(engine.clone()),
+            metrics,
+        };
+        (backend, engine)
     }
 
     fn count<T>(&self, op: Op, result: &Result<T, BackendError>) {
@@ -131,6 +149,8 @@ impl Backend {
         self.metrics.docker_call(Op::Events.label(), None);
         match &self.engine {
             Engine::Docker(d) => d.events(since),
+            #[cfg(test)]
+            Engine::Memory(m) => m.events(since),
         }
     }
 
