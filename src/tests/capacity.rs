@@ -13,7 +13,7 @@ use crate::backend::Op;
 use crate::domain::limits::Limits;
 use crate::domain::{DeploySpec, InstanceName, RunState};
 use crate::gate::Outcome;
-use crate::instances::{OpError, StartError};
+use crate::instances::{Lookup, OpError, StartError};
 
 fn capped(max: usize, evict_grace: Duration) -> Knobs {
     Knobs {
@@ -85,7 +85,10 @@ async fn a_wake_at_the_cap_evicts_the_least_recently_active_instance() {
     h.ready(&["ma", "mb", "mc"]).await;
     for name in ["mb", "mc", "ma"] {
         settle().await;
-        h.instances.touch(name, SystemTime::now());
+        assert_eq!(
+            h.instances.snapshot().lookup(name, SystemTime::now()),
+            Lookup::Ready
+        );
     }
     settle().await;
     h.stopped(&["md"]).await;

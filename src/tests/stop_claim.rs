@@ -10,6 +10,7 @@ use super::{settle, Harness, Knobs};
 use crate::backend::Op;
 use crate::domain::RunState;
 use crate::gate::Outcome;
+use crate::instances::Lookup;
 
 /// Where the first call of `op` on `target` stands in the engine's log.
 fn position(h: &Harness, op: Op, target: &str) -> usize {
@@ -84,7 +85,11 @@ async fn stop_unrouted_refuses_when_a_request_came_since_the_reading() {
     let h = Harness::synced(Knobs::default()).await;
     h.ready(&["ma"]).await;
     let seen = h.instances.activity_seen("ma").unwrap();
-    h.instances.touch("ma", SystemTime::now());
+    // A request on its router, as the hot path counts it.
+    assert_eq!(
+        h.instances.snapshot().lookup("ma", SystemTime::now()),
+        Lookup::Ready
+    );
     assert!(!h.instances.stop_unrouted("ma", seen).await);
     assert_eq!(h.engine.calls(Op::Stop), 0);
     assert_eq!(h.engine.state_of("ma"), Some(RunState::Running));
