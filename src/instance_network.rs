@@ -3,11 +3,9 @@
 //! address (`network_subnet`). An existing one is used as it is, with a warning when its
 //! containers can reach each other or when it gives no fixed addresses. README: "Security model".
 
-use std::collections::BTreeMap;
-
 use crate::backend::{Backend, BackendError};
 use crate::configuration::Settings;
-use crate::domain::{labels, ICC_OPTION};
+use crate::domain::{instance_labels, ICC_OPTION};
 use crate::error::chain;
 
 #[derive(Debug, thiserror::Error)]
@@ -34,10 +32,10 @@ pub async fn ensure(backend: &Backend, settings: &Settings) -> Result<(), Networ
              model)"
         ),
         Ok(Some(network)) if network.fixed_subnet().is_none() => log::warn!(
-            "network {name:?} has no label {}=true (set it on a network created with --subnet): \
+            "network {name:?} has no label {} (set it on a network created with --subnet): \
              instances get no fixed address, so traefik reaches them by name and must share \
              that network",
-            labels::FIXED_ADDRESSES
+            instance_labels::fixed_addresses_label()
         ),
         Ok(Some(_)) => {}
         Ok(None) => return create(backend, settings).await,
@@ -48,11 +46,7 @@ pub async fn ensure(backend: &Backend, settings: &Settings) -> Result<(), Networ
 
 async fn create(backend: &Backend, settings: &Settings) -> Result<(), NetworkError> {
     let (name, subnet) = (&settings.network, settings.network_subnet);
-    let network_labels = BTreeMap::from([
-        (labels::ORIGIN.to_string(), labels::ORIGIN_VALUE.to_string()),
-        (labels::SCOPE.to_string(), settings.scope.clone()),
-        (labels::FIXED_ADDRESSES.to_string(), "true".to_string()),
-    ]);
+    let network_labels = instance_labels::network_labels(&settings.scope);
     match backend
         .create_isolated_network(name, subnet, network_labels)
         .await

@@ -14,7 +14,8 @@
 //! - [`backend`]: the seam in front of the container engine; [`backend::docker`] is the only
 //!   module that imports bollard. A Docker Swarm backend will stand beside it.
 //! - [`traefik`]: the dynamic configuration spawner serves, and traefik's API.
-//! - [`domain`]: parsed input types, container facts and label names, shared by all of the above.
+//! - [`domain`]: parsed input types, container facts and the labels spawner writes and reads
+//!   ([`domain::InstanceLabels`]), shared by all of the above.
 //! - [`sessions`]: issuing and verifying the instance cookie.
 //! - [`metrics`]: the Prometheus metrics (`GET /metrics`).
 //! - [`tasks`]: owned background tasks and the shutdown signal; [`backoff`]: the one retry rule;

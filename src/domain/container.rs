@@ -58,6 +58,7 @@ pub struct ContainerInfo {
     pub id: String,
     pub name: String,
     pub image: String,
+    /// Read through [`InstanceLabels`](super::InstanceLabels).
     pub labels: BTreeMap<String, String>,
     pub state: RunState,
     pub health: Health,
@@ -87,9 +88,5 @@ impl ContainerInfo {
     /// earlier one, so it orders two views of the same container.
     pub fn last_transition(&self) -> Option<SystemTime> {
         self.started_at.max(self.finished_at)
-    }
-
-    pub fn label(&self, key: &str) -> Option<&str> {
-        self.labels.get(key).map(String::as_str)
     }
 }

@@ -5,10 +5,11 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
-use super::idle::{self, IdleAction};
+use super::idle::{IdleAction, IdleTimeout};
+use super::instance_labels;
 use super::limits::{LimitRules, Limits, MemoryField};
 use super::volumes::{self, Volume};
-use super::{image_reference, labels, InstanceName, PullPolicy};
+use super::{image_reference, InstanceName, PullPolicy};
 
 /// The body of `POST /deploy`, as the old spawner's clients send it. Unknown fields are refused:
 /// the body grants nothing beyond these (no binds, no privileges, no host network).
@@ -58,12 +59,19 @@ pub struct DeploySpec {
     pub name: InstanceName,
     pub image: String,
     pub network: String,
+    /// The client's own labels; spawner adds its own at creation
+    /// ([`InstanceLabels::for_deploy`](super::InstanceLabels::for_deploy)).
     pub labels: BTreeMap<String, String>,
     pub envs: BTreeMap<String, String>,
     pub port: Option<u16>,
     pub start: bool,
     pub limits: Limits,
+    /// `None`: the setting's.
+    pub idle_timeout: Option<IdleTimeout>,
+    pub idle_action: Option<IdleAction>,
     pub volumes: Vec<Volume>,
+    /// It may register a service worker on a shared origin.
+    pub service_worker: bool,
     /// `None`: the setting's.
     pub pull_policy: Option<PullPolicy>,
 }
@@ -102,32 +110,29 @@ impl DeploySpec {
                 allowed_networks.join(", ")
             ));
         }
-        let mut labels = raw.labels.unwrap_or_default();
+        let labels = raw.labels.unwrap_or_default();
         check_labels(&labels)?;
         let envs = raw.envs.unwrap_or_default();
         check_envs(&envs)?;
-        labels.insert(labels::ENVS.into(), env_names(&envs));
         if raw.port == Some(0) {
             return Err("`port` must be between 1 and 65535".into());
         }
         let limits = limits.resolve(raw.memory.as_ref(), raw.cpus, raw.pids_limit)?;
-        if let Some(raw) = &raw.idle_timeout {
-            idle::parse_timeout(raw).map_err(|e| format!("invalid `idle_timeout` {raw:?}: {e}"))?;
-            labels.insert(labels::IDLE_TIMEOUT.into(), raw.trim().to_string());
-        }
-        if let Some(raw) = &raw.idle_action {
-            let action = IdleAction::parse(raw)
-                .map_err(|e| format!("invalid `idle_action` {raw:?}: {e}"))?;
-            labels.insert(labels::IDLE_ACTION.into(), action.as_str().into());
-        }
+        let idle_timeout = raw
+            .idle_timeout
+            .as_deref()
+            .map(|raw| {
+                IdleTimeout::parse(raw).map_err(|e| format!("invalid `idle_timeout` {raw:?}: {e}"))
+            })
+            .transpose()?;
+        let idle_action = raw
+            .idle_action
+            .as_deref()
+            .map(|raw| {
+                IdleAction::parse(raw).map_err(|e| format!("invalid `idle_action` {raw:?}: {e}"))
+            })
+            .transpose()?;
         let volumes = volumes::parse(&raw.volumes.unwrap_or_default())?;
-        if !volumes.is_empty() {
-            let json = serde_json::to_string(&volumes).expect("plain data serializes");
-            labels.insert(labels::VOLUMES.into(), json);
-        }
-        if raw.service_worker == Some(true) {
-            labels.insert(labels::SERVICE_WORKER.into(), "allow".into());
-        }
         let pull_policy = PullPolicy::parse_field(raw.pull_policy)?;
         Ok(Self {
             name,
@@ -138,7 +143,10 @@ impl DeploySpec {
             port: raw.port,
             start: raw.start.unwrap_or(true),
             limits,
+            idle_timeout,
+            idle_action,
             volumes,
+            service_worker: raw.service_worker == Some(true),
             pull_policy,
         })
     }
@@ -170,7 +178,7 @@ fn check_labels(labels: &BTreeMap<String, String>) -> Result<(), String> {
                 key.escape_debug()
             ));
         }
-        if labels::is_reserved(key) {
+        if instance_labels::is_reserved(key) {
             return Err(format!(
                 "`labels.{key}` is set by spawner itself; remove it from the request"
             ));
@@ -195,16 +203,13 @@ pub fn check_envs(envs: &BTreeMap<String, String>) -> Result<(), String> {
     Ok(())
 }
 
-/// The `spawner.envs` label: which variables the deploy body set.
-pub fn env_names(envs: &BTreeMap<String, String>) -> String {
-    serde_json::to_string(&envs.keys().collect::<Vec<_>>()).expect("strings serialize")
-}
-
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
 
-    fn parse(body: &str) -> Result<DeploySpec, String> {
+    /// A body parsed with networks `net` (the default) and `other`, and limits of 512 MiB, one
+    /// CPU and 256 processes.
+    pub fn parse(body: &str) -> Result<DeploySpec, String> {
         let default = Limits {
             memory_bytes: 512 << 20,
             cpus: 1.0,
@@ -240,23 +245,21 @@ mod tests {
         let spec = parse(r#"{"name":"mm","image":"i","start":false}"#).unwrap();
         assert_eq!(spec.network, "net");
         assert!(spec.envs.is_empty());
-        // Only the (empty) list of variables it set, which a recreate keeps.
-        assert_eq!(spec.labels.keys().collect::<Vec<_>>(), [labels::ENVS]);
-        assert_eq!(spec.labels[labels::ENVS], "[]");
+        assert!(spec.labels.is_empty());
         assert!(!spec.start);
     }
 
     #[test]
-    fn idle_fields_become_labels() {
+    fn idle_fields_and_the_service_worker_are_read_but_default_to_the_settings() {
         let spec =
             parse(r#"{"name":"mm","image":"i","idle_timeout":"0","idle_action":"PAUSE"}"#).unwrap();
-        assert_eq!(spec.labels[labels::IDLE_TIMEOUT], "0");
-        assert_eq!(spec.labels[labels::IDLE_ACTION], "pause");
+        assert_eq!(spec.idle_timeout.unwrap().as_str(), "0");
+        assert_eq!(spec.idle_action, Some(IdleAction::Pause));
         let plain = parse(r#"{"name":"mm","image":"i"}"#).unwrap();
-        assert!(!plain.labels.contains_key(labels::IDLE_TIMEOUT));
-        assert!(!plain.labels.contains_key(labels::SERVICE_WORKER));
+        assert_eq!((plain.idle_timeout, plain.idle_action), (None, None));
+        assert!(!plain.service_worker);
         let worker = parse(r#"{"name":"mm","image":"i","service_worker":true}"#).unwrap();
-        assert_eq!(worker.labels[labels::SERVICE_WORKER], "allow");
+        assert!(worker.service_worker);
     }
 
     #[test]

@@ -47,6 +47,22 @@ pub fn parse_timeout(raw: &str) -> Result<Option<Duration>, String> {
     Ok((!d.is_zero()).then_some(d))
 }
 
+/// An idle timeout from a deploy body: checked by [`parse_timeout`], and kept as it was written
+/// (trimmed), which is how its label shows it (`"30m"` stays `"30m"`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdleTimeout(String);
+
+impl IdleTimeout {
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        parse_timeout(raw)?;
+        Ok(Self(raw.trim().to_string()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -61,6 +77,8 @@ mod tests {
         for too_long in ["365d 1s", "99999999999h", "999999999999999999999s"] {
             assert!(parse_timeout(too_long).is_err(), "{too_long}");
         }
+        assert_eq!(IdleTimeout::parse(" 1h30m ").unwrap().as_str(), "1h30m");
+        assert!(IdleTimeout::parse("365d 1s").is_err());
         assert_eq!(IdleAction::parse("Pause"), Ok(IdleAction::Pause));
         assert!(IdleAction::parse("sleep")
             .unwrap_err()

@@ -1,7 +1,7 @@
 //! The types the rest of the crate speaks. Input types cannot hold an invalid value: every string
 //! from a user (an instance name, a cookie, a deploy body) is parsed here once, with an error that
 //! names the field and says what to do. Container facts ([`ContainerInfo`]) are what any backend
-//! reports, and the labels spawner uses are named once ([`labels`]).
+//! reports; the labels spawner writes and reads back are owned by [`InstanceLabels`].
 
 mod api_token;
 mod container;
@@ -9,8 +9,8 @@ pub mod deploy_request;
 pub mod flag;
 pub mod idle;
 pub mod image_reference;
+pub mod instance_labels;
 mod instance_name;
-pub mod labels;
 pub mod limits;
 mod network;
 mod pull_policy;
@@ -24,6 +24,7 @@ pub use api_token::ApiToken;
 pub use container::{ContainerInfo, Health, RunState};
 pub use deploy_request::{DeployRequest, DeploySpec};
 pub use idle::IdleAction;
+pub use instance_labels::InstanceLabels;
 pub use instance_name::InstanceName;
 pub use network::{NetworkInfo, ICC_OPTION};
 pub use pull_policy::PullPolicy;

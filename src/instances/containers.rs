@@ -9,7 +9,7 @@ use super::store::Store;
 use super::transitions::{StopClaim, STOP_GRACE};
 use super::Instance;
 use crate::backend::{gone_is_done, Backend, BackendError};
-use crate::domain::{labels, ContainerInfo, IdleAction, RunState};
+use crate::domain::{ContainerInfo, IdleAction, InstanceLabels, RunState};
 use crate::error::chain;
 use crate::metrics::{Metrics, Reason};
 
@@ -42,10 +42,11 @@ impl Containers {
     /// Whether a managed container is this spawner's: it carries this scope, or (made before
     /// scopes existed, or by the old spawner) no scope and this spawner's network.
     fn in_scope(&self, info: &ContainerInfo) -> bool {
-        match info.label(labels::SCOPE) {
+        let labels = InstanceLabels::of(info);
+        match labels.scope() {
             Some(scope) => scope == self.scope,
             None => {
-                info.label(labels::NETWORK) == Some(self.network.as_str())
+                labels.network() == Some(self.network.as_str())
                     || info.networks.contains(&self.network)
             }
         }

@@ -9,8 +9,8 @@ use serde::Serialize;
 
 use super::activity::{Activity, Seen};
 use super::policy::{self, Facts, IdleRules};
-use super::readiness::{health_check_uri, Readiness};
-use crate::domain::{idle, labels, ContainerInfo, Health, IdleAction, RunState};
+use super::readiness::Readiness;
+use crate::domain::{ContainerInfo, Health, IdleAction, InstanceLabels, RunState};
 
 #[derive(Debug, Clone)]
 pub struct Instance {
@@ -38,9 +38,9 @@ impl Instance {
     pub fn new(info: ContainerInfo) -> Self {
         let (port, port_known) = service_port(&info);
         let readiness = Readiness::of(&info, port, port_known);
-        let idle_timeout = parsed_label(&info, labels::IDLE_TIMEOUT, idle::parse_timeout);
-        let idle_action = parsed_label(&info, labels::IDLE_ACTION, IdleAction::parse);
-        let pause_timeout = parsed_label(&info, labels::PAUSE_TIMEOUT, idle::parse_timeout);
+        let labels = InstanceLabels::of(&info);
+        let (idle_timeout, idle_action) = (labels.idle_timeout(), labels.idle_action());
+        let pause_timeout = labels.pause_timeout();
         Self {
             info,
             port,
@@ -61,12 +61,12 @@ impl Instance {
 
     /// What its sessions are signed with (empty for an instance from before epochs).
     pub fn session_epoch(&self) -> &str {
-        self.info.label(labels::SESSION_EPOCH).unwrap_or_default()
+        InstanceLabels::of(&self.info).session_epoch()
     }
 
     /// Whether its deploy opted in to service workers on a shared origin.
     pub fn allows_service_worker(&self) -> bool {
-        self.info.label(labels::SERVICE_WORKER) == Some("allow")
+        InstanceLabels::of(&self.info).allows_service_worker()
     }
 
     pub fn is_ready(&self) -> bool {
@@ -87,8 +87,8 @@ impl Instance {
     /// The container's address on the network it was created on (or its only one).
     pub fn ip(&self) -> Option<IpAddr> {
         let ips = &self.info.ips;
-        self.info
-            .label(labels::NETWORK)
+        InstanceLabels::of(&self.info)
+            .network()
             .and_then(|net| ips.get(net))
             .or_else(|| ips.values().next())
             .copied()
@@ -98,8 +98,8 @@ impl Instance {
     /// restarts), or else its name, which traefik resolves when it shares the instance's network.
     pub fn route_host(&self) -> String {
         let fixed = &self.info.fixed_ips;
-        self.info
-            .label(labels::NETWORK)
+        InstanceLabels::of(&self.info)
+            .network()
             .and_then(|net| fixed.get(net))
             .or_else(|| fixed.values().next())
             .map_or_else(|| self.info.name.clone(), IpAddr::to_string)
@@ -181,27 +181,12 @@ pub struct InstanceView {
 /// The service port: `port` (kept as a label), the traefik port label, the health-check URL's
 /// port, the image's single exposed port, else 80. The flag says whether it was known at all.
 fn service_port(info: &ContainerInfo) -> (u16, bool) {
-    let from_label = |key: &str| info.label(key).and_then(|p| p.trim().parse().ok());
-    let port = from_label(labels::PORT)
-        .or_else(|| from_label(&labels::traefik_port(&info.name)))
-        .or_else(|| health_check_uri(info).and_then(|u| u.port_u16()))
-        .or(match info.exposed_tcp_ports.as_slice() {
-            [only] => Some(*only),
-            _ => None,
-        });
+    let exposed = match info.exposed_tcp_ports.as_slice() {
+        [only] => Some(*only),
+        _ => None,
+    };
+    let port = InstanceLabels::of(info).service_port().or(exposed);
     (port.unwrap_or(80), port.is_some())
-}
-
-/// A label spawner set itself, parsed; one that does not parse (edited by hand) is ignored.
-fn parsed_label<T>(
-    info: &ContainerInfo,
-    key: &str,
-    parse: impl Fn(&str) -> Result<T, String>,
-) -> Option<T> {
-    let raw = info.label(key)?;
-    parse(raw)
-        .map_err(|e| log::warn!("{}: label {key}: {e}; ignoring it", info.name))
-        .ok()
 }
 
 #[cfg(test)]
@@ -237,7 +222,7 @@ pub(super) mod tests {
         let hc = "http://minion-1:9100/status";
         type Case<'a> = (&'a [(&'a str, &'a str)], &'a [u16], u16);
         let cases: [Case; 5] = [
-            (&[(labels::PORT, "7000"), (traefik, "9000")], &[], 7000),
+            (&[("spawner.port", "7000"), (traefik, "9000")], &[], 7000),
             (&[(traefik, "9000"), ("health-check", hc)], &[], 9000),
             (&[("healthcheck", hc)], &[1, 2], 9100),
             (&[], &[8888], 8888),
@@ -274,9 +259,9 @@ pub(super) mod tests {
 
     #[test]
     fn an_idle_timeout_label_beyond_the_maximum_falls_back_to_the_setting() {
-        let huge = [(labels::IDLE_TIMEOUT, "99999999999h")];
+        let huge = [("spawner.idle-timeout", "99999999999h")];
         assert_eq!(Instance::new(info(&huge, &[], false)).idle_timeout, None);
-        let day = [(labels::IDLE_TIMEOUT, "1d")];
+        let day = [("spawner.idle-timeout", "1d")];
         assert_eq!(
             Instance::new(info(&day, &[], false)).idle_timeout,
             Some(Some(Duration::from_secs(86400)))

@@ -10,8 +10,7 @@ use super::capacity::occupies;
 use super::transitions::Slot;
 use super::{Instance, InstanceView, Instances, OpError};
 use crate::backend::{BackendError, CreateSpec};
-use crate::domain::deploy_request::env_names;
-use crate::domain::{labels, session, DeploySpec, IdleAction, InstanceName, RecreateSpec};
+use crate::domain::{session, DeploySpec, IdleAction, InstanceLabels, InstanceName, RecreateSpec};
 use crate::error::chain;
 use crate::metrics::Reason;
 
@@ -36,12 +35,7 @@ impl Instances {
             }
             None => None,
         };
-        let mut labels = spec.labels.clone();
-        labels.insert(labels::SCOPE.into(), self.scope.clone());
-        labels.insert(labels::SESSION_EPOCH.into(), session::new_epoch());
-        if let Some(port) = spec.port {
-            labels.insert(labels::PORT.into(), port.to_string());
-        }
+        let labels = InstanceLabels::for_deploy(spec, &self.scope, &session::new_epoch());
         let (volumes, made) = self
             .volumes
             .ensure(spec.name.as_str(), &spec.volumes)
@@ -249,7 +243,7 @@ impl Instances {
         }
         if let Some(envs) = &change.envs {
             new.envs = envs.clone();
-            new.labels.insert(labels::ENVS.into(), env_names(envs));
+            InstanceLabels::set_envs(&mut new.labels, envs);
         }
         let policy = change.pull_policy.unwrap_or(self.pull_policy);
         self.images.ensure(&new.image, policy).await?;

@@ -2,9 +2,7 @@
 //! DESIGN.md: the image's Docker `HEALTHCHECK`, the `health-check` label, a TCP connect on a
 //! known service port, else a fixed delay. Pure: the waits themselves are the [`super::prober`]'s.
 
-use actix_web::http::Uri;
-
-use crate::domain::{labels, ContainerInfo};
+use crate::domain::{ContainerInfo, InstanceLabels};
 
 /// How a container tells it is ready to serve.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,14 +25,10 @@ impl Readiness {
         if info.has_healthcheck() {
             return Readiness::DockerHealth;
         }
-        if let Some(uri) = health_check_uri(info) {
-            let path = uri
-                .path_and_query()
-                .map(|p| p.as_str().to_string())
-                .unwrap_or_else(|| "/".into());
+        if let Some(check) = InstanceLabels::of(info).health_check() {
             return Readiness::Http {
-                port: uri.port_u16().unwrap_or(80),
-                path,
+                port: check.port.unwrap_or(80),
+                path: check.path,
             };
         }
         if port_known {
@@ -61,24 +55,6 @@ impl Readiness {
             Readiness::Http { .. } => "running; waiting for its health-check URL to answer",
             Readiness::Tcp { .. } => "running; waiting for it to accept connections",
             Readiness::Delay => "running; giving it a moment to start",
-        }
-    }
-}
-
-/// The `health-check` label (or the older `healthcheck`) as an `http://` URL; one that is not
-/// is ignored, with a warning.
-pub(super) fn health_check_uri(info: &ContainerInfo) -> Option<Uri> {
-    let raw = labels::HEALTH_CHECK
-        .iter()
-        .find_map(|key| info.label(key))?;
-    match raw.trim().parse::<Uri>() {
-        Ok(uri) if uri.scheme_str() == Some("http") && uri.host().is_some() => Some(uri),
-        _ => {
-            log::warn!(
-                "{}: health-check label {raw:?} is not an http:// URL; ignoring it",
-                info.name
-            );
-            None
         }
     }
 }

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use super::OpError;
 use crate::backend::{Backend, VolumeMount};
-use crate::domain::labels;
+use crate::domain::instance_labels::{volume_labels, volume_owner};
 use crate::domain::volumes::{engine_name, Volume};
 use crate::error::chain;
 
@@ -22,11 +22,7 @@ impl Volumes {
 
     /// The labels that make a volume `instance`'s, in this scope.
     fn volume_owner(&self, instance: &str) -> BTreeMap<String, String> {
-        BTreeMap::from([
-            (labels::ORIGIN.to_string(), labels::ORIGIN_VALUE.to_string()),
-            (labels::SCOPE.to_string(), self.scope.clone()),
-            (labels::VOLUME_OF.to_string(), instance.to_string()),
-        ])
+        volume_owner(&self.scope, instance)
     }
 
     /// Makes the volumes of `instance` that do not exist yet and returns how to mount them, and
@@ -72,9 +68,8 @@ impl Volumes {
             Some(labels) if owner.iter().all(|(k, v)| labels.get(k) == Some(v)) => Ok(false),
             Some(_) => Err(OpError::VolumeTaken(engine.to_string())),
             None => {
-                let mut volume_labels = owner.clone();
-                volume_labels.insert(labels::VOLUME_NAME.into(), name.to_string());
-                self.backend.create_volume(engine, volume_labels).await?;
+                let labels = volume_labels(&self.scope, instance, name);
+                self.backend.create_volume(engine, labels).await?;
                 log::info!("{instance}: volume {engine} created");
                 Ok(true)
             }

@@ -8,7 +8,7 @@ use actix_web::{web, HttpResponse, ResponseError};
 use std::time::SystemTime;
 
 use crate::configuration::Settings;
-use crate::domain::{flag, labels, DeploySpec, InstanceName, RecreateSpec};
+use crate::domain::{flag, DeploySpec, InstanceLabels, InstanceName, RecreateSpec};
 use crate::error::chain;
 use crate::instances::{CapacityFull, Instance, Instances, OpError, PullError};
 use crate::sessions::Sessions;
@@ -87,8 +87,8 @@ pub async fn create(
         .check_name(spec.name.as_str())
         .map_err(DeployError::BadRequest)?;
     let view = instances.create(&spec).await?;
-    let epoch = view.labels.get(labels::SESSION_EPOCH).cloned();
-    let session = sessions.issue(&spec.name, &epoch.unwrap_or_default(), SystemTime::now());
+    let epoch = InstanceLabels::new(&view.name, &view.labels).session_epoch();
+    let session = sessions.issue(&spec.name, epoch, SystemTime::now());
     let mut body = serde_json::to_value(view).expect("plain data serializes");
     body["session"] = serde_json::to_value(session).expect("plain data serializes");
     Ok(HttpResponse::Created().json(body))

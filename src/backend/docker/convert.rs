@@ -9,7 +9,8 @@ use bollard::models::{
 };
 
 use crate::backend::{BackendError, Event, EventKind, Op, Stats};
-use crate::domain::{labels, ContainerInfo, Health, NetworkInfo, RunState, ICC_OPTION};
+use crate::domain::instance_labels::{has_fixed_addresses, Labels};
+use crate::domain::{ContainerInfo, Health, NetworkInfo, RunState, ICC_OPTION};
 
 /// Maps a bollard error by the daemon's status: 404, 409, 400 become their kinds; a daemon that
 /// does not answer at all is `Unavailable`.
@@ -221,7 +222,7 @@ pub fn to_network_info(network: NetworkInspect) -> NetworkInfo {
         .find(|c| c.subnet.as_deref().is_some_and(|s| s.contains('.')))
         .unwrap_or_default();
     let options = network.options.unwrap_or_default();
-    let network_labels = network.labels.unwrap_or_default();
+    let network_labels: Labels = network.labels.unwrap_or_default().into_iter().collect();
     NetworkInfo {
         name: network.name.unwrap_or_default(),
         subnet: v4.subnet.and_then(|s| s.parse().ok()),
@@ -229,10 +230,7 @@ pub fn to_network_info(network: NetworkInspect) -> NetworkInfo {
         gateway: v4.gateway.and_then(|s| s.parse().ok()),
         icc: options.get(ICC_OPTION).map(String::as_str) != Some("false"),
         internal: network.internal.unwrap_or(false),
-        fixed_addresses: network_labels
-            .get(labels::FIXED_ADDRESSES)
-            .map(String::as_str)
-            == Some("true"),
+        fixed_addresses: has_fixed_addresses(&network_labels),
         in_use: network
             .containers
             .unwrap_or_default()

@@ -24,7 +24,7 @@ use futures_util::stream::BoxStream;
 use futures_util::{StreamExt, TryStreamExt};
 
 use super::{BackendError, CappedOutput, CreateSpec, Event, ExecOutput, Op, Stats};
-use crate::domain::{labels, ContainerInfo, NetworkInfo, ICC_OPTION};
+use crate::domain::{instance_labels, ContainerInfo, InstanceLabels, NetworkInfo, ICC_OPTION};
 use convert::{already_done_is_done, error, found, not_managed};
 use ipnet::Ipv4Net;
 
@@ -37,10 +37,7 @@ pub struct DockerBackend {
 }
 
 fn managed_filter() -> HashMap<String, Vec<String>> {
-    HashMap::from([(
-        "label".to_string(),
-        vec![format!("{}={}", labels::ORIGIN, labels::ORIGIN_VALUE)],
-    )])
+    HashMap::from([("label".to_string(), vec![instance_labels::managed_filter()])])
 }
 
 impl DockerBackend {
@@ -100,7 +97,7 @@ impl DockerBackend {
             .await
             .map_err(error(Op::Inspect, name_or_id))?;
         match convert::to_info(response) {
-            Some(info) if info.label(labels::ORIGIN) == Some(labels::ORIGIN_VALUE) => Ok(info),
+            Some(info) if InstanceLabels::of(&info).is_managed() => Ok(info),
             _ => Err(not_managed(name_or_id)),
         }
     }
@@ -141,14 +138,12 @@ impl DockerBackend {
         created.map(drop).map_err(error(Op::CreateNetwork, name))
     }
 
-    /// The caller's labels are kept and `origin=spawner` is always set; nothing else of the host
-    /// is granted (no binds, no privileges; named volumes only), the limits hold (memory without
-    /// swap, CPUs, processes), the dropped capabilities stay dropped and no process gains
-    /// privileges.
+    /// The labels are the caller's ([`InstanceLabels::for_deploy`], or a predecessor's, which
+    /// carry `origin=spawner`); nothing of the host is granted (no binds, no privileges; named
+    /// volumes only), the limits hold (memory without swap, CPUs, processes), the dropped
+    /// capabilities stay dropped and no process gains privileges.
     pub async fn create(&self, spec: &CreateSpec) -> Result<String, BackendError> {
-        let mut labels: HashMap<String, String> = spec.labels.clone().into_iter().collect();
-        labels.insert(labels::ORIGIN.into(), labels::ORIGIN_VALUE.into());
-        labels.insert(labels::NETWORK.into(), spec.network.clone());
+        let labels: HashMap<String, String> = spec.labels.clone().into_iter().collect();
         let body = ContainerCreateBody {
             image: Some(spec.image.clone()),
             hostname: Some(spec.name.clone()),

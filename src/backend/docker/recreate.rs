@@ -6,7 +6,7 @@ use bollard::models::{ContainerInspectResponse, MountType};
 use super::convert::error;
 use super::DockerBackend;
 use crate::backend::{BackendError, CreateSpec, Op, VolumeMount};
-use crate::domain::labels;
+use crate::domain::instance_labels::{InstanceLabels, Labels};
 use crate::domain::limits::Limits;
 
 impl DockerBackend {
@@ -23,17 +23,18 @@ impl DockerBackend {
 fn to_spec(response: ContainerInspectResponse) -> CreateSpec {
     let config = response.config.unwrap_or_default();
     let host = response.host_config.unwrap_or_default();
-    let labels: std::collections::BTreeMap<String, String> =
-        config.labels.unwrap_or_default().into_iter().collect();
-    let network = labels
-        .get(labels::NETWORK)
-        .cloned()
+    let name = response.name.unwrap_or_default();
+    let name = name.trim_start_matches('/').to_string();
+    let mut labels: Labels = config.labels.unwrap_or_default().into_iter().collect();
+    let read = InstanceLabels::new(&name, &labels);
+    let network = read
+        .network()
+        .map(str::to_string)
         .or(host.network_mode.clone())
         .unwrap_or_default();
     // The variables the deploy set; without that label (older instances), every one.
-    let set: Option<Vec<String>> = labels
-        .get(labels::ENVS)
-        .and_then(|json| serde_json::from_str(json).ok());
+    let set = read.env_names();
+    InstanceLabels::set_network(&mut labels, &network);
     let envs = config
         .env
         .unwrap_or_default()
@@ -64,11 +65,7 @@ fn to_spec(response: ContainerInspectResponse) -> CreateSpec {
         })
         .collect();
     CreateSpec {
-        name: response
-            .name
-            .unwrap_or_default()
-            .trim_start_matches('/')
-            .to_string(),
+        name,
         image: config.image.unwrap_or_default(),
         network,
         labels,
@@ -84,5 +81,39 @@ fn to_spec(response: ContainerInspectResponse) -> CreateSpec {
         cap_drop: host.cap_drop.unwrap_or_default(),
         address,
         volumes,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bollard::models::{ContainerConfig, HostConfig};
+
+    #[test]
+    fn a_go_tool_container_is_described_with_its_network_and_every_variable() {
+        let labels = [("origin".to_string(), "spawner".to_string())];
+        let response = ContainerInspectResponse {
+            name: Some("/minion-1".into()),
+            config: Some(ContainerConfig {
+                labels: Some(labels.into_iter().collect()),
+                env: Some(vec!["A=1".into(), "B=x=y".into()]),
+                ..Default::default()
+            }),
+            host_config: Some(HostConfig {
+                network_mode: Some("net".into()),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let spec = to_spec(response);
+        assert_eq!(
+            (spec.name.as_str(), spec.network.as_str()),
+            ("minion-1", "net")
+        );
+        let read = InstanceLabels::new(&spec.name, &spec.labels);
+        assert_eq!(read.network(), Some("net"));
+        assert!(read.is_managed());
+        assert_eq!(spec.envs.len(), 2);
+        assert_eq!(spec.envs["B"], "x=y");
     }
 }
