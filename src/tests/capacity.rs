@@ -41,6 +41,9 @@ fn deploy(h: &Harness, name: &str) -> DeploySpec {
         },
         volumes: Vec::new(),
         pull_policy: None,
+        idle_timeout: None,
+        idle_action: None,
+        service_worker: false,
     }
 }
 

@@ -23,9 +23,10 @@ use ipnet::Ipv4Net;
 use crate::backend::memory::{Image, MemoryEngine};
 use crate::backend::{Backend, CreateSpec};
 use crate::configuration::Settings;
+use crate::domain::instance_labels::InstanceLabels;
 use crate::domain::limits::Limits;
 use crate::domain::session::Secret;
-use crate::domain::{labels, InstanceName};
+use crate::domain::{DeploySpec, InstanceName};
 use crate::gate::{AuthRequest, Gate, Outcome};
 use crate::instances::Instances;
 use crate::metrics::Metrics;
@@ -147,20 +148,34 @@ impl Harness {
     /// A container as a deploy makes it (spawner's scope, a session epoch), stopped; once the
     /// index follows the engine, the index has it when this returns.
     pub async fn seed(&self, name: &str, image: &str) -> String {
+        let limits = Limits {
+            memory_bytes: 64 << 20,
+            cpus: 1.0,
+            pids: 64,
+        };
+        let deploy = DeploySpec {
+            name: InstanceName::parse(name).expect("a valid name"),
+            image: image.into(),
+            network: self.built.network.clone(),
+            labels: BTreeMap::new(),
+            envs: BTreeMap::new(),
+            port: None,
+            start: false,
+            limits,
+            volumes: Vec::new(),
+            pull_policy: None,
+            idle_timeout: None,
+            idle_action: None,
+            service_worker: false,
+        };
+        let epoch = format!("epoch-{name}");
         let spec = CreateSpec {
             name: name.into(),
             image: image.into(),
             network: self.built.network.clone(),
-            labels: BTreeMap::from([
-                (labels::SCOPE.to_string(), self.built.scope.clone()),
-                (labels::SESSION_EPOCH.to_string(), format!("epoch-{name}")),
-            ]),
+            labels: InstanceLabels::for_deploy(&deploy, &self.built.scope, &epoch),
             envs: BTreeMap::new(),
-            limits: Limits {
-                memory_bytes: 64 << 20,
-                cpus: 1.0,
-                pids: 64,
-            },
+            limits,
             cap_drop: Vec::new(),
             address: None,
             volumes: Vec::new(),
@@ -215,7 +230,13 @@ impl Harness {
         if let Some(name) = session_for {
             // As the home app had it issued: with the epoch the engine's container carries.
             let container = self.engine.container(name);
-            let epoch = container.and_then(|c| c.labels.get(labels::SESSION_EPOCH).cloned());
+            let epoch = container
+                .map(|c| {
+                    InstanceLabels::new(name, &c.labels)
+                        .session_epoch()
+                        .to_string()
+                })
+                .filter(|epoch| !epoch.is_empty());
             let epoch = epoch.unwrap_or_else(|| "no-such-instance".into());
             let name = InstanceName::parse(name).expect("a valid name");
             let issued = self.sessions.issue(&name, &epoch, SystemTime::now());

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use super::{image_key, Container, MemoryEngine, State};
 use crate::backend::{BackendError, CreateSpec, EventKind, ExecOutput, Op, Stats};
-use crate::domain::{labels, ContainerInfo, Health, RunState};
+use crate::domain::{ContainerInfo, Health, RunState};
 
 fn not_found(op: Op, target: &str) -> BackendError {
     BackendError::NotFound {
@@ -91,11 +91,7 @@ impl MemoryEngine {
         for mount in &spec.volumes {
             state.volumes.entry(mount.volume.clone()).or_default();
         }
-        let mut spec = spec.clone();
-        spec.labels
-            .insert(labels::ORIGIN.into(), labels::ORIGIN_VALUE.into());
-        spec.labels
-            .insert(labels::NETWORK.into(), spec.network.clone());
+        let spec = spec.clone();
         let id = state.new_id();
         let info = ContainerInfo {
             id: id.clone(),

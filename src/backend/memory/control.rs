@@ -13,7 +13,8 @@ use tokio::sync::watch;
 
 use super::{image_key, Image, MemoryEngine};
 use crate::backend::{BackendError, EventKind, Op, Stats};
-use crate::domain::{labels, ContainerInfo, Health, NetworkInfo, RunState};
+use crate::domain::instance_labels::InstanceLabels;
+use crate::domain::{ContainerInfo, Health, NetworkInfo, RunState};
 
 /// How a call fails: the kinds of [`BackendError`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -361,6 +362,6 @@ impl MemoryEngine {
 
     /// Whether spawner's label marks it as spawner's (what the engine's filter lets through).
     pub(super) fn is_managed(info: &ContainerInfo) -> bool {
-        info.label(labels::ORIGIN) == Some(labels::ORIGIN_VALUE)
+        InstanceLabels::of(info).is_managed()
     }
 }

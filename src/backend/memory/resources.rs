@@ -11,7 +11,7 @@ use tokio::sync::broadcast::error::RecvError;
 
 use super::{image_key, MemoryEngine};
 use crate::backend::{BackendError, Event, Op, RegistryAuth};
-use crate::domain::{labels, NetworkInfo};
+use crate::domain::{instance_labels, NetworkInfo};
 
 impl MemoryEngine {
     pub async fn image_exists(&self, image: &str) -> Result<bool, BackendError> {
@@ -64,10 +64,7 @@ impl MemoryEngine {
             });
         }
         self.add_network(name, subnet);
-        let fixed = network_labels
-            .get(labels::FIXED_ADDRESSES)
-            .map(String::as_str)
-            == Some("true");
+        let fixed = instance_labels::has_fixed_addresses(&network_labels);
         if let Some(network) = self.state().networks.get_mut(name) {
             network.fixed_addresses = fixed;
         }

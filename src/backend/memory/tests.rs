@@ -15,7 +15,8 @@ fn spec(name: &str) -> CreateSpec {
         name: name.into(),
         image: "app".into(),
         network: "net".into(),
-        labels: BTreeMap::new(),
+        // What a deploy writes (`InstanceLabels::for_deploy`); the engine keeps what it is given.
+        labels: BTreeMap::from([("origin".into(), "spawner".into())]),
         envs: BTreeMap::new(),
         limits: Limits {
             memory_bytes: 64 << 20,
