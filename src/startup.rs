@@ -105,6 +105,8 @@ impl Application {
                 .app_data(api_settings.clone())
                 .app_data(sessions.clone())
                 .app_data(config_cache.clone())
+                .app_data(web::PayloadConfig::new(deploy::BODY_LIMIT))
+                .app_data(web::QueryConfig::default().error_handler(deploy::query_error))
                 .route("/deploy", web::post().to(deploy::create))
                 .route("/deploy/", web::post().to(deploy::create))
                 .route("/deploy", web::get().to(deploy::list))
