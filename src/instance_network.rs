@@ -10,8 +10,8 @@ use crate::error::chain;
 
 #[derive(Debug, thiserror::Error)]
 #[error(
-    "cannot create the instances' network {network:?} with subnet {subnet}: {}; choose a free \
-     subnet with network_subnet, or create the network yourself", chain(.source)
+    "cannot create the instances' network {network:?} with subnet {subnet}; choose a free \
+     subnet with network_subnet, or create the network yourself"
 )]
 pub struct NetworkError {
     network: String,
@@ -68,5 +68,30 @@ async fn create(backend: &Backend, settings: &Settings) -> Result<(), NetworkErr
             subnet: subnet.to_string(),
             source,
         }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::backend::Op;
+
+    #[test]
+    fn a_network_that_cannot_be_made_names_the_engines_reason_once() {
+        let e = NetworkError {
+            network: "traefiknet".into(),
+            subnet: "10.1.0.0/16".into(),
+            source: BackendError::Rejected {
+                op: Op::CreateNetwork,
+                target: "traefiknet".into(),
+                source: "Pool overlaps with other one on this address space".into(),
+            },
+        };
+        let text = chain(&e);
+        assert_eq!(text.matches("Pool overlaps").count(), 1, "{text}");
+        assert!(
+            text.starts_with("cannot create the instances' network"),
+            "{text}"
+        );
     }
 }

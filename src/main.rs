@@ -1,6 +1,7 @@
 use std::process::ExitCode;
 
 use spawner::configuration::Settings;
+use spawner::error::chain;
 use spawner::startup::Application;
 
 #[actix_web::main]
@@ -9,7 +10,7 @@ async fn main() -> ExitCode {
     let settings = match Settings::load(std::env::args(), std::env::vars().collect()) {
         Err(usage) => usage.exit(),
         Ok(Err(e)) => {
-            eprintln!("spawner: {e}");
+            eprintln!("spawner: {}", chain(&e));
             return ExitCode::from(2);
         }
         Ok(Ok(settings)) => settings,
@@ -17,7 +18,7 @@ async fn main() -> ExitCode {
     let app = match Application::build(settings).await {
         Ok(app) => app,
         Err(e) => {
-            eprintln!("spawner: {e}");
+            eprintln!("spawner: {}", chain(&e));
             return ExitCode::from(1);
         }
     };
@@ -29,7 +30,7 @@ async fn main() -> ExitCode {
     match app.run_until_stopped().await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("spawner: {e}");
+            eprintln!("spawner: {}", chain(&e));
             ExitCode::from(1)
         }
     }

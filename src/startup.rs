@@ -7,7 +7,6 @@ use std::sync::Arc;
 
 use crate::backend::{Backend, BackendError};
 use crate::configuration::Settings;
-use crate::error::chain;
 use crate::gate::Gate;
 use crate::instance_network::{self, NetworkError};
 use crate::instances::Instances;
@@ -25,15 +24,15 @@ const TASKS_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
-    #[error("cannot listen on {setting} {addr}: {source}")]
+    #[error("cannot listen on {setting} {addr}")]
     Bind {
         setting: &'static str,
         addr: std::net::SocketAddr,
         source: std::io::Error,
     },
     #[error(
-        "cannot reach Docker ({}); mount the Docker socket (-v /var/run/docker.sock:/var/run/docker.sock) \
-         or point --docker-host / DOCKER_HOST at the daemon", chain(.0)
+        "cannot reach Docker; mount the Docker socket (-v /var/run/docker.sock:/var/run/docker.sock) \
+         or point --docker-host / DOCKER_HOST at the daemon"
     )]
     Docker(#[source] BackendError),
     #[error(transparent)]
@@ -106,6 +105,8 @@ impl Application {
                 .app_data(api_settings.clone())
                 .app_data(sessions.clone())
                 .app_data(config_cache.clone())
+                .app_data(web::PayloadConfig::new(deploy::BODY_LIMIT))
+                .app_data(web::QueryConfig::default().error_handler(deploy::query_error))
                 .route("/deploy", web::post().to(deploy::create))
                 .route("/deploy/", web::post().to(deploy::create))
                 .route("/deploy", web::get().to(deploy::list))
@@ -217,5 +218,33 @@ async fn shutdown_signal() -> &'static str {
     tokio::select! {
         _ = term.recv() => "SIGTERM",
         _ = int.recv() => "SIGINT",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::backend::Op;
+    use crate::error::chain;
+
+    #[test]
+    fn a_failed_start_says_its_sentence_and_then_each_cause_once() {
+        let bind = StartupError::Bind {
+            setting: "api_addr",
+            addr: "127.0.0.1:8008".parse().unwrap(),
+            source: std::io::Error::other("address in use"),
+        };
+        let docker = StartupError::Docker(BackendError::Unavailable {
+            op: Op::Connect,
+            source: "no socket at /nonexistent/docker.sock".into(),
+        });
+        for (e, cause) in [
+            (bind, "address in use"),
+            (docker, "/nonexistent/docker.sock"),
+        ] {
+            let text = chain(&e);
+            assert_eq!(text.matches(cause).count(), 1, "{text}");
+            assert!(!e.to_string().contains(cause), "{e}");
+        }
     }
 }

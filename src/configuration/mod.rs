@@ -105,8 +105,8 @@ pub enum ConfigError {
         file: String,
         known: String,
     },
-    #[error("cannot read the configuration: {0}")]
-    Source(String),
+    #[error("cannot read the configuration")]
+    Source(#[from] config::ConfigError),
 }
 
 impl Settings {
@@ -143,14 +143,10 @@ impl Settings {
             );
         for (key, _, _, _) in SETTINGS {
             if let Some(value) = matches.get_one::<String>(key) {
-                builder = builder
-                    .set_override(*key, value.clone())
-                    .map_err(|e| ConfigError::Source(e.to_string()))?;
+                builder = builder.set_override(*key, value.clone())?;
             }
         }
-        let layers = builder
-            .build()
-            .map_err(|e| ConfigError::Source(e.to_string()))?;
+        let layers = builder.build()?;
         Self::from_config(&layers)
     }
 
@@ -309,11 +305,8 @@ fn at_most<T: PartialOrd>(value: T, max: T, setting: &str) -> Result<T, String> 
 fn check_file_keys(file: &str, required: bool) -> Result<(), ConfigError> {
     let only_file = config::Config::builder()
         .add_source(config::File::new(file, config::FileFormat::Toml).required(required))
-        .build()
-        .map_err(|e| ConfigError::Source(e.to_string()))?;
-    let keys = only_file
-        .try_deserialize::<HashMap<String, config::Value>>()
-        .map_err(|e| ConfigError::Source(e.to_string()))?;
+        .build()?;
+    let keys = only_file.try_deserialize::<HashMap<String, config::Value>>()?;
     for key in keys.keys() {
         if !SETTINGS.iter().any(|(k, ..)| k == key) {
             return Err(ConfigError::UnknownKey {
@@ -335,9 +328,7 @@ fn get<T>(
     key: &str,
     parser: impl Fn(String) -> Result<T, String>,
 ) -> Result<T, ConfigError> {
-    let raw = c
-        .get_string(key)
-        .map_err(|e| ConfigError::Source(e.to_string()))?;
+    let raw = c.get_string(key)?;
     parser(raw.clone()).map_err(|reason| ConfigError::Invalid {
         key: key.to_string(),
         flag: flag(key),

@@ -224,6 +224,6 @@ pub fn registry_auth_file(raw: String) -> Result<Option<std::path::PathBuf>, Str
         return Ok(None);
     }
     let text = std::fs::read_to_string(raw).map_err(|e| format!("cannot read it: {e}"))?;
-    crate::domain::registry::parse_config(&text)?;
+    crate::domain::registry::parse_config(&text).map_err(|e| crate::error::chain(&e))?;
     Ok(Some(raw.into()))
 }

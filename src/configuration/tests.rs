@@ -164,3 +164,16 @@ fn idle_and_capacity_settings_default_as_documented_and_zero_means_none() {
         assert!(error.contains(says), "{flag}: {error}");
     }
 }
+
+#[test]
+fn an_unreadable_file_keeps_the_config_crates_error_as_its_cause() {
+    let dir = std::env::temp_dir().join(format!("spawner-cfg-bad-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("spawner.toml");
+    std::fs::write(&file, "hold_timeout = = \"7s\"\n").unwrap();
+    let e = load(&["--config", file.to_str().unwrap()], &[]).unwrap_err();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(e.to_string(), "cannot read the configuration");
+    let cause = std::error::Error::source(&e).expect("the config crate's error is kept");
+    assert!(cause.to_string().contains("spawner.toml"), "{cause}");
+}

@@ -52,24 +52,33 @@ struct Entry {
     password: Option<String>,
 }
 
+/// Why a `config.json` cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigFileError {
+    #[error("it is not a Docker config.json")]
+    NotJson(#[source] serde_json::Error),
+    #[error("auths.{server}.auth is not base64 of user:password")]
+    BadAuth { server: String },
+}
+
 /// Every registry's credentials in a `config.json`'s text. Keys are compared without a scheme
 /// or a trailing path (`https://127.0.0.1:5000/v2/` is `127.0.0.1:5000`), as `docker login`
 /// may write either.
-pub fn parse_config(text: &str) -> Result<Vec<RegistryAuth>, String> {
-    let file: ConfigFile =
-        serde_json::from_str(text).map_err(|e| format!("it is not a Docker config.json: {e}"))?;
+pub fn parse_config(text: &str) -> Result<Vec<RegistryAuth>, ConfigFileError> {
+    let file: ConfigFile = serde_json::from_str(text).map_err(ConfigFileError::NotJson)?;
     let mut found = Vec::new();
     for (server, entry) in file.auths {
+        let bad_auth = || ConfigFileError::BadAuth {
+            server: server.clone(),
+        };
         let (username, password) = match (&entry.auth, entry.username, entry.password) {
             (Some(auth), _, _) if !auth.is_empty() => {
                 let decoded = base64::engine::general_purpose::STANDARD
                     .decode(auth.trim())
                     .ok()
                     .and_then(|bytes| String::from_utf8(bytes).ok())
-                    .ok_or_else(|| format!("auths.{server}.auth is not base64 of user:password"))?;
-                let (user, pass) = decoded
-                    .split_once(':')
-                    .ok_or_else(|| format!("auths.{server}.auth is not base64 of user:password"))?;
+                    .ok_or_else(bad_auth)?;
+                let (user, pass) = decoded.split_once(':').ok_or_else(bad_auth)?;
                 (user.to_string(), pass.to_string())
             }
             (_, Some(user), Some(pass)) => (user, pass),
@@ -147,13 +156,15 @@ mod tests {
     }
 
     #[test]
-    fn a_broken_file_says_what_is_wrong() {
-        assert!(parse_config("{")
-            .unwrap_err()
-            .contains("not a Docker config.json"));
+    fn a_broken_file_says_what_is_wrong_and_keeps_the_json_error_as_its_cause() {
+        let not_json = parse_config("{").unwrap_err();
+        assert!(not_json.to_string().contains("not a Docker config.json"));
+        let cause = std::error::Error::source(&not_json).expect("the JSON error is kept");
+        assert!(cause.to_string().contains("EOF"), "{cause}");
         let bad = r#"{"auths":{"r.example":{"auth":"!!"}}}"#;
         assert!(parse_config(bad)
             .unwrap_err()
+            .to_string()
             .contains("auths.r.example.auth"));
     }
 }

@@ -1,11 +1,15 @@
 //! What can go wrong in the lifecycle, one type per kind of operation: a wake ([`StartError`],
 //! shared by every request that waits on it), a capacity refusal ([`CapacityFull`]), a pull
-//! ([`PullError`], shared by every deploy that waits on it) and an operation of the private API
-//! ([`OpError`]). Each keeps the engine's error as its source.
+//! ([`PullError`], shared by every deploy that waits on it; [`RegistryAuthError`] when its
+//! credentials cannot be read) and an operation of the private API ([`OpError`]). Each says its
+//! own sentence and keeps what caused it (the engine's error, an I/O or parse error) as its
+//! `source`, never in its text: the log prints the whole chain once.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use crate::backend::BackendError;
+use crate::domain::registry::ConfigFileError;
 
 /// Why an instance could not be made ready. Cheap to clone: every waiter gets the same one.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -75,10 +79,74 @@ impl CapacityFull {
 /// Why a pull failed, cheap to clone: every deploy waiting for it gets the same one.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum PullError {
-    #[error("the registry has no image {image:?} ({reason})")]
-    NotFound { image: String, reason: String },
-    #[error("pulling image {image:?} failed: {reason}; check that its registry is reachable and the credentials in registry_auth_file")]
-    Failed { image: String, reason: String },
+    #[error("the registry has no image {image:?}")]
+    NotFound {
+        image: String,
+        #[source]
+        source: Arc<BackendError>,
+    },
+    #[error("pulling image {image:?} failed; check that its registry is reachable and the credentials in registry_auth_file")]
+    Failed {
+        image: String,
+        #[source]
+        source: Arc<BackendError>,
+    },
+    #[error("image {image:?} was not pulled: the container engine (Docker) cannot be reached; check that it runs, then try again")]
+    Unavailable {
+        image: String,
+        #[source]
+        source: Arc<BackendError>,
+    },
+    #[error("image {image:?} was not pulled: the registry credentials could not be read")]
+    Credentials {
+        image: String,
+        #[source]
+        source: Arc<RegistryAuthError>,
+    },
+    #[error("pulling image {image:?} was given up: spawner is shutting down")]
+    ShuttingDown { image: String },
+}
+
+impl PullError {
+    /// The engine's failure to pull `image`, by kind.
+    pub(super) fn from_backend(image: &str, e: BackendError) -> Self {
+        let (image, source) = (image.to_string(), Arc::new(e));
+        if source.is_not_found() {
+            PullError::NotFound { image, source }
+        } else if source.is_unavailable() {
+            PullError::Unavailable { image, source }
+        } else {
+            PullError::Failed { image, source }
+        }
+    }
+
+    /// Its `result` label in `spawner_pulls_total`.
+    pub fn metric(&self) -> &'static str {
+        match self {
+            PullError::NotFound { .. } => "not_found",
+            PullError::Failed { .. }
+            | PullError::Unavailable { .. }
+            | PullError::Credentials { .. }
+            | PullError::ShuttingDown { .. } => "failed",
+        }
+    }
+}
+
+/// Why `registry_auth_file` gave no credentials (it is read at each pull).
+#[derive(Debug, thiserror::Error)]
+pub enum RegistryAuthError {
+    #[error("cannot read registry_auth_file {}", .path.display())]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("registry_auth_file {} cannot be used", .path.display())]
+    Parse {
+        path: PathBuf,
+        #[source]
+        source: ConfigFileError,
+    },
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -103,20 +171,59 @@ pub enum OpError {
     Unavailable(#[source] BackendError),
     #[error("the container engine (Docker) refused the request")]
     Engine(#[source] BackendError),
+    /// Not a cause but the refusal itself, with what the caller can do about it.
     #[error("{0}; try again later, or stop an instance first (POST /deploy/{{name}}/stop)")]
-    Capacity(#[from] CapacityFull),
+    Capacity(CapacityFull),
     #[error(transparent)]
     Pull(#[from] PullError),
     #[error(
         "volume {0:?} exists and is not this instance's; choose another instance or volume name"
     )]
     VolumeTaken(String),
-    #[error("the new container of {name} failed ({reason}); {restored}")]
+    #[error("the new container of {name} could not be created; {restored}")]
     RecreateFailed {
         name: String,
-        reason: String,
-        restored: String,
+        restored: Restored,
+        #[source]
+        source: BackendError,
     },
+    #[error("the new container of {name} was created but did not start; it is kept, with the data, and the next request starts it again")]
+    RecreatedNotStarted {
+        name: String,
+        #[source]
+        source: BackendError,
+    },
+}
+
+/// What became of an instance whose new container could not be created.
+#[derive(Debug)]
+pub enum Restored {
+    AsBefore { image: String },
+    Failed,
+}
+
+impl std::fmt::Display for Restored {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Restored::AsBefore { image } => {
+                write!(
+                    f,
+                    "the instance runs {image} as before; its data is unchanged"
+                )
+            }
+            Restored::Failed => f.write_str(
+                "restoring the old container failed too; its volumes (data) are kept: deploy it \
+                 again with the same name and volumes",
+            ),
+        }
+    }
+}
+
+// By hand, not `#[from]`: a refusal at capacity is the answer itself, not its cause.
+impl From<CapacityFull> for OpError {
+    fn from(full: CapacityFull) -> Self {
+        OpError::Capacity(full)
+    }
 }
 
 impl From<BackendError> for OpError {
@@ -133,5 +240,76 @@ impl From<BackendError> for OpError {
             } => OpError::NotFound(target.clone()),
             _ => OpError::Engine(e),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::backend::Op;
+    use crate::error::chain;
+
+    fn engine(op: Op, said: &str) -> BackendError {
+        BackendError::Failed {
+            op,
+            target: "minion-1".into(),
+            source: said.to_string().into(),
+        }
+    }
+
+    #[test]
+    fn a_failed_pull_keeps_the_registrys_answer_as_its_cause_not_in_its_sentence() {
+        let e = PullError::from_backend("r.example/app:1", engine(Op::Pull, "unauthorized"));
+        assert!(!e.to_string().contains("unauthorized"), "{e}");
+        assert_eq!(
+            chain(&e).matches("unauthorized").count(),
+            1,
+            "{}",
+            chain(&e)
+        );
+        let gone = BackendError::Unavailable {
+            op: Op::Pull,
+            source: "connection refused".into(),
+        };
+        let e = PullError::from_backend("r.example/app:1", gone);
+        assert!(matches!(e, PullError::Unavailable { .. }), "{e:?}");
+    }
+
+    #[test]
+    fn an_unreadable_registry_auth_file_keeps_the_io_error_as_its_cause() {
+        let e = RegistryAuthError::Read {
+            path: "/run/secrets/config.json".into(),
+            source: std::io::Error::from(std::io::ErrorKind::NotFound),
+        };
+        let e = PullError::Credentials {
+            image: "r.example/app:1".into(),
+            source: Arc::new(e),
+        };
+        let text = chain(&e);
+        assert!(
+            text.contains("/run/secrets/config.json: entity not found"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn a_failed_recreate_says_what_became_of_the_instance_and_keeps_the_engines_error() {
+        let e = OpError::RecreateFailed {
+            name: "minion-1".into(),
+            restored: Restored::AsBefore {
+                image: "app:1".into(),
+            },
+            source: engine(Op::Create, "no space left on device"),
+        };
+        assert!(e.to_string().contains("runs app:1 as before"), "{e}");
+        let text = chain(&e);
+        assert_eq!(text.matches("no space left").count(), 1, "{text}");
+    }
+
+    #[test]
+    fn a_refusal_at_capacity_is_said_once_not_again_as_its_own_cause() {
+        let e = OpError::from(CapacityFull { max: 2 });
+        assert!(std::error::Error::source(&e).is_none());
+        assert_eq!(chain(&e).matches("capacity reached").count(), 1);
     }
 }

@@ -5,9 +5,10 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use super::errors::RegistryAuthError;
 use super::flights::{landed, Flight, Flights};
 use super::{OpError, PullError};
-use crate::backend::{Backend, BackendError};
+use crate::backend::Backend;
 use crate::domain::{registry, PullPolicy};
 use crate::error::chain;
 use crate::metrics::Metrics;
@@ -56,9 +57,8 @@ impl Images {
             .pulls
             .join_or_start(&self.tasks, image, |f| this.run_pull(f));
         landed(flight).await.unwrap_or_else(|| {
-            Err(PullError::Failed {
+            Err(PullError::ShuttingDown {
                 image: image.to_string(),
-                reason: "spawner is shutting down".into(),
             })
         })
     }
@@ -67,57 +67,42 @@ impl Images {
         let image = flight.key.clone();
         log::info!("pulling image {image}");
         let outcome = match self.registry_auth(&image) {
-            Err(reason) => Err(PullError::Failed {
+            Err(e) => Err(PullError::Credentials {
                 image: image.clone(),
-                reason,
+                source: Arc::new(e),
             }),
             Ok(auth) => self
                 .backend
                 .pull(&image, auth)
                 .await
-                .map_err(|e| pull_error(&image, e)),
+                .map_err(|e| PullError::from_backend(&image, e)),
         };
-        let result = match &outcome {
-            Ok(()) => "ok",
-            Err(PullError::NotFound { .. }) => "not_found",
-            Err(PullError::Failed { .. }) => "failed",
-        };
+        let result = outcome.as_ref().map_or_else(PullError::metric, |()| "ok");
         self.metrics.pulls.with_label_values(&[result]).inc();
         match &outcome {
             Ok(()) => log::info!("pulled image {image}"),
-            Err(e) => log::warn!("{e}"),
+            Err(e) => log::warn!("{}", chain(e)),
         }
         flight.land(outcome);
     }
 
     /// The credentials for `image`'s registry from `registry_auth_file`, read at each pull so a
     /// new `docker login` takes effect without a restart.
-    fn registry_auth(&self, image: &str) -> Result<Option<registry::RegistryAuth>, String> {
+    fn registry_auth(
+        &self,
+        image: &str,
+    ) -> Result<Option<registry::RegistryAuth>, RegistryAuthError> {
         let Some(path) = &self.registry_auth_file else {
             return Ok(None);
         };
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| format!("cannot read registry_auth_file {}: {e}", path.display()))?;
-        let all = registry::parse_config(&text)
-            .map_err(|e| format!("registry_auth_file {}: {e}", path.display()))?;
+        let text = std::fs::read_to_string(path).map_err(|source| RegistryAuthError::Read {
+            path: path.clone(),
+            source,
+        })?;
+        let all = registry::parse_config(&text).map_err(|source| RegistryAuthError::Parse {
+            path: path.clone(),
+            source,
+        })?;
         Ok(registry::for_image(&all, image))
-    }
-}
-
-fn pull_error(image: &str, e: BackendError) -> PullError {
-    let image = image.to_string();
-    let reason = match std::error::Error::source(&e) {
-        Some(source) => source.to_string(),
-        None => chain(&e),
-    };
-    if e.is_not_found() {
-        PullError::NotFound { image, reason }
-    } else if e.is_unavailable() {
-        PullError::Failed {
-            image,
-            reason: format!("the Docker daemon cannot be reached ({reason})"),
-        }
-    } else {
-        PullError::Failed { image, reason }
     }
 }

@@ -7,6 +7,7 @@ use std::time::SystemTime;
 
 use super::activity::Seen;
 use super::capacity::occupies;
+use super::errors::Restored;
 use super::transitions::Slot;
 use super::{Instance, InstanceView, Instances, OpError};
 use crate::backend::{BackendError, CreateSpec};
@@ -259,18 +260,15 @@ impl Instances {
         self.containers.remove(&claim.id).await?;
         let id = match backend.create(&new).await {
             Ok(id) => id,
-            Err(e) => return Err(self.restore(&old, was_running, chain(&e)).await),
+            Err(e) => return Err(self.restore(&old, was_running, e).await),
         };
         log::info!("{name}: recreated from {} (was {})", new.image, old.image);
         if was_running {
             if let Err(e) = backend.start(&id).await {
                 let _ = self.containers.refresh(&id).await;
-                return Err(OpError::RecreateFailed {
+                return Err(OpError::RecreatedNotStarted {
                     name: name.clone(),
-                    reason: format!("it was created but did not start: {}", chain(&e)),
-                    restored:
-                        "the new container is kept, with the data; the next request starts it again"
-                            .into(),
+                    source: e,
                 });
             }
             self.metrics().started(Reason::Api);
@@ -282,10 +280,11 @@ impl Instances {
     }
 
     /// Makes the old container again after its successor could not be created.
-    async fn restore(&self, old: &CreateSpec, was_running: bool, reason: String) -> OpError {
+    async fn restore(&self, old: &CreateSpec, was_running: bool, source: BackendError) -> OpError {
         let name = old.name.clone();
         log::warn!(
-            "{name}: the new container could not be created ({reason}); restoring the old one"
+            "{name}: the new container could not be created ({}); restoring the old one",
+            chain(&source)
         );
         let backend = &self.containers.backend;
         let restored = match backend.create(old).await {
@@ -299,20 +298,19 @@ impl Instances {
                     }
                 }
                 let _ = self.containers.refresh(&id).await;
-                format!(
-                    "the instance runs {} as before; its data is unchanged",
-                    old.image
-                )
+                Restored::AsBefore {
+                    image: old.image.clone(),
+                }
             }
             Err(e) => {
                 log::error!("{name}: could not restore it either: {}", chain(&e));
-                "restoring the old container failed too; its volumes (data) are kept: deploy it again with the same name and volumes".to_string()
+                Restored::Failed
             }
         };
         OpError::RecreateFailed {
             name,
-            reason,
             restored,
+            source,
         }
     }
 }

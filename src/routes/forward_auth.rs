@@ -14,7 +14,7 @@ use crate::error::chain;
 use crate::gate::{AuthRequest, Gate, Outcome};
 use crate::instances::{CapacityFull, StartError};
 
-use super::waiting_page;
+use super::{waiting_page, ErrorBody};
 
 #[derive(serde::Deserialize)]
 pub struct AuthQuery {
@@ -138,33 +138,28 @@ fn failed(request: &AuthRequest, name: &InstanceName, error: &StartError) -> Htt
     error_page(request, status, &format!("{error}. {advice}"), retry)
 }
 
-/// The waiting page for browsers, JSON otherwise, both marked with `X-Spawner-Status`
-/// (`kind`); with a retry (seconds), `Retry-After`.
+/// The waiting page for browsers, JSON ([`ErrorBody`], without `cause`: these are the
+/// instance's users, the log has it) otherwise, both marked with `X-Spawner-Status` (`kind`);
+/// with a retry (seconds), `Retry-After`.
 fn error_page(
     request: &AuthRequest,
     status: StatusCode,
     message: &str,
     (kind, retry): (&str, Option<u64>),
 ) -> HttpResponse {
-    let mut response = HttpResponse::build(status);
+    let body = ErrorBody::new(message).retry_after(retry);
+    let mut response = body.head(status);
     response.insert_header((header::CACHE_CONTROL, "no-store"));
     response.insert_header((waiting_page::STATUS_HEADER, kind));
-    if let Some(secs) = retry {
-        response.insert_header((header::RETRY_AFTER, secs.to_string()));
-    }
     if request.wants_html {
         let title = match kind {
             "starting" => "Your instance is starting",
             "capacity" => "Waiting for a place",
             _ => status.canonical_reason().unwrap_or("Error"),
         };
-        let body = waiting_page::render(title, message, kind, retry);
-        response.content_type("text/html; charset=utf-8").body(body)
+        let page = waiting_page::render(title, message, kind, retry);
+        response.content_type("text/html; charset=utf-8").body(page)
     } else {
-        let mut body = serde_json::json!({ "error": message });
-        if let Some(secs) = retry {
-            body["retry_after"] = secs.into();
-        }
         response.json(body)
     }
 }

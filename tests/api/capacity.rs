@@ -124,12 +124,18 @@ async fn at_capacity_with_nothing_to_evict_a_request_changes_nothing() {
     let full = json!({"name": late, "image": IMAGE_NO_HEALTHCHECK, "envs": {"IDLE": "0"}});
     let response = app.post_deploy(&full.to_string()).await;
     assert_eq!(response.status(), 503);
-    assert!(response.headers().contains_key("retry-after"));
+    let retry_after = response.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .to_string();
     let body: serde_json::Value = response.json().await.unwrap();
     assert!(
         body["error"].as_str().unwrap().contains("capacity reached"),
         "{body}"
     );
+    // The one error shape: when to retry in the body as in the header; no cause repeating it.
+    assert_eq!(body["retry_after"].to_string(), retry_after, "{body}");
+    assert!(body.get("cause").is_none(), "{body}");
     assert!(!app.exists(&late), "nothing is created at capacity");
 }
 

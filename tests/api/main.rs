@@ -30,3 +30,4 @@ mod security;
 mod shutdown;
 mod traefik_config;
 mod volumes;
+mod without_docker;

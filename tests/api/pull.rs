@@ -92,7 +92,8 @@ async fn pull_failures_name_the_image_and_the_reason_and_leave_nothing_behind() 
     .await;
     assert_eq!(status, 502, "{body}");
     assert!(body["error"].as_str().unwrap().contains(&image), "{body}");
-    assert!(body.to_string().contains("connection refused"), "{body}");
+    let cause = body["cause"].as_str().unwrap();
+    assert!(cause.contains("connection refused"), "{body}");
 
     assert!(!app.exists(&name), "no container is left behind");
     assert!(!image_present(&image));
