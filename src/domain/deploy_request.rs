@@ -41,6 +41,10 @@ pub struct DeployRequest {
     /// `"stop"` or `"pause"`. Default: the setting.
     #[serde(default)]
     pub idle_action: Option<String>,
+    /// How long it stays paused before it is stopped, e.g. `"1h"`; `"0"`: stays paused.
+    /// Default: the setting.
+    #[serde(default)]
+    pub pause_timeout: Option<String>,
     /// `{"<volume-name>": "/path/in/container"}`: named volumes of the instance's own.
     #[serde(default)]
     pub volumes: Option<BTreeMap<String, String>>,
@@ -69,6 +73,7 @@ pub struct DeploySpec {
     /// `None`: the setting's.
     pub idle_timeout: Option<IdleTimeout>,
     pub idle_action: Option<IdleAction>,
+    pub pause_timeout: Option<IdleTimeout>,
     pub volumes: Vec<Volume>,
     /// It may register a service worker on a shared origin.
     pub service_worker: bool,
@@ -132,6 +137,13 @@ impl DeploySpec {
                 IdleAction::parse(raw).map_err(|e| format!("invalid `idle_action` {raw:?}: {e}"))
             })
             .transpose()?;
+        let pause_timeout = raw
+            .pause_timeout
+            .as_deref()
+            .map(|raw| {
+                IdleTimeout::parse(raw).map_err(|e| format!("invalid `pause_timeout` {raw:?}: {e}"))
+            })
+            .transpose()?;
         let volumes = volumes::parse(&raw.volumes.unwrap_or_default())?;
         let pull_policy = PullPolicy::parse_field(raw.pull_policy)?;
         Ok(Self {
@@ -145,6 +157,7 @@ impl DeploySpec {
             limits,
             idle_timeout,
             idle_action,
+            pause_timeout,
             volumes,
             service_worker: raw.service_worker == Some(true),
             pull_policy,

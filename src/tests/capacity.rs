@@ -43,6 +43,7 @@ fn deploy(h: &Harness, name: &str) -> DeploySpec {
         pull_policy: None,
         idle_timeout: None,
         idle_action: None,
+        pause_timeout: None,
         service_worker: false,
     }
 }

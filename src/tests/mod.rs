@@ -166,6 +166,7 @@ impl Harness {
             pull_policy: None,
             idle_timeout: None,
             idle_action: None,
+            pause_timeout: None,
             service_worker: false,
         };
         let epoch = format!("epoch-{name}");

@@ -36,15 +36,21 @@ async fn a_paused_instance_is_stopped_once_its_pause_timeout_has_passed_and_wake
 }
 
 #[tokio::test]
-async fn without_a_pause_timeout_a_paused_instance_stays_paused() {
-    let app = pausing_app(Duration::from_secs(1), None).await;
+async fn a_deploy_with_a_pause_timeout_of_zero_stays_paused_whatever_the_setting() {
+    let app = pausing_app(Duration::from_secs(1), Some(Duration::from_secs(1))).await;
     let name = app.name("stays-paused");
-    app.deploy(&name, IMAGE_NO_HEALTHCHECK, never_self_stops(json!({})))
-        .await;
+    let body = never_self_stops(json!({"pause_timeout": "0"}));
+    let created = app.deploy(&name, IMAGE_NO_HEALTHCHECK, body).await;
+    assert_eq!(created["labels"]["spawner.pause-timeout"], "0", "{created}");
     assert_eq!(app.auth_for(&name).await.status(), 200);
     until_state(&app, &name, "paused", Duration::from_secs(5)).await;
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
     assert_eq!(app.state(&name), "paused");
+    let bad = json!({"name": app.name("bad"), "image": IMAGE, "pause_timeout": "soon"});
+    let response = app.post_deploy(&bad.to_string()).await;
+    assert_eq!(response.status(), 400);
+    let error = response.text().await.unwrap();
+    assert!(error.contains("`pause_timeout`"), "{error}");
 }
 
 #[tokio::test]
