@@ -4,7 +4,7 @@
 //! containers can reach each other or when it gives no fixed addresses. README: "Security model".
 
 use crate::backend::{Backend, BackendError};
-use crate::configuration::Settings;
+use crate::configuration::EngineSettings;
 use crate::domain::{instance_labels, ICC_OPTION};
 use crate::error::chain;
 
@@ -20,10 +20,10 @@ pub struct NetworkError {
     source: BackendError,
 }
 
-/// Creates `settings.network` when missing. A daemon that does not answer is only logged (spawner
+/// Creates `engine.network` when missing. A daemon that does not answer is only logged (spawner
 /// keeps trying to reach it); a daemon that refuses the network stops the start.
-pub async fn ensure(backend: &Backend, settings: &Settings) -> Result<(), NetworkError> {
-    let name = settings.network.as_str();
+pub async fn ensure(backend: &Backend, engine: &EngineSettings) -> Result<(), NetworkError> {
+    let name = engine.network.as_str();
     match backend.inspect_network(name).await {
         Ok(Some(network)) if network.icc => log::warn!(
             "network {name:?} lets its containers reach each other: any instance can open \
@@ -38,15 +38,15 @@ pub async fn ensure(backend: &Backend, settings: &Settings) -> Result<(), Networ
             instance_labels::fixed_addresses_label()
         ),
         Ok(Some(_)) => {}
-        Ok(None) => return create(backend, settings).await,
+        Ok(None) => return create(backend, engine).await,
         Err(e) => log::error!("{}; spawner keeps trying", chain(&e)),
     }
     Ok(())
 }
 
-async fn create(backend: &Backend, settings: &Settings) -> Result<(), NetworkError> {
-    let (name, subnet) = (&settings.network, settings.network_subnet);
-    let network_labels = instance_labels::network_labels(&settings.scope);
+async fn create(backend: &Backend, engine: &EngineSettings) -> Result<(), NetworkError> {
+    let (name, subnet) = (&engine.network, engine.network_subnet);
+    let network_labels = instance_labels::network_labels(&engine.scope);
     match backend
         .create_isolated_network(name, subnet, network_labels)
         .await

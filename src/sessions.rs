@@ -41,13 +41,13 @@ impl Sessions {
     /// From the settings; without a configured secret, one is made up for this process (and
     /// said so in the log: sessions then end with it).
     pub fn from_settings(settings: &Settings) -> Self {
-        let mode = if !settings.cookie_signing {
+        let mode = if !settings.sessions.cookie_signing {
             log::warn!(
                 "cookie_signing is off: the instance cookie is the bare instance name, and anyone who \
                  writes instance=<name> reaches that instance"
             );
             CookieMode::Plain
-        } else if let Some(keys) = Keys::new(settings.cookie_secrets.clone()) {
+        } else if let Some(keys) = Keys::new(settings.sessions.cookie_secrets.clone()) {
             CookieMode::Signed(keys)
         } else {
             log::warn!(
@@ -58,10 +58,11 @@ impl Sessions {
         };
         Self {
             mode,
-            cookie_key: settings.cookie_key.clone(),
-            ttl: settings.session_ttl,
-            secure: settings.cookie_secure,
-            domain: (settings.routing == Routing::Host).then(|| settings.host_domain.clone()),
+            cookie_key: settings.sessions.cookie_key.clone(),
+            ttl: settings.sessions.session_ttl,
+            secure: settings.sessions.cookie_secure,
+            domain: (settings.traefik.routing == Routing::Host)
+                .then(|| settings.traefik.host_domain.clone()),
         }
     }
 
@@ -116,7 +117,7 @@ mod tests {
 
     fn sessions(adjust: impl FnOnce(&mut Settings)) -> Sessions {
         let mut settings = Settings::for_tests();
-        settings.cookie_secrets = vec![Secret::parse(&"s".repeat(32)).unwrap()];
+        settings.sessions.cookie_secrets = vec![Secret::parse(&"s".repeat(32)).unwrap()];
         adjust(&mut settings);
         Sessions::from_settings(&settings)
     }
@@ -143,16 +144,16 @@ mod tests {
             );
         }
         assert!(!issued.set_cookie.contains("Secure"));
-        let secure = sessions(|s| s.cookie_secure = true).issue(
+        let secure = sessions(|s| s.sessions.cookie_secure = true).issue(
             &InstanceName::parse("m2").unwrap(),
             "e",
             now,
         );
         assert!(secure.set_cookie.ends_with("; Secure"));
         let host = sessions(|s| {
-            s.routing = Routing::Host;
-            s.host_domain = "apps.example.com".into();
-            s.cookie_secure = true;
+            s.traefik.routing = Routing::Host;
+            s.traefik.host_domain = "apps.example.com".into();
+            s.sessions.cookie_secure = true;
         })
         .issue(&InstanceName::parse("m2").unwrap(), "e", SystemTime::now());
         assert!(host
@@ -162,7 +163,7 @@ mod tests {
 
     #[test]
     fn plain_mode_reads_and_issues_the_bare_name() {
-        let s = sessions(|s| s.cookie_signing = false);
+        let s = sessions(|s| s.sessions.cookie_signing = false);
         let now = SystemTime::now();
         assert_eq!(
             s.instance_of("minion-1", now, |_| None::<&str>),

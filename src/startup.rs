@@ -64,23 +64,23 @@ async fn not_found() -> HttpResponse {
 impl Application {
     pub async fn build(settings: Settings) -> Result<Self, StartupError> {
         log::info!("settings: {}", settings.summary());
-        let api_listener = bind("api_addr", settings.api_addr)?;
-        let auth_listener = bind("auth_addr", settings.auth_addr)?;
+        let api_listener = bind("api_addr", settings.listen.api_addr)?;
+        let auth_listener = bind("auth_addr", settings.listen.auth_addr)?;
         let metrics = Arc::new(Metrics::new());
-        let backend = Backend::docker(&settings.docker_host, Arc::clone(&metrics))
+        let backend = Backend::docker(&settings.engine.docker_host, Arc::clone(&metrics))
             .await
             .map_err(StartupError::Docker)?;
-        instance_network::ensure(&backend, &settings).await?;
+        instance_network::ensure(&backend, &settings.engine).await?;
         let settings = Arc::new(settings);
         let tasks = Tasks::on_current_runtime();
-        let instances = Instances::new(backend, Arc::clone(&settings), tasks.clone(), metrics);
+        let instances = Instances::new(backend, &settings, tasks.clone(), metrics);
         instances.start_watcher();
         instances.start_culler();
-        if settings.api_token.is_none() {
+        if settings.listen.api_token.is_none() {
             log::warn!(
                 "no api_token configured: the private API (create, delete, sessions) answers anyone \
                  who can reach port {}",
-                settings.api_addr.port()
+                settings.listen.api_addr.port()
             );
         }
         let sessions = Arc::new(Sessions::from_settings(&settings));
@@ -131,7 +131,7 @@ impl Application {
         .listen(api_listener)?
         .run();
 
-        let hold_secs = settings.hold_timeout.as_secs() + 1;
+        let hold_secs = settings.readiness.hold_timeout.as_secs() + 1;
         // No access log here: this answers every request the site gets; decisions are logged.
         let auth = HttpServer::new(move || {
             App::new()

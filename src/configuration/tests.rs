@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use super::*;
+use crate::domain::{IdleAction, Routing};
 
 fn load(args: &[&str], env: &[(&str, &str)]) -> Result<Settings, ConfigError> {
     let args = std::iter::once("spawner")
@@ -18,15 +19,15 @@ fn load(args: &[&str], env: &[(&str, &str)]) -> Result<Settings, ConfigError> {
 #[test]
 fn defaults_match_the_design() {
     let s = load(&[], &[]).unwrap();
-    assert_eq!(s.api_addr.to_string(), "0.0.0.0:8008");
-    assert_eq!(s.auth_addr.to_string(), "0.0.0.0:8000");
-    assert_eq!(s.cookie_key, "instance");
-    assert_eq!(s.cookie_fallback_url, "/home");
-    assert_eq!(s.redirect_timeout, Duration::from_secs(2));
-    assert_eq!(s.hold_timeout, Duration::from_secs(25));
-    assert_eq!(s.allowed_networks, vec!["traefiknet".to_string()]);
-    assert!(s.traefik_check_enabled && s.routing == Routing::Cookie);
-    assert_eq!(s.max_concurrent_starts, 32);
+    assert_eq!(s.listen.api_addr.to_string(), "0.0.0.0:8008");
+    assert_eq!(s.listen.auth_addr.to_string(), "0.0.0.0:8000");
+    assert_eq!(s.sessions.cookie_key, "instance");
+    assert_eq!(s.sessions.cookie_fallback_url, "/home");
+    assert_eq!(s.readiness.redirect_timeout, Duration::from_secs(2));
+    assert_eq!(s.readiness.hold_timeout, Duration::from_secs(25));
+    assert_eq!(s.engine.allowed_networks, vec!["traefiknet".to_string()]);
+    assert!(s.traefik.traefik_check_enabled && s.traefik.routing == Routing::Cookie);
+    assert_eq!(s.readiness.max_concurrent_starts, 32);
 }
 
 #[test]
@@ -36,18 +37,18 @@ fn environment_wins_over_defaults_and_flags_win_over_environment() {
         ("SPAWNER_NETWORK", "envnet"),
     ];
     let s = load(&[], &env).unwrap();
-    assert_eq!(s.hold_timeout, Duration::from_secs(3));
-    assert_eq!(s.network, "envnet");
+    assert_eq!(s.readiness.hold_timeout, Duration::from_secs(3));
+    assert_eq!(s.engine.network, "envnet");
     let s = load(
         &["--hold-timeout", "4s", "--traefik-check-enabled=false"],
         &env,
     )
     .unwrap();
-    assert_eq!(s.hold_timeout, Duration::from_secs(4));
-    assert!(!s.traefik_check_enabled);
+    assert_eq!(s.readiness.hold_timeout, Duration::from_secs(4));
+    assert!(!s.traefik.traefik_check_enabled);
     let s = load(&["--use-path-routing", "--container-prefix", "/p/"], &[]).unwrap();
-    assert_eq!(s.routing, Routing::Path);
-    assert_eq!(s.container_prefix, "/p");
+    assert_eq!(s.traefik.routing, Routing::Path);
+    assert_eq!(s.traefik.container_prefix, "/p");
 }
 
 #[test]
@@ -58,14 +59,14 @@ fn the_file_sits_between_defaults_and_environment() {
     std::fs::write(&file, "hold_timeout = \"7s\"\nnetwork = \"filenet\"\n").unwrap();
     let path = file.to_str().unwrap();
     let s = load(&["--config", path], &[]).unwrap();
-    assert_eq!(s.hold_timeout, Duration::from_secs(7));
+    assert_eq!(s.readiness.hold_timeout, Duration::from_secs(7));
     let s = load(
         &[],
         &[("SPAWNER_CONFIG", path), ("SPAWNER_NETWORK", "envnet")],
     )
     .unwrap();
     assert_eq!(
-        (s.network.as_str(), s.hold_timeout),
+        (s.engine.network.as_str(), s.readiness.hold_timeout),
         ("envnet", Duration::from_secs(7))
     );
     std::fs::write(&file, "hold_timout = \"7s\"\n").unwrap();
@@ -116,11 +117,11 @@ fn go_style_single_dash_flags_are_read_as_long_flags() {
         &[],
     )
     .unwrap();
-    assert_eq!(s.routing, Routing::Path);
-    assert_eq!(s.container_prefix, "/mycustomprefix");
+    assert_eq!(s.traefik.routing, Routing::Path);
+    assert_eq!(s.traefik.container_prefix, "/mycustomprefix");
     let s = load(&["-traefik-check-enabled=false", "-hold-timeout=3s"], &[]).unwrap();
-    assert!(!s.traefik_check_enabled);
-    assert_eq!(s.hold_timeout, Duration::from_secs(3));
+    assert!(!s.traefik.traefik_check_enabled);
+    assert_eq!(s.readiness.hold_timeout, Duration::from_secs(3));
     // Short flags and unknown names are left for clap to judge.
     assert_eq!(
         cli::go_style(["spawner", "-h", "-x", "-config=a"].map(String::from)),
@@ -131,11 +132,11 @@ fn go_style_single_dash_flags_are_read_as_long_flags() {
 #[test]
 fn idle_and_capacity_settings_default_as_documented_and_zero_means_none() {
     let s = load(&[], &[]).unwrap();
-    assert_eq!(s.idle_timeout, Some(Duration::from_secs(900)));
-    assert_eq!(s.idle_check_interval, Duration::from_secs(10));
-    assert_eq!(s.idle_action, IdleAction::Stop);
-    assert_eq!(s.max_running, None);
-    assert_eq!(s.evict_grace, Duration::from_secs(10));
+    assert_eq!(s.idle.idle_timeout, Some(Duration::from_secs(900)));
+    assert_eq!(s.idle.idle_check_interval, Duration::from_secs(10));
+    assert_eq!(s.idle.idle_action, IdleAction::Stop);
+    assert_eq!(s.capacity.max_running, None);
+    assert_eq!(s.capacity.evict_grace, Duration::from_secs(10));
     let s = load(
         &[
             "--idle-timeout",
@@ -148,9 +149,9 @@ fn idle_and_capacity_settings_default_as_documented_and_zero_means_none() {
         &[],
     )
     .unwrap();
-    assert_eq!(s.idle_timeout, None);
-    assert_eq!(s.idle_action, IdleAction::Pause);
-    assert_eq!(s.max_running, Some(5));
+    assert_eq!(s.idle.idle_timeout, None);
+    assert_eq!(s.idle.idle_action, IdleAction::Pause);
+    assert_eq!(s.capacity.max_running, Some(5));
     for (flag, value, says) in [
         ("--idle-action", "sleep", "write stop or pause"),
         ("--idle-check-interval", "0", "longer than zero"),

@@ -62,7 +62,7 @@ impl Gate {
         instances: Arc<Instances>,
         sessions: Arc<Sessions>,
     ) -> Self {
-        let traefik = TraefikApi::new(&settings.traefik_base_url);
+        let traefik = TraefikApi::new(&settings.traefik.traefik_base_url);
         Self {
             settings,
             instances,
@@ -81,7 +81,7 @@ impl Gate {
     pub async fn decide(&self, request: &AuthRequest, fallback: bool) -> Outcome {
         match self.decide_from_index(request, fallback).await {
             Outcome::Home if !self.instances.is_synced() => {
-                let hold = self.settings.hold_timeout;
+                let hold = self.settings.readiness.hold_timeout;
                 if !self.instances.synced_within(hold).await {
                     log::warn!("the instances were not read from the engine within {hold:?}");
                     return Outcome::NotSynced;
@@ -100,13 +100,20 @@ impl Gate {
         let (name, lookup) = {
             let index = self.instances.snapshot();
             let epoch_of = |name: &InstanceName| index.session_epoch(name.as_str());
-            let name = match route(request, fallback, settings, &self.sessions, now, &epoch_of) {
+            let name = match route(
+                request,
+                fallback,
+                &settings.traefik,
+                &self.sessions,
+                now,
+                &epoch_of,
+            ) {
                 Route::Public => return Outcome::Allow,
                 Route::Home => return Outcome::Home,
                 Route::Instance(name) => name,
             };
             if request.service_worker
-                && settings.routing != Routing::Host
+                && settings.traefik.routing != Routing::Host
                 && !index.allows_service_worker(name.as_str())
             {
                 // On the site's shared origin a worker registered at `/` would see every request
@@ -134,7 +141,7 @@ impl Gate {
             let metrics = self.metrics();
             let _held = Held::new(&metrics.held_now);
             let wait = self.instances.ensure_ready(name.as_str());
-            let waited = tokio::time::timeout(settings.hold_timeout, wait).await;
+            let waited = tokio::time::timeout(settings.readiness.hold_timeout, wait).await;
             let result = match &waited {
                 Ok(Ok(())) => "ready",
                 Ok(Err(_)) => "failed",
@@ -148,9 +155,9 @@ impl Gate {
                 Err(_) => {
                     log::warn!(
                         "{name}: not ready within the hold timeout ({:?})",
-                        settings.hold_timeout
+                        settings.readiness.hold_timeout
                     );
-                    let waited = settings.hold_timeout;
+                    let waited = settings.readiness.hold_timeout;
                     let phase = self.instances.phase(name.as_str());
                     return Outcome::NotReady {
                         name,
@@ -164,12 +171,15 @@ impl Gate {
             log::info!("{name}: request held {:?} until ready", started.elapsed());
             return Outcome::Allow;
         }
-        if settings.traefik_check_enabled {
+        if settings.traefik.traefik_check_enabled {
             // What the instance's activity is now: a request let through on its router while
             // this one waits for the route changes it, and then nothing stops the instance below.
             let seen = self.instances.activity_seen(name.as_str());
-            let left = settings.hold_timeout.saturating_sub(started.elapsed());
-            let wait = settings.route_timeout.min(left);
+            let left = settings
+                .readiness
+                .hold_timeout
+                .saturating_sub(started.elapsed());
+            let wait = settings.traefik.route_timeout.min(left);
             if !self.traefik.wait_for_route(name.as_str(), wait).await {
                 log::warn!("{name}: traefik did not load its route within {wait:?}");
                 if let Some(seen) = seen {

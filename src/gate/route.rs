@@ -5,7 +5,7 @@ use std::time::SystemTime;
 
 use super::cookies::InstanceCookie;
 use super::request::AuthRequest;
-use crate::configuration::Settings;
+use crate::configuration::TraefikSettings;
 use crate::domain::{InstanceName, Routing};
 use crate::sessions::Sessions;
 use crate::traefik::config::INSTANCE_HEADER;
@@ -38,33 +38,33 @@ pub enum Route {
 pub fn route<'e>(
     request: &AuthRequest,
     fallback: bool,
-    settings: &Settings,
+    traefik: &TraefikSettings,
     sessions: &Sessions,
     now: SystemTime,
     epoch_of: &dyn Fn(&InstanceName) -> Option<&'e str>,
 ) -> Route {
     let path = request.path();
     let host = request.host.as_deref().map(host_name);
-    if fallback && is_public(path, &settings.public_path) {
+    if fallback && is_public(path, &traefik.public_path) {
         // In host routing the home has a host of its own: nothing public on an instance's.
-        if settings.routing != Routing::Host || host == Some(settings.host_domain.as_str()) {
+        if traefik.routing != Routing::Host || host == Some(traefik.host_domain.as_str()) {
             return Route::Public;
         }
     }
-    let wanted = match settings.routing {
+    let wanted = match traefik.routing {
         _ if !fallback => request.routed.as_deref(),
         Routing::Path => path
-            .strip_prefix(settings.container_prefix.as_str())
+            .strip_prefix(traefik.container_prefix.as_str())
             .and_then(|rest| rest.strip_prefix('/'))
             .map(|rest| rest.split('/').next().unwrap_or("")),
         Routing::Host => host.and_then(|h| {
-            h.strip_suffix(settings.host_domain.as_str())?
+            h.strip_suffix(traefik.host_domain.as_str())?
                 .strip_suffix('.')
         }),
         // The catch-all in cookie mode: the session alone names the instance to make ready.
         Routing::Cookie => None,
     };
-    if settings.routing == Routing::Path && !sessions.signed() {
+    if traefik.routing == Routing::Path && !sessions.signed() {
         // The old plain mode: the path alone names the instance, as the Go spawner did.
         return wanted
             .and_then(|name| InstanceName::parse(name).ok())
@@ -87,7 +87,7 @@ pub fn route<'e>(
         Some(name) if fallback && name.eq_ignore_ascii_case(session.as_str()) => {
             Route::Instance(session)
         }
-        None if fallback && settings.routing == Routing::Cookie => Route::Instance(session),
+        None if fallback && traefik.routing == Routing::Cookie => Route::Instance(session),
         Some(name) => {
             log::debug!("refused: a session of {session} for instance {name:?}");
             Route::Home

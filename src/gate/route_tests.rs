@@ -1,6 +1,7 @@
 //! Every case of [`super::route`]: the routed instance, the catch-all, paths, hosts, sessions.
 
 use super::*;
+use crate::configuration::Settings;
 use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue};
 
 fn request(headers: &[(&str, &str)]) -> AuthRequest {
@@ -21,7 +22,7 @@ fn any_epoch(_: &InstanceName) -> Option<&'static str> {
 /// The old plain cookies: the name is the value.
 fn plain() -> Sessions {
     let mut settings = Settings::for_tests();
-    settings.cookie_signing = false;
+    settings.sessions.cookie_signing = false;
     Sessions::from_settings(&settings)
 }
 
@@ -33,7 +34,7 @@ fn on_router(routed: &str, headers: &[(&str, &str)]) -> Route {
     route(
         &request(&all),
         false,
-        &settings,
+        &settings.traefik,
         &plain(),
         SystemTime::now(),
         &any_epoch,
@@ -46,7 +47,7 @@ fn on_fallback(headers: &[(&str, &str)]) -> Route {
     route(
         &request(headers),
         true,
-        &settings,
+        &settings.traefik,
         &plain(),
         SystemTime::now(),
         &any_epoch,
@@ -89,7 +90,7 @@ fn an_instance_router_passes_only_a_session_for_the_instance_it_routed_to() {
     let no_header = route(
         &request(&[("cookie", "instance=m2")]),
         false,
-        &Settings::for_tests(),
+        &Settings::for_tests().traefik,
         &plain(),
         SystemTime::now(),
         &any_epoch,
@@ -142,14 +143,14 @@ fn public_paths_pass_on_the_catch_all_only() {
 #[test]
 fn path_mode_reads_the_first_segment_after_the_prefix_on_the_catch_all() {
     let mut settings = Settings::for_tests();
-    settings.routing = Routing::Path;
-    settings.container_prefix = "/p".into();
+    settings.traefik.routing = Routing::Path;
+    settings.traefik.container_prefix = "/p".into();
     let at = |uri: &str| {
         let request = request(&[("x-forwarded-uri", uri)]);
         route(
             &request,
             true,
-            &settings,
+            &settings.traefik,
             &plain(),
             SystemTime::now(),
             &any_epoch,
@@ -165,13 +166,13 @@ fn path_mode_reads_the_first_segment_after_the_prefix_on_the_catch_all() {
 #[test]
 fn path_mode_on_an_instance_router_goes_by_the_routed_instance_not_the_path() {
     let mut settings = Settings::for_tests();
-    settings.routing = Routing::Path;
-    settings.container_prefix = "/p".into();
+    settings.traefik.routing = Routing::Path;
+    settings.traefik.container_prefix = "/p".into();
     let request = request(&[("x-spawner-instance", "aa"), ("x-forwarded-uri", "/p/bb/")]);
     let decided = route(
         &request,
         false,
-        &settings,
+        &settings.traefik,
         &plain(),
         SystemTime::now(),
         &any_epoch,
@@ -181,7 +182,8 @@ fn path_mode_on_an_instance_router_goes_by_the_routed_instance_not_the_path() {
 
 fn signed() -> (Settings, Sessions) {
     let mut settings = Settings::for_tests();
-    settings.cookie_secrets = vec![crate::domain::session::Secret::parse(&"k".repeat(32)).unwrap()];
+    settings.sessions.cookie_secrets =
+        vec![crate::domain::session::Secret::parse(&"k".repeat(32)).unwrap()];
     let sessions = Sessions::from_settings(&settings);
     (settings, sessions)
 }
@@ -197,7 +199,7 @@ fn with_signing_only_a_session_names_an_instance_and_never_two_cookies() {
             route(
                 &request(&headers),
                 false,
-                &settings,
+                &settings.traefik,
                 &sessions,
                 at,
                 epoch_of,
@@ -210,7 +212,7 @@ fn with_signing_only_a_session_names_an_instance_and_never_two_cookies() {
     assert_eq!(decide("instance=minion-1", now, &any_epoch), Route::Home);
     let two = format!("{}; instance=minion-2", issued.cookie);
     assert_eq!(decide(&two, now, &any_epoch), Route::Home);
-    let later = now + settings.session_ttl;
+    let later = now + settings.sessions.session_ttl;
     assert_eq!(decide(&issued.cookie, later, &any_epoch), Route::Home);
     let recreated = |_: &InstanceName| -> Option<&'static str> { Some("another epoch") };
     assert_eq!(
@@ -223,8 +225,8 @@ fn with_signing_only_a_session_names_an_instance_and_never_two_cookies() {
 #[test]
 fn with_signing_a_path_needs_a_session_for_that_same_instance() {
     let (mut settings, sessions) = signed();
-    settings.routing = Routing::Path;
-    settings.container_prefix = "/p".into();
+    settings.traefik.routing = Routing::Path;
+    settings.traefik.container_prefix = "/p".into();
     let now = SystemTime::now();
     let issued = sessions.issue(&InstanceName::parse("minion-1").unwrap(), "e", now);
     let at = |routed: &str, uri: &str, cookie: &str| {
@@ -232,7 +234,7 @@ fn with_signing_a_path_needs_a_session_for_that_same_instance() {
         let fallback = route(
             &request(&headers),
             true,
-            &settings,
+            &settings.traefik,
             &sessions,
             now,
             &any_epoch,
@@ -241,7 +243,7 @@ fn with_signing_a_path_needs_a_session_for_that_same_instance() {
         let routed = route(
             &request(&headers),
             false,
-            &settings,
+            &settings.traefik,
             &sessions,
             now,
             &any_epoch,
@@ -266,8 +268,8 @@ fn with_signing_a_path_needs_a_session_for_that_same_instance() {
 #[test]
 fn host_mode_names_the_instance_by_its_host_on_the_catch_all_and_keeps_home_on_its_own() {
     let (mut settings, sessions) = signed();
-    settings.routing = Routing::Host;
-    settings.host_domain = "apps.test".into();
+    settings.traefik.routing = Routing::Host;
+    settings.traefik.host_domain = "apps.test".into();
     let now = SystemTime::now();
     let issued = sessions.issue(&InstanceName::parse("minion-1").unwrap(), "e", now);
     let at = |host: &str, uri: &str| {
@@ -279,7 +281,7 @@ fn host_mode_names_the_instance_by_its_host_on_the_catch_all_and_keeps_home_on_i
         route(
             &request(&headers),
             true,
-            &settings,
+            &settings.traefik,
             &sessions,
             now,
             &any_epoch,
@@ -299,7 +301,7 @@ fn host_mode_names_the_instance_by_its_host_on_the_catch_all_and_keeps_home_on_i
     let routed = route(
         &request(&headers),
         false,
-        &settings,
+        &settings.traefik,
         &sessions,
         now,
         &any_epoch,

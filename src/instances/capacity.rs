@@ -15,6 +15,7 @@ use super::containers::Containers;
 use super::policy::{self, IdleRules};
 use super::transitions::{Slot, Transitions};
 use super::CapacityFull;
+use crate::configuration::CapacitySettings;
 use crate::domain::{IdleAction, RunState};
 use crate::metrics::Reason;
 
@@ -38,15 +39,14 @@ pub(super) fn occupies(state: RunState) -> bool {
 
 impl Capacity {
     pub fn new(
-        max: Option<usize>,
-        evict_grace: Duration,
+        capacity: &CapacitySettings,
         rules: IdleRules,
         transitions: Arc<Transitions>,
         containers: Arc<Containers>,
     ) -> Self {
         Self {
-            max,
-            evict_grace,
+            max: capacity.max_running,
+            evict_grace: capacity.evict_grace,
             rules,
             transitions,
             containers,

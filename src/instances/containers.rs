@@ -9,6 +9,7 @@ use super::store::Store;
 use super::transitions::{StopClaim, STOP_GRACE};
 use super::Instance;
 use crate::backend::{gone_is_done, Backend, BackendError};
+use crate::configuration::EngineSettings;
 use crate::domain::{ContainerInfo, IdleAction, InstanceLabels, RunState};
 use crate::error::chain;
 use crate::metrics::{Metrics, Reason};
@@ -27,15 +28,14 @@ impl Containers {
         backend: Backend,
         store: Arc<Store>,
         metrics: Arc<Metrics>,
-        scope: String,
-        network: String,
+        engine: &EngineSettings,
     ) -> Self {
         Self {
             backend,
             store,
             metrics,
-            scope,
-            network,
+            scope: engine.scope.clone(),
+            network: engine.network.clone(),
         }
     }
 

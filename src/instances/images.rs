@@ -9,6 +9,7 @@ use super::errors::RegistryAuthError;
 use super::flights::{landed, Flight, Flights};
 use super::{OpError, PullError};
 use crate::backend::Backend;
+use crate::configuration::RegistrySettings;
 use crate::domain::{registry, PullPolicy};
 use crate::error::chain;
 use crate::metrics::Metrics;
@@ -27,14 +28,14 @@ pub(super) struct Images {
 impl Images {
     pub fn new(
         backend: Backend,
-        registry_auth_file: Option<PathBuf>,
+        registry: &RegistrySettings,
         metrics: Arc<Metrics>,
         tasks: Tasks,
     ) -> Self {
         Self {
             backend,
             pulls: Arc::default(),
-            registry_auth_file,
+            registry_auth_file: registry.registry_auth_file.clone(),
             metrics,
             tasks,
         }

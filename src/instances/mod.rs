@@ -139,47 +139,31 @@ pub struct Instances {
 }
 
 impl Instances {
+    /// The lifecycle on `backend`, each part built from its own settings.
     pub fn new(
         backend: Backend,
-        settings: Arc<Settings>,
+        settings: &Settings,
         tasks: Tasks,
         metrics: Arc<Metrics>,
     ) -> Arc<Self> {
+        let (engine, readiness) = (&settings.engine, &settings.readiness);
         let store = Arc::new(Store::default());
         let transitions = Arc::new(Transitions::default());
         let containers = Arc::new(Containers::new(
             backend.clone(),
             Arc::clone(&store),
             Arc::clone(&metrics),
-            settings.scope.clone(),
-            settings.network.clone(),
+            engine,
         ));
-        let rules = IdleRules {
-            idle_timeout: settings.idle_timeout,
-            idle_action: settings.idle_action,
-            pause_timeout: settings.pause_timeout,
-            boot: SystemTime::now(),
-        };
+        let rules = IdleRules::new(&settings.idle, SystemTime::now());
         let capacity = Capacity::new(
-            settings.max_running,
-            settings.evict_grace,
+            &settings.capacity,
             rules,
             Arc::clone(&transitions),
             Arc::clone(&containers),
         );
-        let prober = Prober::new(
-            backend.clone(),
-            Arc::clone(&store),
-            settings.http_probe_timeout,
-            settings.http_probe_ok_status,
-            settings.redirect_timeout,
-        );
-        let images = Images::new(
-            backend.clone(),
-            settings.registry_auth_file.clone(),
-            metrics,
-            tasks.clone(),
-        );
+        let prober = Prober::new(backend.clone(), Arc::clone(&store), readiness);
+        let images = Images::new(backend.clone(), &settings.registry, metrics, tasks.clone());
         Arc::new(Self {
             store,
             transitions,
@@ -187,15 +171,15 @@ impl Instances {
             capacity,
             prober,
             images,
-            volumes: Volumes::new(backend, settings.scope.clone()),
+            volumes: Volumes::new(backend, engine),
             addresses: addresses::Addresses::default(),
-            start_permits: Semaphore::new(settings.max_concurrent_starts),
+            start_permits: Semaphore::new(readiness.max_concurrent_starts),
             rules,
-            idle_check_interval: settings.idle_check_interval,
-            ready_timeout: settings.ready_timeout,
-            pull_policy: settings.pull_policy,
-            scope: settings.scope.clone(),
-            cap_drop: settings.cap_drop.clone(),
+            idle_check_interval: settings.idle.idle_check_interval,
+            ready_timeout: readiness.ready_timeout,
+            pull_policy: settings.registry.pull_policy,
+            scope: engine.scope.clone(),
+            cap_drop: engine.cap_drop.clone(),
             tasks,
         })
     }

@@ -5,6 +5,7 @@
 use std::time::{Duration, SystemTime};
 
 use super::activity::Seen;
+use crate::configuration::IdleSettings;
 pub use crate::domain::IdleAction;
 use crate::domain::RunState;
 
@@ -18,6 +19,18 @@ pub struct IdleRules {
     /// How long a paused instance stays paused before it is stopped; `None`: for ever.
     pub pause_timeout: Option<Duration>,
     pub boot: SystemTime,
+}
+
+impl IdleRules {
+    /// The rules of `idle`, for a spawner that started at `boot`.
+    pub fn new(idle: &IdleSettings, boot: SystemTime) -> Self {
+        Self {
+            idle_timeout: idle.idle_timeout,
+            idle_action: idle.idle_action,
+            pause_timeout: idle.pause_timeout,
+            boot,
+        }
+    }
 }
 
 /// One instance as the policy sees it.

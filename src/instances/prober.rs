@@ -13,6 +13,7 @@ use super::store::{Run, Store};
 use super::{Instance, StartError};
 use crate::backend::Backend;
 use crate::backoff::Backoff;
+use crate::configuration::ReadinessSettings;
 use crate::error::chain;
 
 /// How long the first run of an image's HEALTHCHECK command waits for the app to listen on its
@@ -35,13 +36,8 @@ pub(super) struct Prober {
 }
 
 impl Prober {
-    pub fn new(
-        backend: Backend,
-        store: Arc<Store>,
-        timeout: Duration,
-        ok_status: u16,
-        delay: Duration,
-    ) -> Self {
+    pub fn new(backend: Backend, store: Arc<Store>, readiness: &ReadinessSettings) -> Self {
+        let timeout = readiness.http_probe_timeout;
         let client = reqwest::Client::builder()
             .timeout(timeout)
             .pool_max_idle_per_host(0)
@@ -53,8 +49,8 @@ impl Prober {
             store,
             client,
             timeout,
-            ok_status,
-            delay,
+            ok_status: readiness.http_probe_ok_status,
+            delay: readiness.redirect_timeout,
         }
     }
 

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use super::OpError;
 use crate::backend::{Backend, VolumeMount};
+use crate::configuration::EngineSettings;
 use crate::domain::instance_labels::{volume_labels, volume_owner};
 use crate::domain::volumes::{engine_name, Volume};
 use crate::error::chain;
@@ -16,7 +17,8 @@ pub(super) struct Volumes {
 }
 
 impl Volumes {
-    pub fn new(backend: Backend, scope: String) -> Self {
+    pub fn new(backend: Backend, engine: &EngineSettings) -> Self {
+        let scope = engine.scope.clone();
         Self { backend, scope }
     }
 

@@ -110,12 +110,13 @@ pub async fn create(
     let body = body.map_err(DeployError::Body)?;
     let spec = DeploySpec::parse(
         &body,
-        &settings.network,
-        &settings.allowed_networks,
+        &settings.engine.network,
+        &settings.engine.allowed_networks,
         &settings.limits,
     )
     .map_err(DeployError::BadRequest)?;
     settings
+        .traefik
         .routing
         .check_name(spec.name.as_str())
         .map_err(DeployError::BadRequest)?;

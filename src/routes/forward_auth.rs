@@ -35,7 +35,7 @@ pub async fn auth(
         log::warn!("/auth: {e} (the middleware's address); answering as on an instance router");
         false
     });
-    let request = AuthRequest::from_headers(req.headers(), &settings.cookie_key, fallback);
+    let request = AuthRequest::from_headers(req.headers(), &settings.sessions.cookie_key, fallback);
     let counted = &gate.metrics().auth;
     match gate.decide(&request, fallback).await {
         Outcome::Allow => {
@@ -44,7 +44,7 @@ pub async fn auth(
         }
         Outcome::Home => {
             counted.home.inc();
-            redirect(StatusCode::FOUND, &settings.cookie_fallback_url)
+            redirect(StatusCode::FOUND, &settings.sessions.cookie_fallback_url)
         }
         Outcome::Retry { location } => {
             counted.retry.inc();

@@ -42,7 +42,7 @@ pub async fn private_api(
         );
         return Ok(req.into_response(refusal).map_into_right_body());
     }
-    let token = settings.api_token.clone();
+    let token = settings.listen.api_token.clone();
     if let Some(token) = token.filter(|_| req.path() != "/healthz") {
         let presented = req
             .headers()

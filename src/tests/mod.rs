@@ -76,21 +76,22 @@ struct Built {
 /// delay, no traefik to ask, and the knobs.
 fn build_settings(knobs: &Knobs) -> Built {
     let mut s = Settings::for_tests();
-    s.cookie_secrets = vec![Secret::parse(&"unit-test-secret-".repeat(3)).expect("long enough")];
-    s.redirect_timeout = Duration::ZERO;
-    s.traefik_check_enabled = false;
-    s.ready_timeout = Duration::from_secs(10);
-    s.hold_timeout = knobs.hold_timeout;
-    s.max_running = knobs.max_running;
-    s.evict_grace = knobs.evict_grace;
-    s.max_concurrent_starts = knobs.max_concurrent_starts;
-    s.idle_timeout = knobs.idle_timeout;
-    s.idle_check_interval = knobs.idle_check_interval;
+    s.sessions.cookie_secrets =
+        vec![Secret::parse(&"unit-test-secret-".repeat(3)).expect("long enough")];
+    s.readiness.redirect_timeout = Duration::ZERO;
+    s.traefik.traefik_check_enabled = false;
+    s.readiness.ready_timeout = Duration::from_secs(10);
+    s.readiness.hold_timeout = knobs.hold_timeout;
+    s.capacity.max_running = knobs.max_running;
+    s.capacity.evict_grace = knobs.evict_grace;
+    s.readiness.max_concurrent_starts = knobs.max_concurrent_starts;
+    s.idle.idle_timeout = knobs.idle_timeout;
+    s.idle.idle_check_interval = knobs.idle_check_interval;
     Built {
-        network: s.network.clone(),
-        subnet: s.network_subnet,
-        scope: s.scope.clone(),
-        cookie_key: s.cookie_key.clone(),
+        network: s.engine.network.clone(),
+        subnet: s.engine.network_subnet,
+        scope: s.engine.scope.clone(),
+        cookie_key: s.sessions.cookie_key.clone(),
         settings: Arc::new(s),
     }
 }
@@ -120,7 +121,7 @@ impl Harness {
         engine.add_image_with(CHECKED_IMAGE, checked);
         let settings = Arc::clone(&built.settings);
         let tasks = Tasks::on_current_runtime();
-        let instances = Instances::new(backend, Arc::clone(&settings), tasks, metrics);
+        let instances = Instances::new(backend, &settings, tasks, metrics);
         let sessions = Arc::new(Sessions::from_settings(&settings));
         let gate = Gate::new(settings, Arc::clone(&instances), Arc::clone(&sessions));
         Self {

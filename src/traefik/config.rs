@@ -125,9 +125,9 @@ pub fn build(settings: &Settings, routes: &[Route]) -> DynamicConfig {
             },
         );
         let mut middlewares = vec![RETRY_MIDDLEWARE.to_string(), routed, AUTH_MIDDLEWARE.into()];
-        let rule = match settings.routing {
+        let rule = match settings.traefik.routing {
             Routing::Path => {
-                let path = format!("{}/{name}", settings.container_prefix);
+                let path = format!("{}/{name}", settings.traefik.container_prefix);
                 let strip = format!("{name}-strip");
                 config.middlewares.insert(
                     strip.clone(),
@@ -138,21 +138,22 @@ pub fn build(settings: &Settings, routes: &[Route]) -> DynamicConfig {
                 middlewares.push(strip);
                 format!("Path(`{path}`) || PathPrefix(`{path}/`)")
             }
-            Routing::Host => format!("Host(`{name}.{}`)", settings.host_domain),
+            Routing::Host => format!("Host(`{name}.{}`)", settings.traefik.host_domain),
             Routing::Cookie => format!(
                 "HeaderRegexp(`Cookie`, `(?:^|;\\s*){}={}{SIGNED_SUFFIX}(?:;|$)`)",
-                regex_escape(&settings.cookie_key),
+                regex_escape(&settings.sessions.cookie_key),
                 regex_escape(name)
             ),
         };
-        let tls = settings.router_tls.then(|| RouterTls {
-            cert_resolver: Some(settings.tls_cert_resolver.clone()).filter(|r| !r.is_empty()),
+        let tls = settings.traefik.router_tls.then(|| RouterTls {
+            cert_resolver: Some(settings.traefik.tls_cert_resolver.clone())
+                .filter(|r| !r.is_empty()),
         });
         config.routers.insert(
             name.clone(),
             Router {
                 rule,
-                entry_points: vec![settings.entrypoint.clone()],
+                entry_points: vec![settings.traefik.entrypoint.clone()],
                 middlewares,
                 service: name.clone(),
                 priority: ROUTER_PRIORITY,
@@ -221,8 +222,8 @@ mod tests {
     #[test]
     fn path_rules_do_not_let_one_name_catch_another() {
         let mut settings = Settings::for_tests();
-        settings.routing = Routing::Path;
-        settings.container_prefix = "/p".into();
+        settings.traefik.routing = Routing::Path;
+        settings.traefik.container_prefix = "/p".into();
         let config = build(&settings, &[route("minion-1")]);
         let router = &config.http.routers["minion-1"];
         assert_eq!(
@@ -242,17 +243,17 @@ mod tests {
     #[test]
     fn host_rules_name_the_instance_host_and_tls_follows_the_settings() {
         let mut settings = Settings::for_tests();
-        settings.routing = Routing::Host;
-        settings.host_domain = "apps.example.com".into();
+        settings.traefik.routing = Routing::Host;
+        settings.traefik.host_domain = "apps.example.com".into();
         let plain = build(&settings, &[route("minion-1")]);
         let router = &plain.http.routers["minion-1"];
         assert_eq!(router.rule, "Host(`minion-1.apps.example.com`)");
         assert_eq!(router.tls, None);
-        settings.router_tls = true;
+        settings.traefik.router_tls = true;
         let tls = build(&settings, &[route("minion-1")]);
         let json = serde_json::to_value(&tls.http.routers["minion-1"]).unwrap();
         assert_eq!(json["tls"], serde_json::json!({}));
-        settings.tls_cert_resolver = "le".into();
+        settings.traefik.tls_cert_resolver = "le".into();
         let acme = build(&settings, &[route("minion-1")]);
         let json = serde_json::to_value(&acme.http.routers["minion-1"]).unwrap();
         assert_eq!(json["tls"], serde_json::json!({"certResolver": "le"}));

@@ -228,7 +228,7 @@ async fn a_container_with_an_idle_timeout_label_beyond_the_maximum_does_not_brea
         "--label",
         "origin=spawner",
         "--label",
-        &format!("spawner.scope={}", app.settings.scope),
+        &format!("spawner.scope={}", app.settings.engine.scope),
         "--label",
         "spawner.idle-timeout=99999999999h",
         IMAGE_NO_HEALTHCHECK,
@@ -242,7 +242,7 @@ async fn a_container_with_an_idle_timeout_label_beyond_the_maximum_does_not_brea
     let (status, view) = app.api_get(&format!("/deploy/{name}")).await;
     assert_eq!(status, 200);
     assert_eq!(list["instances"][0]["name"], name.as_str());
-    let default = app.settings.idle_timeout.map_or_else(
+    let default = app.settings.idle.idle_timeout.map_or_else(
         || "0".to_string(),
         |t| humantime::format_duration(t).to_string(),
     );

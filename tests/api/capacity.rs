@@ -10,7 +10,7 @@ use serde_json::json;
 use crate::helpers::*;
 
 fn running_count(app: &TestApp) -> usize {
-    let filter = format!("label=spawner.scope={}", app.settings.scope);
+    let filter = format!("label=spawner.scope={}", app.settings.engine.scope);
     docker(&["ps", "-q", "--filter", &filter])
         .split_whitespace()
         .count()
@@ -18,7 +18,7 @@ fn running_count(app: &TestApp) -> usize {
 
 #[tokio::test]
 async fn twenty_simultaneous_wakes_never_exceed_the_cap() {
-    let app = spawn_app_with(|s| s.max_running = Some(5)).await;
+    let app = spawn_app_with(|s| s.capacity.max_running = Some(5)).await;
     let names: Vec<String> = (0..20).map(|i| app.name(&format!("w{i}"))).collect();
     for name in &names {
         let body = json!({"port": 9000, "start": false, "envs": {"IDLE": "0"}});
@@ -70,8 +70,8 @@ async fn twenty_simultaneous_wakes_never_exceed_the_cap() {
 #[tokio::test]
 async fn the_least_recently_active_instance_makes_room() {
     let app = spawn_app_with(|s| {
-        s.max_running = Some(2);
-        s.evict_grace = Duration::ZERO;
+        s.capacity.max_running = Some(2);
+        s.capacity.evict_grace = Duration::ZERO;
     })
     .await;
     let [old, recent, new] = ["old", "recent", "new"].map(|n| app.name(n));
@@ -99,8 +99,8 @@ async fn the_least_recently_active_instance_makes_room() {
 #[tokio::test]
 async fn at_capacity_with_nothing_to_evict_a_request_changes_nothing() {
     let app = spawn_app_with(|s| {
-        s.max_running = Some(1);
-        s.evict_grace = Duration::from_secs(60);
+        s.capacity.max_running = Some(1);
+        s.capacity.evict_grace = Duration::from_secs(60);
     })
     .await;
     let [busy, waiting, late] = ["busy", "waiting", "late"].map(|n| app.name(n));
@@ -142,8 +142,8 @@ async fn at_capacity_with_nothing_to_evict_a_request_changes_nothing() {
 #[tokio::test]
 async fn a_create_refused_because_its_name_is_taken_evicts_nobody() {
     let app = spawn_app_with(|s| {
-        s.max_running = Some(1);
-        s.evict_grace = Duration::ZERO;
+        s.capacity.max_running = Some(1);
+        s.capacity.evict_grace = Duration::ZERO;
     })
     .await;
     let [running, taken] = ["running", "taken"].map(|n| app.name(n));

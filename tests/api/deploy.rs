@@ -313,7 +313,7 @@ fn a_missing_docker_socket_stops_spawner_with_a_message_saying_what_to_do() {
 #[tokio::test]
 async fn the_private_api_refuses_calls_from_instances() {
     // Listening where containers can reach it: the host's address on the test network.
-    let app = spawn_app_with(|s| s.api_addr = "0.0.0.0:0".parse().unwrap()).await;
+    let app = spawn_app_with(|s| s.listen.api_addr = "0.0.0.0:0".parse().unwrap()).await;
     let name = app.name("curious");
     app.deploy(&name, IMAGE, json!({})).await;
     let gateway = docker(&[

@@ -41,9 +41,9 @@ async fn the_fallback_makes_the_instance_ready_then_redirects_to_the_same_uri() 
 async fn the_fallback_stops_the_instance_when_traefik_never_loads_its_route() {
     // Nothing listens on this traefik API: the route is never seen.
     let app = spawn_app_with(|s| {
-        s.traefik_check_enabled = true;
-        s.traefik_base_url = "http://127.0.0.1:9".into();
-        s.route_timeout = Duration::from_millis(500);
+        s.traefik.traefik_check_enabled = true;
+        s.traefik.traefik_base_url = "http://127.0.0.1:9".into();
+        s.traefik.route_timeout = Duration::from_millis(500);
     })
     .await;
     let name = app.name("noroute");
@@ -62,9 +62,9 @@ async fn the_fallback_stops_the_instance_when_traefik_never_loads_its_route() {
 #[tokio::test]
 async fn the_fallback_stops_nothing_that_a_request_used_while_it_waited_for_the_route() {
     let app = spawn_app_with(|s| {
-        s.traefik_check_enabled = true;
-        s.traefik_base_url = "http://127.0.0.1:9".into();
-        s.route_timeout = Duration::from_secs(3);
+        s.traefik.traefik_check_enabled = true;
+        s.traefik.traefik_base_url = "http://127.0.0.1:9".into();
+        s.traefik.route_timeout = Duration::from_secs(3);
     })
     .await;
     let name = app.name("inuse");

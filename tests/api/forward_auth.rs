@@ -113,7 +113,7 @@ async fn an_instance_router_passes_only_a_session_for_the_instance_it_routed_to(
 async fn a_ready_instance_gets_200_from_memory_even_with_docker_cut_off() {
     let proxy = DockerProxy::start().await;
     let url = proxy.url.clone();
-    let app = spawn_app_with(|s| s.docker_host = url).await;
+    let app = spawn_app_with(|s| s.engine.docker_host = url).await;
     let name = app.name("hot");
     app.deploy(
         &name,
@@ -207,7 +207,7 @@ async fn a_stopped_instance_with_only_a_port_waits_for_a_tcp_connect() {
 
 #[tokio::test]
 async fn a_stopped_instance_with_nothing_known_waits_the_redirect_timeout() {
-    let app = spawn_app_with(|s| s.redirect_timeout = Duration::from_millis(1500)).await;
+    let app = spawn_app_with(|s| s.readiness.redirect_timeout = Duration::from_millis(1500)).await;
     // Two exposed ports and no label: no port is known.
     let image = app.build_image(IMAGE_NO_HEALTHCHECK, "EXPOSE 9001");
     let name = app.name("delay");
@@ -281,7 +281,7 @@ async fn an_unhealthy_container_gets_502_and_is_stopped() {
 
 #[tokio::test]
 async fn an_instance_not_ready_within_the_hold_timeout_gets_503_with_retry_after() {
-    let app = spawn_app_with(|s| s.hold_timeout = Duration::from_millis(700)).await;
+    let app = spawn_app_with(|s| s.readiness.hold_timeout = Duration::from_millis(700)).await;
     let name = app.name("slow");
     app.deploy(
         &name,
@@ -325,8 +325,8 @@ async fn an_instance_not_ready_within_the_hold_timeout_gets_503_with_retry_after
 #[tokio::test]
 async fn path_mode_takes_the_instance_from_the_first_segment_after_the_prefix() {
     let app = spawn_app_with(|s| {
-        s.routing = Routing::Path;
-        s.container_prefix = "/p".into();
+        s.traefik.routing = Routing::Path;
+        s.traefik.container_prefix = "/p".into();
     })
     .await;
     let name = app.name("path");

@@ -348,7 +348,7 @@ async fn no_deploy_body_gets_a_5xx_a_dropped_connection_or_leaves_anything_behin
 
 /// Containers of this spawner and volumes with the test's prefix that still exist.
 async fn left_behind(app: &TestApp) -> Vec<String> {
-    let scope = format!("spawner.scope={}", app.settings.scope);
+    let scope = format!("spawner.scope={}", app.settings.engine.scope);
     let by_scope = HashMap::from([("label".to_string(), vec![scope])]);
     let containers = ListContainersOptionsBuilder::default()
         .all(true)

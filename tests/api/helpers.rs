@@ -85,12 +85,12 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
         images: Mutex::new(Vec::new()),
     });
     let mut settings = Settings::for_tests();
-    settings.network = network.clone();
-    settings.scope = network.clone();
-    settings.allowed_networks = vec![network];
-    settings.traefik_check_enabled = false;
-    settings.hold_timeout = Duration::from_secs(20);
-    settings.cookie_secrets = vec![Secret::parse(TEST_SECRET).unwrap()];
+    settings.engine.network = network.clone();
+    settings.engine.scope = network.clone();
+    settings.engine.allowed_networks = vec![network];
+    settings.traefik.traefik_check_enabled = false;
+    settings.readiness.hold_timeout = Duration::from_secs(20);
+    settings.sessions.cookie_secrets = vec![Secret::parse(TEST_SECRET).unwrap()];
     adjust(&mut settings);
     start_app(settings, cleanup).await
 }
@@ -106,7 +106,7 @@ pub async fn start_app(settings: Settings, cleanup: Arc<Cleanup>) -> TestApp {
     let server = tokio::spawn(async move {
         let _ = app.run_until_stopped().await;
     });
-    let headers = token_header(settings.api_token.is_some());
+    let headers = token_header(settings.listen.api_token.is_some());
     let test_app = TestApp {
         api,
         auth,
@@ -207,8 +207,8 @@ impl TestApp {
     /// `uri`) matches: the original headers, `X-Forwarded-*`, and the router's
     /// `X-Spawner-Instance`. Without a match, as the catch-all calls it (`?fallback=true`).
     pub fn auth_request(&self, cookie: Option<&str>, uri: &str) -> reqwest::RequestBuilder {
-        let routed = if self.settings.routing == Routing::Path {
-            let prefix = format!("{}/", self.settings.container_prefix);
+        let routed = if self.settings.traefik.routing == Routing::Path {
+            let prefix = format!("{}/", self.settings.traefik.container_prefix);
             uri.strip_prefix(&prefix)
                 .map(|rest| rest.split(['/', '?']).next().unwrap_or_default())
         } else {

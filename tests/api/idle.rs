@@ -11,8 +11,8 @@ use crate::helpers::*;
 pub async fn idle_app(timeout: &str) -> TestApp {
     let timeout = humantime::parse_duration(timeout).unwrap();
     spawn_app_with(|s| {
-        s.idle_timeout = (!timeout.is_zero()).then_some(timeout);
-        s.idle_check_interval = Duration::from_millis(200);
+        s.idle.idle_timeout = (!timeout.is_zero()).then_some(timeout);
+        s.idle.idle_check_interval = Duration::from_millis(200);
     })
     .await
 }
@@ -145,8 +145,8 @@ async fn a_restarted_spawner_counts_activity_from_its_own_start() {
     tokio::time::sleep(Duration::from_secs(3)).await;
     let (mut settings, cleanup) = (first.settings.clone(), first.cleanup.clone());
     drop(first);
-    settings.idle_timeout = Some(Duration::from_secs(2));
-    settings.idle_check_interval = Duration::from_millis(200);
+    settings.idle.idle_timeout = Some(Duration::from_secs(2));
+    settings.idle.idle_check_interval = Duration::from_millis(200);
     let restarted = Instant::now();
     let second = start_app(settings, cleanup).await;
     tokio::time::sleep(Duration::from_millis(1500).saturating_sub(restarted.elapsed())).await;
@@ -204,8 +204,8 @@ async fn the_api_stops_an_instance_now_and_only_spawners() {
 #[tokio::test]
 async fn a_request_at_the_moment_of_the_idle_decision_is_never_cut() {
     let app = spawn_app_with(|s| {
-        s.idle_timeout = Some(Duration::from_millis(300));
-        s.idle_check_interval = Duration::from_millis(100);
+        s.idle.idle_timeout = Some(Duration::from_millis(300));
+        s.idle.idle_check_interval = Duration::from_millis(100);
     })
     .await;
     let name = app.name("race");

@@ -34,9 +34,9 @@ async fn spawner_creates_an_isolated_network_and_gives_each_instance_a_fixed_add
     let subnet = free_subnet();
     let _network = RemoveNetwork(own.clone());
     let app = spawn_app_with(|s| {
-        s.network = own.clone();
-        s.allowed_networks = vec![own.clone()];
-        s.network_subnet = subnet.parse().unwrap();
+        s.engine.network = own.clone();
+        s.engine.allowed_networks = vec![own.clone()];
+        s.engine.network_subnet = subnet.parse().unwrap();
     })
     .await;
 
@@ -115,9 +115,9 @@ async fn a_subnet_that_cannot_be_had_stops_spawner_naming_the_setting() {
     docker(&["network", "create", "--subnet", &subnet, &taken]);
     let _taken = RemoveNetwork(taken);
     let mut settings = Settings::for_tests();
-    settings.network = format!("{}-new", unique_prefix());
-    settings.network_subnet = subnet.parse().unwrap();
-    let _new = RemoveNetwork(settings.network.clone());
+    settings.engine.network = format!("{}-new", unique_prefix());
+    settings.engine.network_subnet = subnet.parse().unwrap();
+    let _new = RemoveNetwork(settings.engine.network.clone());
     let error = match Application::build(settings).await {
         Ok(_) => panic!("spawner started on a subnet another network holds"),
         Err(e) => e.to_string(),

@@ -77,7 +77,7 @@ async fn a_restarted_spawner_finds_every_existing_instance() {
 async fn a_broken_events_stream_is_reconnected_and_the_list_read_again() {
     let proxy = DockerProxy::start().await;
     let url = proxy.url.clone();
-    let app = spawn_app_with(|s| s.docker_host = url).await;
+    let app = spawn_app_with(|s| s.engine.docker_host = url).await;
     let before = app.name("before");
     app.deploy(&before, IMAGE, json!({"start": false})).await;
 

@@ -118,7 +118,8 @@ async fn the_counters_move_as_requests_are_made_and_promtool_accepts_them() {
 
 #[tokio::test]
 async fn metrics_need_the_api_token_when_one_is_set() {
-    let app = spawn_app_with(|s| s.api_token = Some(ApiToken::parse(TEST_TOKEN).unwrap())).await;
+    let app =
+        spawn_app_with(|s| s.listen.api_token = Some(ApiToken::parse(TEST_TOKEN).unwrap())).await;
     let anonymous = reqwest::get(format!("{}/metrics", app.api)).await.unwrap();
     assert_eq!(anonymous.status(), 401);
     assert!(scrape(&app).await.contains("spawner_auth_decisions_total"));

@@ -12,10 +12,10 @@ use crate::idle::{never_self_stops, until_state};
 /// Idle after `idle`, then paused; stopped `pause` later (`None`: stays paused).
 async fn pausing_app(idle: Duration, pause: Option<Duration>) -> TestApp {
     spawn_app_with(|s| {
-        s.idle_timeout = Some(idle);
-        s.idle_action = spawner::domain::IdleAction::Pause;
-        s.pause_timeout = pause;
-        s.idle_check_interval = Duration::from_millis(200);
+        s.idle.idle_timeout = Some(idle);
+        s.idle.idle_action = spawner::domain::IdleAction::Pause;
+        s.idle.pause_timeout = pause;
+        s.idle.idle_check_interval = Duration::from_millis(200);
     })
     .await
 }

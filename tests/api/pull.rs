@@ -17,7 +17,7 @@ async fn a_missing_image_is_pulled_once_for_concurrent_deploys_with_the_credenti
     require_docker();
     let registry = Registry::start();
     let auth_file = registry.auth_file();
-    let app = spawn_app_with(|s| s.registry_auth_file = Some(auth_file)).await;
+    let app = spawn_app_with(|s| s.registry.registry_auth_file = Some(auth_file)).await;
     let image = registry.push(IMAGE, &format!("{}/app:1", app.cleanup.prefix));
     app.cleanup.images.lock().unwrap().push(image.clone());
     assert!(!image_present(&image));
@@ -66,7 +66,7 @@ async fn pull_failures_name_the_image_and_the_reason_and_leave_nothing_behind() 
         "{body}"
     );
 
-    let app = spawn_app_with(|s| s.registry_auth_file = Some(auth_file)).await;
+    let app = spawn_app_with(|s| s.registry.registry_auth_file = Some(auth_file)).await;
     // No such tag in the registry: 404 naming it.
     let missing = format!("{}/{}/app:nope", registry.address, app.cleanup.prefix);
     let (status, body) = deploy_status(&app, json!({"name": name, "image": missing})).await;

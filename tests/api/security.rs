@@ -124,7 +124,7 @@ async fn forged_and_malformed_cookies_are_sent_home_and_start_nothing() {
 async fn a_rotated_secret_still_verifies_the_sessions_it_signed() {
     let old = Secret::parse(TEST_SECRET).unwrap();
     let new = Secret::parse(&"n".repeat(40)).unwrap();
-    let app = spawn_app_with(|s| s.cookie_secrets = vec![new.clone(), old]).await;
+    let app = spawn_app_with(|s| s.sessions.cookie_secrets = vec![new.clone(), old]).await;
     let name = app.name("rotated");
     app.deploy(&name, IMAGE_NO_HEALTHCHECK, json!({"port": 9000}))
         .await;
@@ -148,7 +148,7 @@ async fn a_rotated_secret_still_verifies_the_sessions_it_signed() {
 
 #[tokio::test]
 async fn with_signing_off_the_old_plain_cookie_works() {
-    let app = spawn_app_with(|s| s.cookie_signing = false).await;
+    let app = spawn_app_with(|s| s.sessions.cookie_signing = false).await;
     let name = app.name("plain");
     app.deploy(&name, IMAGE_NO_HEALTHCHECK, json!({"port": 9000}))
         .await;
@@ -187,7 +187,8 @@ async fn call(
 
 #[tokio::test]
 async fn with_a_token_every_api_call_but_healthz_needs_it() {
-    let app = spawn_app_with(|s| s.api_token = Some(ApiToken::parse(TEST_TOKEN).unwrap())).await;
+    let app =
+        spawn_app_with(|s| s.listen.api_token = Some(ApiToken::parse(TEST_TOKEN).unwrap())).await;
     for (method, path) in [
         (Method::GET, "/deploy"),
         (Method::POST, "/deploy"),

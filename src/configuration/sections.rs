@@ -1,0 +1,227 @@
+//! The settings by component, each read from the layers on its own ([`super::Settings`] composes
+//! them). A field's name is its setting's key, so `--hold-timeout`, `SPAWNER_HOLD_TIMEOUT` and
+//! `hold_timeout` in the file all set `readiness.hold_timeout`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use ipnet::Ipv4Net;
+
+use super::parse::*;
+use super::{get, ConfigError};
+use crate::domain::routing::parse_host_domain;
+use crate::domain::session::Secret;
+use crate::domain::{ApiToken, IdleAction, PullPolicy, Routing};
+
+type Read<T> = Result<T, ConfigError>;
+
+/// The two listeners, and the private one's token.
+#[derive(Debug, Clone)]
+pub struct ListenSettings {
+    pub api_addr: SocketAddr,
+    pub auth_addr: SocketAddr,
+    /// `api_token`, else `api_token_file`.
+    pub api_token: Option<ApiToken>,
+}
+
+impl ListenSettings {
+    pub(super) fn read(c: &config::Config) -> Read<Self> {
+        let api_token = match get(c, "api_token", token)? {
+            Some(token) => Some(token),
+            None => get(c, "api_token_file", token_file)?,
+        };
+        Ok(Self {
+            api_addr: get(c, "api_addr", parse::<SocketAddr>)?,
+            auth_addr: get(c, "auth_addr", parse::<SocketAddr>)?,
+            api_token,
+        })
+    }
+}
+
+/// The container engine, and where and how instances are made on it.
+#[derive(Debug, Clone)]
+pub struct EngineSettings {
+    pub docker_host: String,
+    pub network: String,
+    /// The subnet `network` is created with when it is missing at start.
+    pub network_subnet: Ipv4Net,
+    /// Instances carry it as a label; a spawner sees no other scope's instances.
+    pub scope: String,
+    pub allowed_networks: Vec<String>,
+    /// Capabilities every instance runs without.
+    pub cap_drop: Vec<String>,
+}
+
+impl EngineSettings {
+    pub(super) fn read(c: &config::Config) -> Read<Self> {
+        let network: String = get(c, "network", non_empty)?;
+        let mut allowed_networks: Vec<String> = get::<String>(c, "allowed_networks", Ok)?
+            .split(',')
+            .map(|n| n.trim().to_string())
+            .filter(|n| !n.is_empty())
+            .collect();
+        if !allowed_networks.contains(&network) {
+            allowed_networks.insert(0, network.clone());
+        }
+        Ok(Self {
+            docker_host: get(c, "docker_host", |h| Ok(h.trim().to_string()))?,
+            scope: match get(c, "scope", Ok)?.trim() {
+                "" => network.clone(),
+                scope => scope.to_string(),
+            },
+            network_subnet: get(c, "network_subnet", subnet)?,
+            network,
+            allowed_networks,
+            cap_drop: get(c, "cap_drop", capabilities)?,
+        })
+    }
+}
+
+/// The instance cookie: its name, where a client without one goes, and how sessions are signed.
+#[derive(Debug, Clone)]
+pub struct SessionSettings {
+    pub cookie_key: String,
+    pub cookie_fallback_url: String,
+    pub cookie_signing: bool,
+    /// The first signs, every one verifies (`cookie_secret`, then `cookie_secret_file`).
+    pub cookie_secrets: Vec<Secret>,
+    pub session_ttl: Duration,
+    pub cookie_secure: bool,
+}
+
+impl SessionSettings {
+    pub(super) fn read(c: &config::Config) -> Read<Self> {
+        let mut cookie_secrets = get(c, "cookie_secret", secret_list)?;
+        cookie_secrets.extend(get(c, "cookie_secret_file", secret_file)?);
+        Ok(Self {
+            cookie_key: get(c, "cookie_key", cookie_key)?,
+            cookie_fallback_url: get(c, "cookie_fallback_url", non_empty)?,
+            cookie_signing: get(c, "cookie_signing", boolean)?,
+            cookie_secrets,
+            session_ttl: get(c, "session_ttl", positive_duration)?,
+            cookie_secure: get(c, "cookie_secure", boolean)?,
+        })
+    }
+}
+
+/// How traefik routes to instances (the configuration spawner serves it), and its API.
+#[derive(Debug, Clone)]
+pub struct TraefikSettings {
+    /// By cookie, path or host (`routing`, else the old `use_path_routing`).
+    pub routing: Routing,
+    pub public_path: String,
+    pub container_prefix: String,
+    /// With host routing: instances live at `<name>.<host_domain>`, and sessions are set on it.
+    pub host_domain: String,
+    /// Instance routers terminate TLS (`tls` on each router), with this certificate resolver
+    /// when not empty (else traefik's default certificate store).
+    pub router_tls: bool,
+    pub tls_cert_resolver: String,
+    pub entrypoint: String,
+    pub traefik_base_url: String,
+    pub traefik_check_enabled: bool,
+    /// How long the catch-all waits for traefik to load a woken instance's route.
+    pub route_timeout: Duration,
+}
+
+impl TraefikSettings {
+    pub(super) fn read(c: &config::Config) -> Read<Self> {
+        let use_path_routing = get(c, "use_path_routing", boolean)?;
+        let routing = get(c, "routing", |raw| Routing::parse(&raw, use_path_routing))?;
+        Ok(Self {
+            routing,
+            public_path: get(c, "public_path", path)?,
+            container_prefix: get(c, "container_prefix", prefix)?,
+            host_domain: get(c, "host_domain", |raw| parse_host_domain(&raw, routing))?,
+            router_tls: get(c, "router_tls", boolean)?,
+            tls_cert_resolver: get(c, "tls_cert_resolver", |raw| Ok(raw.trim().to_string()))?,
+            entrypoint: get(c, "entrypoint", non_empty)?,
+            traefik_base_url: get(c, "traefik_base_url", http_url)?,
+            traefik_check_enabled: get(c, "traefik_check_enabled", boolean)?,
+            route_timeout: get(c, "route_timeout", positive_duration)?,
+        })
+    }
+}
+
+/// Waking an instance: how long a request is held, how readiness is probed, how many starts at
+/// once.
+#[derive(Debug, Clone)]
+pub struct ReadinessSettings {
+    pub hold_timeout: Duration,
+    pub ready_timeout: Duration,
+    pub max_concurrent_starts: usize,
+    /// How long an instance with no readiness rule is given.
+    pub redirect_timeout: Duration,
+    pub http_probe_ok_status: u16,
+    pub http_probe_timeout: Duration,
+}
+
+impl ReadinessSettings {
+    pub(super) fn read(c: &config::Config) -> Read<Self> {
+        Ok(Self {
+            hold_timeout: get(c, "hold_timeout", positive_duration)?,
+            ready_timeout: get(c, "ready_timeout", positive_duration)?,
+            max_concurrent_starts: get(c, "max_concurrent_starts", positive_count)?,
+            redirect_timeout: get(c, "redirect_timeout", duration)?,
+            http_probe_ok_status: get(c, "http_probe_ok_status", status)?,
+            http_probe_timeout: get(c, "http_probe_timeout", positive_duration)?,
+        })
+    }
+}
+
+/// When instances go to sleep, and into what.
+#[derive(Debug, Clone)]
+pub struct IdleSettings {
+    /// `None`: instances never idle (unless their own label says otherwise).
+    pub idle_timeout: Option<Duration>,
+    pub idle_check_interval: Duration,
+    pub idle_action: IdleAction,
+    /// `None`: a paused instance stays paused.
+    pub pause_timeout: Option<Duration>,
+}
+
+impl IdleSettings {
+    pub(super) fn read(c: &config::Config) -> Read<Self> {
+        Ok(Self {
+            idle_timeout: get(c, "idle_timeout", optional_duration)?,
+            idle_check_interval: get(c, "idle_check_interval", positive_duration)?,
+            idle_action: get(c, "idle_action", |raw| IdleAction::parse(&raw))?,
+            pause_timeout: get(c, "pause_timeout", optional_duration)?,
+        })
+    }
+}
+
+/// `max_running` and whom it may evict.
+#[derive(Debug, Clone)]
+pub struct CapacitySettings {
+    /// `None`: no cap.
+    pub max_running: Option<usize>,
+    pub evict_grace: Duration,
+}
+
+impl CapacitySettings {
+    pub(super) fn read(c: &config::Config) -> Read<Self> {
+        Ok(Self {
+            max_running: get(c, "max_running", optional_count)?,
+            evict_grace: get(c, "evict_grace", duration)?,
+        })
+    }
+}
+
+/// Getting images: when to pull, with which credentials.
+#[derive(Debug, Clone)]
+pub struct RegistrySettings {
+    pub pull_policy: PullPolicy,
+    /// A Docker `config.json` with registry credentials, read at each pull.
+    pub registry_auth_file: Option<PathBuf>,
+}
+
+impl RegistrySettings {
+    pub(super) fn read(c: &config::Config) -> Read<Self> {
+        Ok(Self {
+            pull_policy: get(c, "pull_policy", |raw| PullPolicy::parse(&raw))?,
+            registry_auth_file: get(c, "registry_auth_file", registry_auth_file)?,
+        })
+    }
+}
