@@ -1,7 +1,8 @@
 //! spawner: a traefik ForwardAuth middleware that starts per-user containers on demand.
 //!
 //! Map of the modules:
-//! - [`configuration`]: settings and their layers (defaults, file, environment, flags).
+//! - [`configuration`]: settings and their layers (defaults, file, environment, flags), grouped by
+//!   the component each group builds.
 //! - [`startup`]: builds the service from settings; every route is listed there.
 //! - [`routes`]: the endpoints, thin: ForwardAuth (`/auth`), the private `/deploy` API, traefik's
 //!   dynamic configuration, liveness; every error answer in one JSON shape ([`routes::ErrorBody`]).
