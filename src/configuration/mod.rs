@@ -46,13 +46,16 @@ pub struct Settings {
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("invalid value {value:?} for setting `{key}` (--{flag}, SPAWNER_{env}): {reason}")]
+    /// The refusal says why (and what to write instead): it is the source, so a logged chain
+    /// reads `invalid value … for setting …: <why>`.
+    #[error("invalid value {value:?} for setting `{key}` (--{flag}, SPAWNER_{env})")]
     Invalid {
         key: String,
         flag: String,
         env: String,
         value: String,
-        reason: String,
+        #[source]
+        refusal: Box<Refusal>,
     },
     #[error("unknown setting `{key}` in {file}; known settings: {known}")]
     UnknownKey {
@@ -228,13 +231,13 @@ fn check_file_keys(file: &str, required: bool) -> Result<(), ConfigError> {
     Ok(())
 }
 
-pub(super) fn get<T>(
+pub(super) fn get<T, E: Into<Refusal>>(
     c: &config::Config,
     key: &str,
-    parser: impl Fn(String) -> Result<T, String>,
+    parser: impl Fn(String) -> Result<T, E>,
 ) -> Result<T, ConfigError> {
     let raw = c.get_string(key)?;
-    parser(raw.clone()).map_err(|reason| ConfigError::Invalid {
+    parser(raw.clone()).map_err(|refusal| ConfigError::Invalid {
         key: key.to_string(),
         flag: flag(key),
         env: key.to_uppercase(),
@@ -243,6 +246,6 @@ pub(super) fn get<T>(
         } else {
             raw
         },
-        reason,
+        refusal: Box::new(refusal.into()),
     })
 }

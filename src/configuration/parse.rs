@@ -7,6 +7,42 @@ use std::time::Duration;
 use crate::domain::session::Secret;
 use crate::domain::ApiToken;
 
+/// Why a value was refused: a sentence saying what to write instead, or a file the value names
+/// that cannot be used, with the file's own error kept as the source.
+#[derive(Debug, thiserror::Error)]
+pub enum Refusal {
+    #[error("{0}")]
+    Invalid(String),
+    #[error("cannot read {file}")]
+    Unreadable {
+        file: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{file} cannot be used")]
+    Unusable {
+        file: String,
+        #[source]
+        source: crate::domain::registry::ConfigFileError,
+    },
+}
+
+/// Any text, as written.
+pub fn text(raw: String) -> Result<String, Refusal> {
+    Ok(raw)
+}
+
+/// Any text, without the spaces around it.
+pub fn trimmed(raw: String) -> Result<String, Refusal> {
+    Ok(raw.trim().to_string())
+}
+
+impl From<String> for Refusal {
+    fn from(sentence: String) -> Self {
+        Refusal::Invalid(sentence)
+    }
+}
+
 pub fn parse<T: FromStr>(raw: String) -> Result<T, String>
 where
     T::Err: std::fmt::Display,
@@ -122,12 +158,15 @@ pub fn secret_list(raw: String) -> Result<Vec<Secret>, String> {
 }
 
 /// The lines of a file that are not empty and not `#` comments; an empty path: none.
-fn file_lines(raw: &str) -> Result<Vec<String>, String> {
+fn file_lines(raw: &str) -> Result<Vec<String>, Refusal> {
     let path = raw.trim();
     if path.is_empty() {
         return Ok(Vec::new());
     }
-    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {path}: {e}"))?;
+    let text = std::fs::read_to_string(path).map_err(|source| Refusal::Unreadable {
+        file: path.to_string(),
+        source,
+    })?;
     Ok(text
         .lines()
         .map(str::trim)
@@ -136,10 +175,10 @@ fn file_lines(raw: &str) -> Result<Vec<String>, String> {
         .collect())
 }
 
-pub fn secret_file(raw: String) -> Result<Vec<Secret>, String> {
+pub fn secret_file(raw: String) -> Result<Vec<Secret>, Refusal> {
     file_lines(&raw)?
         .iter()
-        .map(|line| Secret::parse(line))
+        .map(|line| Secret::parse(line).map_err(Refusal::from))
         .collect()
 }
 
@@ -150,11 +189,13 @@ pub fn token(raw: String) -> Result<Option<ApiToken>, String> {
     }
 }
 
-pub fn token_file(raw: String) -> Result<Option<ApiToken>, String> {
+pub fn token_file(raw: String) -> Result<Option<ApiToken>, Refusal> {
     match file_lines(&raw)?.first() {
         None if raw.trim().is_empty() => Ok(None),
-        None => Err("the file is empty; put the token on its first line".into()),
-        Some(line) => ApiToken::parse(line).map(Some),
+        None => Err(Refusal::Invalid(
+            "the file is empty; put the token on its first line".into(),
+        )),
+        Some(line) => Ok(Some(ApiToken::parse(line)?)),
     }
 }
 
@@ -218,12 +259,17 @@ pub fn subnet(raw: String) -> Result<ipnet::Ipv4Net, String> {
 
 /// A Docker `config.json` that must be readable and well-formed at start (it is read again at
 /// each pull, so a later `docker login` takes effect).
-pub fn registry_auth_file(raw: String) -> Result<Option<std::path::PathBuf>, String> {
-    let raw = raw.trim();
-    if raw.is_empty() {
+pub fn registry_auth_file(raw: String) -> Result<Option<std::path::PathBuf>, Refusal> {
+    let file = raw.trim().to_string();
+    if file.is_empty() {
         return Ok(None);
     }
-    let text = std::fs::read_to_string(raw).map_err(|e| format!("cannot read it: {e}"))?;
-    crate::domain::registry::parse_config(&text).map_err(|e| crate::error::chain(&e))?;
-    Ok(Some(raw.into()))
+    let text = match std::fs::read_to_string(&file) {
+        Ok(text) => text,
+        Err(source) => return Err(Refusal::Unreadable { file, source }),
+    };
+    if let Err(source) = crate::domain::registry::parse_config(&text) {
+        return Err(Refusal::Unusable { file, source });
+    }
+    Ok(Some(file.into()))
 }

@@ -56,7 +56,7 @@ pub struct EngineSettings {
 impl EngineSettings {
     pub(super) fn read(c: &config::Config) -> Read<Self> {
         let network: String = get(c, "network", non_empty)?;
-        let mut allowed_networks: Vec<String> = get::<String>(c, "allowed_networks", Ok)?
+        let mut allowed_networks: Vec<String> = get(c, "allowed_networks", text)?
             .split(',')
             .map(|n| n.trim().to_string())
             .filter(|n| !n.is_empty())
@@ -65,8 +65,8 @@ impl EngineSettings {
             allowed_networks.insert(0, network.clone());
         }
         Ok(Self {
-            docker_host: get(c, "docker_host", |h| Ok(h.trim().to_string()))?,
-            scope: match get(c, "scope", Ok)?.trim() {
+            docker_host: get(c, "docker_host", trimmed)?,
+            scope: match get(c, "scope", trimmed)?.as_str() {
                 "" => network.clone(),
                 scope => scope.to_string(),
             },
@@ -135,7 +135,7 @@ impl TraefikSettings {
             container_prefix: get(c, "container_prefix", prefix)?,
             host_domain: get(c, "host_domain", |raw| parse_host_domain(&raw, routing))?,
             router_tls: get(c, "router_tls", boolean)?,
-            tls_cert_resolver: get(c, "tls_cert_resolver", |raw| Ok(raw.trim().to_string()))?,
+            tls_cert_resolver: get(c, "tls_cert_resolver", trimmed)?,
             entrypoint: get(c, "entrypoint", non_empty)?,
             traefik_base_url: get(c, "traefik_base_url", http_url)?,
             traefik_check_enabled: get(c, "traefik_check_enabled", boolean)?,

@@ -5,6 +5,11 @@ use std::time::Duration;
 use super::*;
 use crate::domain::{IdleAction, Routing};
 
+/// What `main` prints for a refused configuration: the whole chain.
+fn said(error: ConfigError) -> String {
+    crate::error::chain(&error)
+}
+
 fn load(args: &[&str], env: &[(&str, &str)]) -> Result<Settings, ConfigError> {
     let args = std::iter::once("spawner")
         .chain(args.iter().copied())
@@ -70,31 +75,23 @@ fn the_file_sits_between_defaults_and_environment() {
         ("envnet", Duration::from_secs(7))
     );
     std::fs::write(&file, "hold_timout = \"7s\"\n").unwrap();
-    let err = load(&["--config", path], &[]).unwrap_err().to_string();
+    let err = said(load(&["--config", path], &[]).unwrap_err());
     assert!(err.contains("unknown setting `hold_timout`"), "{err}");
     std::fs::remove_dir_all(dir).unwrap();
 }
 
 #[test]
 fn a_bad_value_names_the_setting_whatever_layer_it_came_from() {
-    let err = load(&["--hold-timeout", "soon"], &[])
-        .unwrap_err()
-        .to_string();
+    let err = said(load(&["--hold-timeout", "soon"], &[]).unwrap_err());
     assert!(
         err.contains("`hold_timeout`") && err.contains("--hold-timeout"),
         "{err}"
     );
-    let err = load(&[], &[("SPAWNER_HTTP_PROBE_OK_STATUS", "abc")])
-        .unwrap_err()
-        .to_string();
+    let err = said(load(&[], &[("SPAWNER_HTTP_PROBE_OK_STATUS", "abc")]).unwrap_err());
     assert!(err.contains("`http_probe_ok_status`"), "{err}");
-    let err = load(&["--api-addr", "nowhere"], &[])
-        .unwrap_err()
-        .to_string();
+    let err = said(load(&["--api-addr", "nowhere"], &[]).unwrap_err());
     assert!(err.contains("`api_addr`"), "{err}");
-    let err = load(&["--traefik-check-enabled=maybe"], &[])
-        .unwrap_err()
-        .to_string();
+    let err = said(load(&["--traefik-check-enabled=maybe"], &[]).unwrap_err());
     assert!(err.contains("`traefik_check_enabled`"), "{err}");
 }
 
@@ -160,7 +157,7 @@ fn idle_and_capacity_settings_default_as_documented_and_zero_means_none() {
         ("--idle-timeout", "366d", "at most 365 days"),
         ("--max-cpus", "0.001", "at least 0.01"),
     ] {
-        let error = load(&[flag, value], &[]).unwrap_err().to_string();
+        let error = said(load(&[flag, value], &[]).unwrap_err());
         assert!(error.contains(&flag[2..].replace('-', "_")), "{error}");
         assert!(error.contains(says), "{flag}: {error}");
     }
@@ -177,4 +174,17 @@ fn an_unreadable_file_keeps_the_config_crates_error_as_its_cause() {
     assert_eq!(e.to_string(), "cannot read the configuration");
     let cause = std::error::Error::source(&e).expect("the config crate's error is kept");
     assert!(cause.to_string().contains("spawner.toml"), "{cause}");
+}
+
+#[test]
+fn a_file_that_a_setting_names_and_that_cannot_be_read_is_kept_as_the_cause() {
+    let e = load(&["--cookie-secret-file", "/no/such/secret"], &[]).unwrap_err();
+    let refusal = std::error::Error::source(&e).expect("the refusal");
+    let io = refusal.source().expect("the file's own error");
+    assert!(io.downcast_ref::<std::io::Error>().is_some(), "{io}");
+    let said = said(e);
+    assert!(
+        said.contains("`cookie_secret_file`") && said.contains("cannot read /no/such/secret: "),
+        "{said}"
+    );
 }
