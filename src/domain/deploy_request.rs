@@ -123,27 +123,9 @@ impl DeploySpec {
             return Err("`port` must be between 1 and 65535".into());
         }
         let limits = limits.resolve(raw.memory.as_ref(), raw.cpus, raw.pids_limit)?;
-        let idle_timeout = raw
-            .idle_timeout
-            .as_deref()
-            .map(|raw| {
-                IdleTimeout::parse(raw).map_err(|e| format!("invalid `idle_timeout` {raw:?}: {e}"))
-            })
-            .transpose()?;
-        let idle_action = raw
-            .idle_action
-            .as_deref()
-            .map(|raw| {
-                IdleAction::parse(raw).map_err(|e| format!("invalid `idle_action` {raw:?}: {e}"))
-            })
-            .transpose()?;
-        let pause_timeout = raw
-            .pause_timeout
-            .as_deref()
-            .map(|raw| {
-                IdleTimeout::parse(raw).map_err(|e| format!("invalid `pause_timeout` {raw:?}: {e}"))
-            })
-            .transpose()?;
+        let idle_timeout = optional("idle_timeout", &raw.idle_timeout, IdleTimeout::parse)?;
+        let idle_action = optional("idle_action", &raw.idle_action, IdleAction::parse)?;
+        let pause_timeout = optional("pause_timeout", &raw.pause_timeout, IdleTimeout::parse)?;
         let volumes = volumes::parse(&raw.volumes.unwrap_or_default())?;
         let pull_policy = PullPolicy::parse_field(raw.pull_policy)?;
         Ok(Self {
@@ -214,6 +196,17 @@ pub fn check_envs(envs: &BTreeMap<String, String>) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// An optional text field of the body, parsed; a value that does not parse names the field.
+fn optional<T>(
+    field: &str,
+    raw: &Option<String>,
+    parse: impl Fn(&str) -> Result<T, String>,
+) -> Result<Option<T>, String> {
+    raw.as_deref()
+        .map(|raw| parse(raw).map_err(|e| format!("invalid `{field}` {raw:?}: {e}")))
+        .transpose()
 }
 
 #[cfg(test)]

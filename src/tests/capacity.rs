@@ -3,7 +3,6 @@
 //! changed, when nobody may be stopped.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use futures_util::future::join_all;
@@ -123,12 +122,7 @@ async fn a_wake_at_the_cap_is_refused_when_everyone_was_active_within_the_grace(
 async fn an_instance_still_starting_is_never_evicted() {
     let h = Harness::synced(capped(1, Duration::ZERO)).await;
     h.stopped(&["ma", "mb"]).await;
-    let slow = h.engine.hold(Op::Start, Some("ma"));
-    let wake = tokio::spawn({
-        let instances = Arc::clone(&h.instances);
-        async move { instances.ensure_ready("ma").await }
-    });
-    slow.arrived(1).await;
+    let (slow, wake) = h.wake_held_at_start("ma").await;
     let refused = h.instances.ensure_ready("mb").await.unwrap_err();
     assert!(matches!(refused, StartError::Capacity(_)), "{refused:?}");
     slow.release();

@@ -20,15 +20,15 @@ use std::time::{Duration, Instant, SystemTime};
 use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue, COOKIE};
 use ipnet::Ipv4Net;
 
-use crate::backend::memory::{Image, MemoryEngine};
-use crate::backend::{Backend, CreateSpec};
+use crate::backend::memory::{Hold, Image, MemoryEngine};
+use crate::backend::{Backend, CreateSpec, Op};
 use crate::configuration::Settings;
 use crate::domain::instance_labels::InstanceLabels;
 use crate::domain::limits::Limits;
 use crate::domain::session::Secret;
 use crate::domain::{DeploySpec, InstanceName};
 use crate::gate::{AuthRequest, Gate, Outcome};
-use crate::instances::Instances;
+use crate::instances::{Instances, StartError};
 use crate::metrics::Metrics;
 use crate::sessions::Sessions;
 use crate::tasks::Tasks;
@@ -205,6 +205,21 @@ impl Harness {
             woken.unwrap_or_else(|e| panic!("{name} wakes: {e}"));
         }
         self.engine.reset_calls();
+    }
+
+    /// A wake of `name` in a task of its own, its engine start held until the returned hold is
+    /// released; when this returns, the start has reached the engine.
+    pub async fn wake_held_at_start(
+        &self,
+        name: &str,
+    ) -> (Hold, tokio::task::JoinHandle<Result<(), StartError>>) {
+        let slow = self.engine.hold(Op::Start, Some(name));
+        let wake = tokio::spawn({
+            let (instances, name) = (Arc::clone(&self.instances), name.to_string());
+            async move { instances.ensure_ready(&name).await }
+        });
+        slow.arrived(1).await;
+        (slow, wake)
     }
 
     /// A ForwardAuth call from an instance router: a session for `session_for` (none: no

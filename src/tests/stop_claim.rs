@@ -23,12 +23,7 @@ fn position(h: &Harness, op: Op, target: &str) -> usize {
 async fn an_api_stop_during_a_wake_waits_for_the_wake_to_end() {
     let h = Harness::synced(Knobs::default()).await;
     h.stopped(&["ma"]).await;
-    let slow = h.engine.hold(Op::Start, Some("ma"));
-    let wake = tokio::spawn({
-        let instances = Arc::clone(&h.instances);
-        async move { instances.ensure_ready("ma").await }
-    });
-    slow.arrived(1).await;
+    let (slow, wake) = h.wake_held_at_start("ma").await;
     let stop = tokio::spawn({
         let instances = Arc::clone(&h.instances);
         let instance = instances.get("ma").unwrap();
@@ -100,12 +95,7 @@ async fn stop_unrouted_refuses_while_a_start_is_under_way() {
     let h = Harness::synced(Knobs::default()).await;
     h.stopped(&["ma"]).await;
     let seen = h.instances.activity_seen("ma").unwrap();
-    let slow = h.engine.hold(Op::Start, Some("ma"));
-    let wake = tokio::spawn({
-        let instances = Arc::clone(&h.instances);
-        async move { instances.ensure_ready("ma").await }
-    });
-    slow.arrived(1).await;
+    let (slow, wake) = h.wake_held_at_start("ma").await;
     assert!(!h.instances.stop_unrouted("ma", seen).await);
     slow.release();
     wake.await.unwrap().unwrap();
@@ -117,12 +107,7 @@ async fn stop_unrouted_refuses_while_a_start_is_under_way() {
 async fn a_delete_during_a_wake_waits_for_it_then_removes_the_container() {
     let h = Harness::synced(Knobs::default()).await;
     h.stopped(&["ma"]).await;
-    let slow = h.engine.hold(Op::Start, Some("ma"));
-    let wake = tokio::spawn({
-        let instances = Arc::clone(&h.instances);
-        async move { instances.ensure_ready("ma").await }
-    });
-    slow.arrived(1).await;
+    let (slow, wake) = h.wake_held_at_start("ma").await;
     let delete = tokio::spawn({
         let instances = Arc::clone(&h.instances);
         let instance = instances.get("ma").unwrap();
