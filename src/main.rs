@@ -1,3 +1,7 @@
+//! The `spawner` binary: reads the settings, builds the service ([`Application`]) and serves
+//! until a signal. A refused setting exits with 2, a failed start with 1; either prints its
+//! whole chain of causes once.
+
 use std::process::ExitCode;
 
 use spawner::configuration::Settings;

@@ -31,14 +31,16 @@ pub enum Op {
 }
 
 impl Op {
-    pub fn as_str(self) -> &'static str {
+    /// Its name as a metric label: snake_case (`inspect_image`); errors and logs write it with
+    /// spaces (`inspect image`).
+    pub fn label(self) -> &'static str {
         match self {
             Op::Connect => "connect",
             Op::List => "list",
             Op::Inspect => "inspect",
-            Op::InspectImage => "inspect image",
-            Op::InspectNetwork => "inspect network",
-            Op::CreateNetwork => "create network",
+            Op::InspectImage => "inspect_image",
+            Op::InspectNetwork => "inspect_network",
+            Op::CreateNetwork => "create_network",
             Op::Create => "create",
             Op::Start => "start",
             Op::Stop => "stop",
@@ -49,33 +51,17 @@ impl Op {
             Op::Exec => "exec",
             Op::Stats => "stats",
             Op::Pull => "pull",
-            Op::InspectVolume => "inspect volume",
-            Op::CreateVolume => "create volume",
-            Op::RemoveVolume => "remove volume",
-            Op::ListVolumes => "list volumes",
-        }
-    }
-}
-
-impl Op {
-    /// Its name as a metric label: snake_case (`inspect_image`).
-    pub fn label(self) -> &'static str {
-        match self {
-            Op::InspectImage => "inspect_image",
-            Op::InspectNetwork => "inspect_network",
-            Op::CreateNetwork => "create_network",
             Op::InspectVolume => "inspect_volume",
             Op::CreateVolume => "create_volume",
             Op::RemoveVolume => "remove_volume",
             Op::ListVolumes => "list_volumes",
-            other => other.as_str(),
         }
     }
 }
 
 impl fmt::Display for Op {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+        f.write_str(&self.label().replace('_', " "))
     }
 }
 
