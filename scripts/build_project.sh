@@ -44,8 +44,13 @@ version_tag() {
 }
 
 echo "==> building static binaries ($TARGET, $PROFILE)"
+# spawner alone first: Cargo unifies the features of shared dependencies across the packages of
+# one build (the mock apps turn on actix-http's http2 and ws), and the binary shipped should be
+# the one `cargo build -p spawner` makes and the tests and benchmarks measure.
 RUSTFLAGS="${RUSTFLAGS:-} -C target-feature=+crt-static" \
-  cargo build --locked --profile "$PROFILE" --target "$TARGET" -p spawner -p mock-app -p mock-home -p noop-auth
+  cargo build --locked --profile "$PROFILE" --target "$TARGET" -p spawner
+RUSTFLAGS="${RUSTFLAGS:-} -C target-feature=+crt-static" \
+  cargo build --locked --profile "$PROFILE" --target "$TARGET" -p mock-app -p mock-home -p noop-auth
 BIN="$ROOT/target/$TARGET/$PROFILE"
 
 # docker build, without the legacy builder's deprecation banner (the build works either way).
