@@ -16,22 +16,14 @@ use crate::instances::{CapacityFull, StartError};
 
 use super::{waiting_page, ErrorBody};
 
-#[derive(serde::Deserialize)]
-pub struct AuthQuery {
-    #[serde(default)]
-    fallback: Option<String>,
-}
-
 pub async fn auth(
     req: HttpRequest,
-    query: Option<web::Query<AuthQuery>>,
     gate: web::Data<Gate>,
     settings: web::Data<Settings>,
 ) -> HttpResponse {
-    let raw = query.and_then(|q| q.into_inner().fallback);
     // The value is traefik's configuration, not the client's; one it cannot be is read as an
     // instance router's call, which passes nothing without the routed instance.
-    let fallback = flag::parse("fallback", raw.as_deref()).unwrap_or_else(|e| {
+    let fallback = fallback(req.query_string()).unwrap_or_else(|e| {
         log::warn!("/auth: {e} (the middleware's address); answering as on an instance router");
         false
     });
@@ -71,6 +63,23 @@ pub async fn auth(
             let retry = ("unavailable", Some(RETRY_AFTER_SECS));
             error_page(&request, StatusCode::SERVICE_UNAVAILABLE, message, retry)
         }
+    }
+}
+
+/// `?fallback=…` in the middleware's address: the catch-all's call. Read by hand, not by a
+/// query extractor: an instance router's call (every request of a running instance) has no
+/// query, and pays nothing for it. The parameter twice, or percent-encoded, is an error.
+fn fallback(query: &str) -> Result<bool, String> {
+    let values: Vec<&str> = query
+        .split('&')
+        .map(|pair| pair.split_once('=').unwrap_or((pair, "")))
+        .filter(|(key, _)| *key == "fallback")
+        .map(|(_, value)| value)
+        .collect();
+    match values.as_slice() {
+        [] => Ok(false),
+        [one] => flag::parse("fallback", Some(one)),
+        _ => Err("`fallback` is given twice".into()),
     }
 }
 
@@ -161,5 +170,20 @@ fn error_page(
         response.content_type("text/html; charset=utf-8").body(page)
     } else {
         response.json(body)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fallback;
+
+    #[test]
+    fn the_fallback_parameter_is_read_from_the_query_as_the_flag_parser_says() {
+        assert_eq!(fallback(""), Ok(false));
+        assert_eq!(fallback("fallback=true"), Ok(true));
+        assert_eq!(fallback("x=1&fallback=false"), Ok(false));
+        assert_eq!(fallback("fallback"), Ok(true));
+        assert!(fallback("fallback=no").is_err());
+        assert!(fallback("fallback=true&fallback=true").is_err());
     }
 }
