@@ -18,7 +18,9 @@ and paused in turn), the hot path and cold start with them all routed, and the c
 check with 200 of them running. Figures are medians of repeated runs with min and max.
 
 Environment: BENCH_ONLY=cold,scale (only these scenarios: hot, auth, cold, herd, pause, scale),
-BENCH_PACED_ROUNDS=N (rounds of the paced comparison, 5), IDLE_CHECK_INTERVAL (the stack's, 2s).
+BENCH_PACED_ROUNDS=N (rounds of the paced comparison, 5), IDLE_CHECK_INTERVAL (the stack's, 2s),
+SPAWNER_IMAGE (the spawner image to measure, spawner:latest; scripts/ab-cold.sh compares two),
+CARGO_TARGET_DIR (where the benchmark driver is built, target).
 
   --quick     a few seconds a scenario (a smoke run; figures not representative)
   --out FILE  where the JSON goes (default: target/bench/results.json, quick: results-quick.json)
@@ -50,7 +52,10 @@ if ! command -v wrk >/dev/null 2>&1; then
 fi
 cd "$ROOT"
 
-for image in spawner:latest mock-app:latest mock-app:nohc mock-home:latest noop-auth:latest traefik:v3.7; do
+if [ -n "${SPAWNER_IMAGE:-}" ] && ! docker image inspect "$SPAWNER_IMAGE" >/dev/null 2>&1; then
+  die "SPAWNER_IMAGE=$SPAWNER_IMAGE: no such image (build it, or unset SPAWNER_IMAGE for spawner:latest)"
+fi
+for image in "${SPAWNER_IMAGE:-spawner:latest}" mock-app:latest mock-app:nohc mock-home:latest noop-auth:latest traefik:v3.7; do
   docker image inspect "$image" >/dev/null 2>&1 || { bash scripts/build_project.sh; break; }
 done
 echo "==> building the benchmark driver"
@@ -160,7 +165,8 @@ until [ "$(curl -s -o /dev/null -w '%{http_code}' -H 'Host: spawner.bench' -b "$
 done
 
 if [ "$quick" = 1 ]; then mode=quick; suffix=-quick; else mode=full; suffix=""; fi
-if [ -z "$out" ]; then mkdir -p target/bench; out="target/bench/results$suffix.json"; fi
+[ -n "$out" ] || out="target/bench/results$suffix.json"
+mkdir -p "$(dirname "$out")"
 echo "==> measuring (machine: $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB; $mode run)"
 BENCH_PUBLIC="$public" BENCH_API="http://127.0.0.1:$API_PORT" \
 BENCH_AUTH="http://127.0.0.1:$AUTH_PORT" \
@@ -171,4 +177,4 @@ BENCH_NETWORK="$NETWORK" BENCH_PREFIX="$prefix" BENCH_APP="$app" BENCH_OUT="$out
 BENCH_QUICK="$([ "$mode" = quick ] && echo true || echo false)" \
 BENCH_TOKEN="$API_TOKEN" BENCH_COOKIE_SECRET="$COOKIE_SECRET" \
 BENCH_IDLE_CHECK_INTERVAL="$IDLE_CHECK_INTERVAL" \
-  "$ROOT/target/release/spawner-bench"
+  "${CARGO_TARGET_DIR:-$ROOT/target}/release/spawner-bench"

@@ -72,20 +72,18 @@ impl Prober {
     /// `unhealthy` ends the wait. A command that cannot run (no shell in the image, say) leaves
     /// the decision to Docker.
     ///
-    /// Each run is a `docker exec`, tens of ms, most of it before the command itself runs, and
-    /// runs under way at once slow each other down. So when the service port is known, the first
-    /// run waits until the app accepts connections there (a TCP connect every few ms, for at most
-    /// [`LISTEN_GATE`]): it then passes at the first try, one exec after the app is ready.
+    /// Each run is a `docker exec`, tens of ms, nearly all of it before the command itself runs
+    /// (runc entering the container), and runs under way at once slow each other down. So the
+    /// first run starts at once, while the app starts: a quick app listens before the command
+    /// runs, and the check passes one exec after the start rather than one after the app is
+    /// ready. If it fails and the service port is known, the next run waits until the app
+    /// accepts connections there (a TCP connect every few ms, for at most [`LISTEN_GATE`]), so a
+    /// slow app costs one exec more than that, not a series of them.
     async fn healthy_or_checked(&self, instance: &Instance, run: Run) -> Result<(), StartError> {
         let name = instance.name();
         let own_check = async {
             match &instance.info.healthcheck {
-                Some(command) => {
-                    if instance.port_known {
-                        self.until_listening(instance).await;
-                    }
-                    self.run_healthcheck(instance, command).await
-                }
+                Some(command) => self.run_healthcheck(instance, command).await,
                 None => std::future::pending().await,
             }
         };
@@ -111,27 +109,42 @@ impl Prober {
 
     /// Returns when the command passed; never, when it cannot run.
     async fn run_healthcheck(&self, instance: &Instance, command: &[String]) {
-        let (name, id) = (instance.name(), &instance.info.id);
+        let name = instance.name();
         let mut backoff = Backoff::probe();
+        let mut first = true;
         loop {
-            let attempt = self.backend.exec(id, command);
-            match tokio::time::timeout(self.timeout, attempt).await {
-                Ok(Ok(out)) if out.exit_code == Some(0) => {
+            match self.healthcheck_once(instance, command).await {
+                Attempt::Passed => {
                     log::debug!("{name}: its HEALTHCHECK command passed");
                     return;
                 }
-                // The command is not there or cannot run: Docker's own checks will say.
-                Ok(Ok(out)) if matches!(out.exit_code, Some(126 | 127)) => break,
-                // Not (yet) passing, or slower than a probe may be: again, after a while.
-                Ok(Ok(_)) | Err(_) => {}
-                Ok(Err(e)) => {
-                    log::debug!("{name}: cannot run its HEALTHCHECK command: {}", chain(&e));
-                    break;
+                Attempt::CannotRun => break,
+                // Ran before the app listened: the next run when it does.
+                Attempt::Failed if first && instance.port_known => {
+                    self.until_listening(instance).await
                 }
+                Attempt::Failed => tokio::time::sleep(backoff.next_delay()).await,
             }
-            tokio::time::sleep(backoff.next_delay()).await;
+            first = false;
         }
         std::future::pending::<()>().await
+    }
+
+    /// One run of the image's HEALTHCHECK command.
+    async fn healthcheck_once(&self, instance: &Instance, command: &[String]) -> Attempt {
+        let attempt = self.backend.exec(&instance.info.id, command);
+        match tokio::time::timeout(self.timeout, attempt).await {
+            Ok(Ok(out)) if out.exit_code == Some(0) => Attempt::Passed,
+            // The command is not there or cannot run: Docker's own checks will say.
+            Ok(Ok(out)) if matches!(out.exit_code, Some(126 | 127)) => Attempt::CannotRun,
+            // Not (yet) passing, or slower than a probe may be.
+            Ok(Ok(_)) | Err(_) => Attempt::Failed,
+            Ok(Err(e)) => {
+                let name = instance.name();
+                log::debug!("{name}: cannot run its HEALTHCHECK command: {}", chain(&e));
+                Attempt::CannotRun
+            }
+        }
     }
 
     fn target(instance: &Instance, port: u16) -> Result<SocketAddr, StartError> {
@@ -166,6 +179,14 @@ impl Prober {
         Backoff::probe().retry(|| accepts(addr, timeout)).await;
         Ok(())
     }
+}
+
+/// What one run of a HEALTHCHECK command said.
+enum Attempt {
+    Passed,
+    Failed,
+    /// The command is not there or cannot run: Docker's own checks decide.
+    CannotRun,
 }
 
 /// Whether a TCP connection to `addr` is accepted within `timeout`.

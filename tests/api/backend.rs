@@ -48,24 +48,20 @@ async fn exec_runs_a_command_in_the_container_and_reports_its_exit_code() {
     let name = app.name("exec");
     app.deploy(&name, IMAGE, json!({})).await;
     let backend = backend().await;
-    let ok = backend
-        .exec(&name, &["/mock-app".into(), "healthcheck".into()])
-        .await
-        .unwrap();
-    assert_eq!(ok.exit_code, Some(0), "{}", ok.output);
-    let fetched = backend
-        .exec(
-            &name,
-            &[
-                "/mock-app".into(),
-                "fetch".into(),
-                "127.0.0.1:9000".into(),
-                "/".into(),
-            ],
-        )
-        .await
-        .unwrap();
-    assert_eq!(fetched.output.trim(), "200");
+    let run = |cmd: &[&str]| {
+        let cmd: Vec<String> = cmd.iter().map(|s| s.to_string()).collect();
+        let (backend, name) = (&backend, &name);
+        async move { backend.exec(name, &cmd).await.unwrap().exit_code }
+    };
+    assert_eq!(run(&["/mock-app", "healthcheck"]).await, Some(0));
+    // Nothing listens on port 1: the command runs and fails.
+    assert_eq!(
+        run(&["/mock-app", "fetch", "127.0.0.1:1", "/"]).await,
+        Some(1)
+    );
+    // No shell in the image: the command cannot even start, and says so as a shell would.
+    let cannot_run = run(&["/bin/sh", "-c", "true"]).await;
+    assert!(matches!(cannot_run, Some(126 | 127)), "{cannot_run:?}");
 }
 
 #[tokio::test]

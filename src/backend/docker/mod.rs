@@ -4,6 +4,7 @@
 //! [`BackendError`](super::BackendError) with bollard's error kept as the source.
 
 mod convert;
+mod exec;
 mod images;
 mod recreate;
 mod volumes;
@@ -11,10 +12,9 @@ mod volumes;
 use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use bollard::exec::{StartExecOptions, StartExecResults};
 use bollard::models::{
-    ContainerCreateBody, EndpointIpamConfig, EndpointSettings, ExecConfig, HostConfig, Ipam,
-    IpamConfig, NetworkCreateRequest, NetworkingConfig,
+    ContainerCreateBody, EndpointIpamConfig, EndpointSettings, HostConfig, Ipam, IpamConfig,
+    NetworkCreateRequest, NetworkingConfig,
 };
 use bollard::query_parameters::{
     CreateContainerOptionsBuilder, EventsOptionsBuilder, ListContainersOptionsBuilder,
@@ -23,7 +23,7 @@ use bollard::query_parameters::{
 use futures_util::stream::BoxStream;
 use futures_util::{StreamExt, TryStreamExt};
 
-use super::{BackendError, CappedOutput, CreateSpec, Event, ExecOutput, Op, Stats};
+use super::{BackendError, CreateSpec, Event, ExecOutput, Op, Stats};
 use crate::domain::{instance_labels, ContainerInfo, InstanceLabels, NetworkInfo, ICC_OPTION};
 use convert::{already_done_is_done, error, found, not_managed};
 use ipnet::Ipv4Net;
@@ -239,46 +239,9 @@ impl DockerBackend {
             .boxed()
     }
 
+    /// Runs `cmd` in the container and reports its exit code only (see [`exec`]).
     pub async fn exec(&self, id: &str, cmd: &[String]) -> Result<ExecOutput, BackendError> {
-        let config = ExecConfig {
-            cmd: Some(cmd.to_vec()),
-            attach_stdout: Some(true),
-            attach_stderr: Some(true),
-            ..Default::default()
-        };
-        let created = self
-            .docker
-            .create_exec(id, config)
-            .await
-            .map_err(error(Op::Exec, id))?;
-        let options = StartExecOptions {
-            detach: false,
-            tty: false,
-            output_capacity: None,
-        };
-        let started = self
-            .docker
-            .start_exec(&created.id, Some(options))
-            .await
-            .map_err(error(Op::Exec, id))?;
-        let mut output = CappedOutput::default();
-        if let StartExecResults::Attached {
-            output: mut out, ..
-        } = started
-        {
-            while let Some(chunk) = out.next().await {
-                output.push(&chunk.map_err(error(Op::Exec, id))?.into_bytes());
-            }
-        }
-        let inspected = self
-            .docker
-            .inspect_exec(&created.id)
-            .await
-            .map_err(error(Op::Exec, id))?;
-        Ok(ExecOutput {
-            exit_code: inspected.exit_code,
-            output: output.into_string(),
-        })
+        exec::exec(&self.docker, id, cmd).await
     }
 
     pub async fn stats(&self, id: &str) -> Result<Stats, BackendError> {

@@ -246,7 +246,6 @@ impl MemoryEngine {
         }
         Ok(ExecOutput {
             exit_code: Some(self.exec_exit(&name)),
-            output: String::new(),
         })
     }
 
