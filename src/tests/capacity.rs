@@ -2,15 +2,13 @@
 //! once; the least recently active makes room; a start or a create is refused, leaving nothing
 //! changed, when nobody may be stopped.
 
-use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
 
 use futures_util::future::join_all;
 
 use super::{settle, Harness, Knobs, IMAGE};
 use crate::backend::Op;
-use crate::domain::limits::Limits;
-use crate::domain::{DeploySpec, InstanceName, RunState};
+use crate::domain::{DeploySpec, RunState};
 use crate::gate::Outcome;
 use crate::instances::{Lookup, OpError, StartError};
 
@@ -26,24 +24,8 @@ const HOUR: Duration = Duration::from_secs(3600);
 
 fn deploy(h: &Harness, name: &str) -> DeploySpec {
     DeploySpec {
-        name: InstanceName::parse(name).unwrap(),
-        image: IMAGE.into(),
-        network: h.built.network.clone(),
-        labels: BTreeMap::new(),
-        envs: BTreeMap::new(),
-        port: None,
         start: true,
-        limits: Limits {
-            memory_bytes: 64 << 20,
-            cpus: 1.0,
-            pids: 64,
-        },
-        volumes: Vec::new(),
-        pull_policy: None,
-        idle_timeout: None,
-        idle_action: None,
-        pause_timeout: None,
-        service_worker: false,
+        ..h.deploy_spec(name, IMAGE)
     }
 }
 

@@ -146,15 +146,9 @@ impl Harness {
         assert!(synced, "the index read the in-memory engine");
     }
 
-    /// A container as a deploy makes it (spawner's scope, a session epoch), stopped; once the
-    /// index follows the engine, the index has it when this returns.
-    pub async fn seed(&self, name: &str, image: &str) -> String {
-        let limits = Limits {
-            memory_bytes: 64 << 20,
-            cpus: 1.0,
-            pids: 64,
-        };
-        let deploy = DeploySpec {
+    /// The deploy a client would send for a stopped instance of `image` with small limits.
+    pub fn deploy_spec(&self, name: &str, image: &str) -> DeploySpec {
+        DeploySpec {
             name: InstanceName::parse(name).expect("a valid name"),
             image: image.into(),
             network: self.built.network.clone(),
@@ -162,14 +156,25 @@ impl Harness {
             envs: BTreeMap::new(),
             port: None,
             start: false,
-            limits,
+            limits: Limits {
+                memory_bytes: 64 << 20,
+                cpus: 1.0,
+                pids: 64,
+            },
             volumes: Vec::new(),
             pull_policy: None,
             idle_timeout: None,
             idle_action: None,
             pause_timeout: None,
             service_worker: false,
-        };
+        }
+    }
+
+    /// A container as a deploy makes it (spawner's scope, a session epoch), stopped; once the
+    /// index follows the engine, the index has it when this returns.
+    pub async fn seed(&self, name: &str, image: &str) -> String {
+        let deploy = self.deploy_spec(name, image);
+        let limits = deploy.limits;
         let epoch = format!("epoch-{name}");
         let spec = CreateSpec {
             name: name.into(),
