@@ -2,12 +2,15 @@
 //! instances that had no request during the last interval (traffic on a connection that is
 //! already open, such as a WebSocket, counts as activity: traefik asks `/auth` only once, at the
 //! upgrade), then stops or pauses those idle for their whole timeout ([`policy::idle_now`]).
+//! A running instance sleeps only if its counters were just sampled and show no traffic: the
+//! counters are the one record of activity every replica on the host shares, so a replica
+//! never stops an instance that is in use through another (README: Replicas).
 //!
 //! A stop is claimed atomically against the hot path ([`super::activity`]) and never while a
 //! start, a stop or a held request is under way ([`super::transitions`]), so it cannot cut a
 //! request the culler did not see. It is a supervised task that ends at shutdown.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -101,10 +104,10 @@ impl Culler {
     /// One pass: sample, then put the idle to sleep.
     pub async fn cull_once(&mut self) -> CullReport {
         let mut report = CullReport::default();
-        let quiet = self.instances_to_sample();
+        let to_sample = self.instances_to_sample();
         let backend = &self.containers.backend;
-        report.sampled = quiet.len();
-        let taken: Vec<_> = stream::iter(quiet)
+        report.sampled = to_sample.len();
+        let taken: Vec<_> = stream::iter(to_sample)
             .map(|(name, id, run)| async move {
                 let stats = backend.stats(&id).await;
                 (name, id, run, stats, SystemTime::now())
@@ -113,6 +116,9 @@ impl Culler {
             .collect()
             .await;
         let mut fresh = Samples::new();
+        // Running instances whose counters show no traffic: the only ones that may sleep now.
+        // Requests let through by another replica leave no trace here but in the counters.
+        let mut quiet = HashSet::new();
         for (name, id, run, stats, at) in taken {
             let stats = match stats {
                 Ok(stats) => stats,
@@ -126,14 +132,18 @@ impl Culler {
                 rx: (stats.rx_bytes, stats.rx_packets),
                 tx: (stats.tx_bytes, stats.tx_packets),
             };
-            if self
-                .samples
-                .get(&id)
-                .is_some_and(|previous| policy::traffic_between(previous, &sample))
-            {
+            // The first sample of a run is compared with the run's start (counters start at
+            // zero in a new network namespace): traffic before this replica looked still counts.
+            let previous = match self.samples.get(&id) {
+                Some(previous) if previous.run == run => *previous,
+                _ => TrafficSample::start_of(run),
+            };
+            if policy::traffic_between(&previous, &sample) {
                 report.traffic += 1;
                 log::debug!("{name}: traffic on its connections counts as activity");
                 self.containers.store.touch(&name, at);
+            } else {
+                quiet.insert(name);
             }
             fresh.insert(id, sample);
         }
@@ -149,7 +159,11 @@ impl Culler {
             let facts: Vec<_> = index
                 .by_name
                 .values()
-                .filter(|i| matches!(i.info.state, RunState::Running | RunState::Paused))
+                .filter(|i| match i.info.state {
+                    RunState::Running => quiet.contains(&i.info.name),
+                    RunState::Paused => true,
+                    _ => false,
+                })
                 .map(|i| i.facts(&self.rules, transitions.busy(&table, i.name())))
                 .collect();
             policy::idle_now(&facts, now)

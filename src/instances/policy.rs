@@ -152,6 +152,17 @@ pub struct TrafficSample {
     pub tx: (u64, u64),
 }
 
+impl TrafficSample {
+    /// The counters of a run as it starts: nothing received or sent yet.
+    pub fn start_of(run: Option<SystemTime>) -> Self {
+        Self {
+            run,
+            rx: (0, 0),
+            tx: (0, 0),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
