@@ -51,7 +51,7 @@ RUSTFLAGS="${RUSTFLAGS:-} -C target-feature=+crt-static" \
   cargo build --locked --profile "$PROFILE" --target "$TARGET" -p spawner
 RUSTFLAGS="${RUSTFLAGS:-} -C target-feature=+crt-static" \
   cargo build --locked --profile "$PROFILE" --target "$TARGET" -p mock-app -p mock-home -p noop-auth
-BIN="$ROOT/target/$TARGET/$PROFILE"
+BIN="${CARGO_TARGET_DIR:-$ROOT/target}/$TARGET/$PROFILE"
 
 # docker build, without the legacy builder's deprecation banner (the build works either way).
 quiet_build() {

@@ -52,6 +52,12 @@ compose_files() {
   return 0
 }
 
+# How many processes listen on the ForwardAuth port (with --replicas each has its own socket
+# there; spawner shares its ports in the host's network namespace).
+listening_replicas() {
+  ss -Hltn "sport = :$AUTH_PORT" | wc -l
+}
+
 # The old clients' deploy body for a mock-app minion.
 minion_body() {
   local name="$1"

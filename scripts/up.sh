@@ -5,7 +5,7 @@ source "$(dirname "$0")/lib.sh"
 
 usage() {
   cat <<USAGE
-Usage: scripts/up.sh [--path-routing | --host-routing [--acme EMAIL]] [--build] [--help]
+Usage: scripts/up.sh [--path-routing | --host-routing [--acme EMAIL]] [--replicas N] [--build] [--help]
 
 Starts traefik, spawner and mock-home (compose project \$COMPOSE_PROJECT_NAME), building the
 images first when any is missing (or always with --build), and waits until the site answers.
@@ -15,6 +15,10 @@ images first when any is missing (or always with --build), and waits until the s
                   redirected to it); the certificate is TLS_DIR's cert.pem and key.pem, made
                   self-signed for \$DOMAIN and *.\$DOMAIN when missing
   --acme EMAIL    with --host-routing: certificates from Let's Encrypt (TLS challenge on port 443)
+  --replicas N    run N spawner containers that behave as one (default 1): they share the
+                  ForwardAuth and API ports (SO_REUSEPORT), and traefik retries a ForwardAuth
+                  answer of 500, so one of them can die or restart without a request failing
+                  (README: Replicas)
   --build         rebuild the images even if present
 
 The first start makes the private API's token and the cookie-signing secret and keeps them in
@@ -41,6 +45,10 @@ while [ $# -gt 0 ]; do
     --host-routing) export HOST_ROUTING=1 ;;
     --acme) [ $# -ge 2 ] || die "--acme needs an e-mail address"; export ACME_EMAIL="$2"; shift ;;
     --build) build=1 ;;
+    --replicas)
+      [ $# -ge 2 ] || die "--replicas needs a number of spawner processes (1 or more)"
+      [[ "$2" =~ ^[1-9][0-9]?$ ]] || die "--replicas takes a number from 1 to 99, not '$2'"
+      export REPLICAS="$2"; shift ;;
     *) usage >&2; exit 2 ;;
   esac
   shift
@@ -60,11 +68,17 @@ for image in spawner:latest mock-app:latest mock-home:latest traefik:v3.7; do
 done
 [ "$build" = 1 ] && bash scripts/build_project.sh
 
+export REPLICAS="${REPLICAS:-1}"
+if [ "$REPLICAS" -gt 1 ]; then
+  export REUSE_PORT=true
+  need ss "Install iproute2 (apt-get install iproute2): up.sh counts the replicas listening."
+fi
 ensure_secrets
 [ "${HOST_ROUTING:-0}" = 1 ] && ensure_tls
 echo "==> starting the stack (project $COMPOSE_PROJECT_NAME; API token in $TOKEN_FILE)"
+# One spawner first (it creates the instances' network); --replicas adds the others below.
 # shellcheck disable=SC2046
-compose $(compose_files) up -d
+compose $(compose_files) up -d --scale spawner=1
 
 echo "==> waiting for the site to answer"
 deadline=$((SECONDS + ${UP_TIMEOUT:-60}))
@@ -77,6 +91,22 @@ until public_curl -fsS -o /dev/null "$PUBLIC_URL/home" 2>/dev/null \
   fi
   sleep 0.5
 done
+
+if [ "$REPLICAS" -gt 1 ]; then
+  # The first replica made the network; the others join it now, each listening on the same ports.
+  echo "==> starting spawner replicas ($REPLICAS in all)"
+  # shellcheck disable=SC2046
+  compose $(compose_files) up -d --no-recreate --scale spawner="$REPLICAS"
+  deadline=$((SECONDS + ${UP_TIMEOUT:-60}))
+  until [ "$(listening_replicas)" -ge "$REPLICAS" ]; do
+    if [ $SECONDS -ge $deadline ]; then
+      # shellcheck disable=SC2046
+      compose $(compose_files) logs --tail 30 spawner >&2 || true
+      die "only $(listening_replicas) of $REPLICAS spawner replicas listen after ${UP_TIMEOUT:-60}s (logs above)"
+    fi
+    sleep 0.5
+  done
+fi
 
 cat <<DONE
 Ready.

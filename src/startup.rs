@@ -5,6 +5,8 @@
 use std::net::TcpListener;
 use std::sync::Arc;
 
+use socket2::{Domain, Protocol, Socket, Type};
+
 use crate::backend::{Backend, BackendError};
 use crate::configuration::Settings;
 use crate::gate::Gate;
@@ -49,8 +51,27 @@ pub struct Application {
     tasks: Tasks,
 }
 
-fn bind(setting: &'static str, addr: std::net::SocketAddr) -> Result<TcpListener, StartupError> {
-    TcpListener::bind(addr).map_err(|source| StartupError::Bind {
+/// Pending connections a listener queues (the kernel caps it at `net.core.somaxconn`).
+const BACKLOG: i32 = 1024;
+
+/// A listener on `addr`; with `shared`, other processes may listen on the same address
+/// (`SO_REUSEPORT`: the kernel spreads new connections over the live listeners).
+fn bind(
+    setting: &'static str,
+    addr: std::net::SocketAddr,
+    shared: bool,
+) -> Result<TcpListener, StartupError> {
+    let listen = || -> std::io::Result<TcpListener> {
+        let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+        socket.set_reuse_address(true)?;
+        if shared {
+            socket.set_reuse_port(true)?;
+        }
+        socket.bind(&addr.into())?;
+        socket.listen(BACKLOG)?;
+        Ok(socket.into())
+    };
+    listen().map_err(|source| StartupError::Bind {
         setting,
         addr,
         source,
@@ -64,8 +85,9 @@ async fn not_found() -> HttpResponse {
 impl Application {
     pub async fn build(settings: Settings) -> Result<Self, StartupError> {
         log::info!("settings: {}", settings.summary());
-        let api_listener = bind("api_addr", settings.listen.api_addr)?;
-        let auth_listener = bind("auth_addr", settings.listen.auth_addr)?;
+        let shared = settings.listen.reuse_port;
+        let api_listener = bind("api_addr", settings.listen.api_addr, shared)?;
+        let auth_listener = bind("auth_addr", settings.listen.auth_addr, shared)?;
         let metrics = Arc::new(Metrics::new());
         let backend = Backend::docker(&settings.engine.docker_host, Arc::clone(&metrics))
             .await

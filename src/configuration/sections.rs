@@ -23,6 +23,9 @@ pub struct ListenSettings {
     pub auth_addr: SocketAddr,
     /// `api_token`, else `api_token_file`.
     pub api_token: Option<ApiToken>,
+    /// Both addresses shared with other spawner processes (`SO_REUSEPORT`): the kernel spreads
+    /// new connections over the live ones (README: Replicas).
+    pub reuse_port: bool,
 }
 
 impl ListenSettings {
@@ -35,6 +38,7 @@ impl ListenSettings {
             api_addr: get(c, "api_addr", parse::<SocketAddr>)?,
             auth_addr: get(c, "auth_addr", parse::<SocketAddr>)?,
             api_token,
+            reuse_port: get(c, "reuse_port", boolean)?,
         })
     }
 }

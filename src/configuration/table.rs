@@ -17,6 +17,12 @@ pub const SETTINGS: &[(&str, &str, &str, &str)] = &[
         "Address of the ForwardAuth endpoint (/auth)",
     ),
     (
+        "reuse_port",
+        "false",
+        "BOOL",
+        "Share api_addr and auth_addr with other spawner processes (SO_REUSEPORT; replicas)",
+    ),
+    (
         "docker_host",
         "",
         "URL",

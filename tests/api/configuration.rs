@@ -18,6 +18,7 @@ const FLAGS: &[&str] = &[
     "--config",
     "--api-addr",
     "--auth-addr",
+    "--reuse-port",
     "--docker-host",
     "--network",
     "--network-subnet",

@@ -12,6 +12,7 @@ mod home_attacks;
 mod host_routing;
 mod idle;
 mod isolation;
+mod replicas;
 mod restart;
 mod security;
 mod stack;
