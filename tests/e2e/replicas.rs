@@ -1,6 +1,7 @@
 //! Two spawner replicas behind real traefik (`scripts/up.sh --replicas 2`): one killed with
 //! SIGKILL under steady load, then both restarted one at a time (SIGTERM), while requests are also
-//! held for a waking instance. The client sees no failed request (the counts are printed).
+//! held for a waking instance. The client sees no failed request (the counts are printed). And
+//! a replica that sees none of an instance's requests never stops it while it is in use.
 
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
@@ -179,4 +180,108 @@ async fn replica_killed_under_load_then_a_rolling_restart_fail_no_request() {
         rolled_failed, 0,
         "failed during the restart, first: {first_rolled:?}"
     );
+}
+
+/// A second spawner for the stack, run beside it as `docker run` would (host network, the
+/// Docker socket, the stack's network, secret and token) on ports of its own: traefik never asks
+/// it anything, so every request of the test goes through the stack's replica only.
+struct Bystander(String);
+
+impl Bystander {
+    async fn start(stack: &Stack) -> Self {
+        let name = format!("{}-replica-b", stack.prefix);
+        let api = crate::stack::free_port();
+        let image = std::env::var("SPAWNER_IMAGE").unwrap_or_else(|_| "spawner:latest".into());
+        let env = [
+            format!("SPAWNER_NETWORK={}", stack.network()),
+            format!("SPAWNER_NETWORK_SUBNET={}", stack.var("SUBNET")),
+            format!("SPAWNER_API_ADDR=127.0.0.1:{api}"),
+            format!("SPAWNER_AUTH_ADDR=127.0.0.1:{}", crate::stack::free_port()),
+            format!("SPAWNER_API_TOKEN={}", stack.token),
+            format!("SPAWNER_COOKIE_SECRET={}", stack.cookie_secret),
+            "SPAWNER_IDLE_CHECK_INTERVAL=500ms".to_string(),
+            format!(
+                "SPAWNER_TRAEFIK_BASE_URL=http://127.0.0.1:{}",
+                stack.var("DASHBOARD_PORT")
+            ),
+        ];
+        let mut args = vec!["run", "-d", "--name", &name, "--network", "host"];
+        args.extend(["-v", "/var/run/docker.sock:/var/run/docker.sock"]);
+        for e in &env {
+            args.extend(["-e", e]);
+        }
+        args.push(&image);
+        docker(&args);
+        let bystander = Self(name);
+        let client = reqwest::Client::new();
+        let healthz = format!("http://127.0.0.1:{api}/healthz");
+        let up = eventually(Duration::from_secs(20), || async {
+            let answer = client.get(&healthz).bearer_auth(&stack.token).send().await;
+            answer.is_ok_and(|r| r.status() == 200)
+        });
+        assert!(up.await, "the second replica does not answer");
+        bystander
+    }
+}
+
+impl Drop for Bystander {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("docker")
+            .args(["rm", "-f", &self.0])
+            .output();
+    }
+}
+
+/// Requests through replica A only, each well inside the idle timeout, then a WebSocket that
+/// carries messages (A hears of it once, at the upgrade): replica B, which sees none of it but
+/// the counters, never stops the instance. Silent, it sleeps.
+#[tokio::test]
+async fn replica_b_never_stops_an_instance_in_use_through_replica_a() {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::{client::IntoClientRequest, Message};
+
+    let stack = Stack::up_with_env(&[("IDLE_CHECK_INTERVAL", "500ms")]).await;
+    let b = Bystander::start(&stack).await;
+    let name = stack.name("used");
+    let idle = json!({"idle_timeout": "3s"});
+    stack.create_with(&name, json!({"IDLE": "0"}), idle).await;
+    stack.wait_routed(&name).await;
+    let started_at = || docker(&["inspect", "-f", "{{.State.StartedAt}}", &name]);
+    let run = started_at();
+
+    // Requests through A every 700 ms for three times the timeout.
+    let until = std::time::Instant::now() + Duration::from_secs(9);
+    while std::time::Instant::now() < until {
+        let response = stack.get("/", Some(&name)).await;
+        assert_eq!(response.status(), 200);
+        tokio::time::sleep(Duration::from_millis(700)).await;
+    }
+    assert_eq!(started_at(), run, "stopped under requests through A");
+
+    // A WebSocket through A, a message a second for three times the timeout.
+    let url = format!("{}/ws", stack.public.replace("http://", "ws://"));
+    let mut request = url.into_client_request().unwrap();
+    let cookie = stack.cookie(&name).parse().unwrap();
+    request.headers_mut().insert("Cookie", cookie);
+    let (mut socket, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+    for i in 0..9 {
+        let text = format!("cell output {i}");
+        socket.send(Message::text(text.clone())).await.unwrap();
+        let echo = tokio::time::timeout(Duration::from_secs(5), socket.next()).await;
+        assert!(
+            matches!(echo, Ok(Some(Ok(Message::Text(ref got)))) if got.as_str() == text),
+            "message {i}: {echo:?}"
+        );
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    assert_eq!(stack.state(&name), "running");
+    assert_eq!(started_at(), run, "stopped under a talking WebSocket");
+
+    // Silent, the instance sleeps: the replicas do cull.
+    let slept = eventually(Duration::from_secs(12), || async {
+        stack.state(&name) == "exited"
+    });
+    assert!(slept.await, "a silent instance was never put to sleep");
+    drop(socket);
+    drop(b);
 }
