@@ -17,7 +17,11 @@ overhead; (4) thundering herd on one stopped instance; (5) the wake of a paused 
 and paused in turn), the hot path and cold start with them all routed, and the culler's CPU per
 check with 200 of them running. Figures are medians of repeated runs with min and max.
 
-Environment: BENCH_ONLY=cold,scale (only these scenarios: hot, auth, cold, herd, pause, scale),
+Then (6) the hot path again with two spawner replicas sharing the ports (scripts/up.sh
+--replicas), its b/c beside the one of (1).
+
+Environment: BENCH_ONLY=cold,scale (only these scenarios: hot, auth, cold, herd, pause, scale,
+replicas),
 BENCH_PACED_ROUNDS=N (rounds of the paced comparison, 5), IDLE_CHECK_INTERVAL (the stack's, 2s),
 SPAWNER_IMAGE (the spawner image to measure, spawner:latest; scripts/ab-cold.sh compares two),
 CARGO_TARGET_DIR (where the benchmark driver is built, target).
@@ -178,3 +182,30 @@ BENCH_QUICK="$([ "$mode" = quick ] && echo true || echo false)" \
 BENCH_TOKEN="$API_TOKEN" BENCH_COOKIE_SECRET="$COOKIE_SECRET" \
 BENCH_IDLE_CHECK_INTERVAL="$IDLE_CHECK_INTERVAL" \
   "${CARGO_TARGET_DIR:-$ROOT/target}/release/spawner-bench"
+
+# (6) Two replicas: the stack as `scripts/up.sh --replicas 2` runs it (both spawners on the same
+# ports, traefik's spawner-retry also on status 500), then the hot path again.
+if [ -z "${BENCH_ONLY:-}" ] || [[ ",$BENCH_ONLY," == *,replicas,* ]]; then
+  echo "==> 6. hot path through traefik, two spawner replicas"
+  export REPLICAS=2 REUSE_PORT=true
+  compose "${files[@]}" up -d --scale spawner=2 >/dev/null 2>&1 || compose "${files[@]}" up -d --scale spawner=2
+  deadline=$((SECONDS + 60))
+  until [ "$(listening_replicas)" -ge 2 ] \
+     && [ "$(curl -s -o /dev/null -w '%{http_code}' -H 'Host: spawner.bench' -b "$cookie" "$public/")" = 200 ]; do
+    [ $SECONDS -lt $deadline ] || die "two spawner replicas did not come up"
+    sleep 0.3
+  done
+  traefik_id="$(compose "${files[@]}" ps -q traefik)"
+  first_replica="$(compose "${files[@]}" ps -q spawner | head -1)"
+  BENCH_ONLY=hot BENCH_OUT="${out%.json}-replicas.json" \
+  BENCH_PUBLIC="$public" BENCH_API="http://127.0.0.1:$API_PORT" \
+  BENCH_AUTH="http://127.0.0.1:$AUTH_PORT" \
+  BENCH_SPAWNER_PID="$(docker inspect -f '{{.State.Pid}}' "$first_replica")" \
+  BENCH_TRAEFIK_PID="$(docker inspect -f '{{.State.Pid}}' "$traefik_id")" \
+  BENCH_TRAEFIK_CONTAINER="$traefik_id" \
+  BENCH_NETWORK="$NETWORK" BENCH_PREFIX="$prefix" BENCH_APP="$app" \
+  BENCH_QUICK="$([ "$mode" = quick ] && echo true || echo false)" \
+  BENCH_TOKEN="$API_TOKEN" BENCH_COOKIE_SECRET="$COOKIE_SECRET" \
+  BENCH_IDLE_CHECK_INTERVAL="$IDLE_CHECK_INTERVAL" \
+    "${CARGO_TARGET_DIR:-$ROOT/target}/release/spawner-bench"
+fi

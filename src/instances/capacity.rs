@@ -6,17 +6,23 @@
 //! places that starts and creates under way hold ([`Slot`]), so concurrent wakes never exceed the
 //! cap: each takes its place (or evicts one) before it asks the engine to start anything, and an
 //! evicted instance counts until its stop has ended.
+//!
+//! Replicas (`reuse_port`) share the engine but not their places: a replica counts the engine's
+//! own list, read afresh, and makes room for one start at a time, holding its turn until the
+//! engine has started it. A start another replica decided before this one read the list is the
+//! only thing it cannot see, and each has at most one: so N replicas run at most
+//! `max_running + N − 1` at once (README: Replicas).
 
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use super::containers::Containers;
-use super::policy::{self, IdleRules};
+use super::policy::{self, occupies, IdleRules};
 use super::transitions::{Slot, Transitions};
 use super::CapacityFull;
 use crate::configuration::CapacitySettings;
-use crate::domain::{IdleAction, RunState};
+use crate::domain::IdleAction;
 use crate::metrics::Reason;
 
 pub(super) struct Capacity {
@@ -27,19 +33,30 @@ pub(super) struct Capacity {
     rules: IdleRules,
     transitions: Arc<Transitions>,
     containers: Arc<Containers>,
+    /// With replicas: this replica's turn to make room, held until its start has run.
+    turn: Option<Arc<tokio::sync::Mutex<()>>>,
 }
 
-/// Whether a container in this state takes a place under the cap.
-pub(super) fn occupies(state: RunState) -> bool {
-    matches!(
-        state,
-        RunState::Running | RunState::Paused | RunState::Restarting
-    )
+/// A place under the cap for a start or a create; dropped once the engine has started it.
+pub(super) struct Room {
+    _slot: Slot,
+    _turn: Option<tokio::sync::OwnedMutexGuard<()>>,
+}
+
+impl Room {
+    fn unneeded() -> Self {
+        Self {
+            _slot: Slot::none(),
+            _turn: None,
+        }
+    }
 }
 
 impl Capacity {
+    /// `shared`: other replicas start instances on the same engine.
     pub fn new(
         capacity: &CapacitySettings,
+        shared: bool,
         rules: IdleRules,
         transitions: Arc<Transitions>,
         containers: Arc<Containers>,
@@ -50,6 +67,19 @@ impl Capacity {
             rules,
             transitions,
             containers,
+            turn: shared.then(Arc::default),
+        }
+    }
+
+    /// What the engine itself runs now (other replicas' starts included); empty if it cannot
+    /// say (then the index alone counts).
+    async fn running_in_engine(&self) -> HashSet<String> {
+        match self.containers.occupying().await {
+            Ok(names) => names,
+            Err(e) => {
+                log::warn!("max_running: the engine's list failed, counting from the index: {e}");
+                HashSet::new()
+            }
         }
     }
 
@@ -67,9 +97,17 @@ impl Capacity {
     /// Makes room for `name` to run: nothing to do (no cap, or it already counts), a place
     /// taken, or a place taken after stopping the least recently active instance (this waits
     /// for that stop to end).
-    pub async fn make_room(&self, name: &str, needed_by: Reason) -> Result<Slot, CapacityFull> {
+    pub async fn make_room(&self, name: &str, needed_by: Reason) -> Result<Room, CapacityFull> {
         let Some(max) = self.max else {
-            return Ok(Slot::none());
+            return Ok(Room::unneeded());
+        };
+        let turn = match &self.turn {
+            Some(turn) => Some(Arc::clone(turn).lock_owned().await),
+            None => None,
+        };
+        let in_engine = match turn {
+            Some(_) => self.running_in_engine().await,
+            None => HashSet::new(),
         };
         let (slot, claim) = {
             let transitions = &self.transitions;
@@ -81,9 +119,10 @@ impl Capacity {
                 .filter(|i| occupies(i.info.state))
                 .map(|i| i.name())
                 .chain(table.slots())
+                .chain(in_engine.iter().map(String::as_str))
                 .collect();
             if occupied.contains(name) {
-                return Ok(Slot::none());
+                return Ok(Room::unneeded());
             }
             let claim = if occupied.len() < max {
                 None
@@ -119,6 +158,9 @@ impl Capacity {
             let evictions = &self.containers.metrics.evictions;
             evictions.with_label_values(&[needed_by.as_str()]).inc();
         }
-        Ok(slot)
+        Ok(Room {
+            _slot: slot,
+            _turn: turn,
+        })
     }
 }

@@ -3,8 +3,10 @@
 //! stop or pause under a claim, remove), each followed by a read-back so the index shows the
 //! result before whoever asked moves on. Only containers in this spawner's scope are let in.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 
+use super::policy::occupies;
 use super::store::Store;
 use super::transitions::{StopClaim, STOP_GRACE};
 use super::Instance;
@@ -78,6 +80,17 @@ impl Containers {
             }
             Err(e) => Err(e),
         }
+    }
+
+    /// The names of this scope's containers that take a place under `max_running`, as the
+    /// engine lists them now.
+    pub async fn occupying(&self) -> Result<HashSet<String>, BackendError> {
+        let infos = self.backend.list_managed().await?;
+        Ok(infos
+            .into_iter()
+            .filter(|info| self.in_scope(info) && occupies(info.state))
+            .map(|info| info.name)
+            .collect())
     }
 
     /// Reads the whole list again; returns how many containers spawner manages.

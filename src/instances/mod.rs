@@ -158,6 +158,7 @@ impl Instances {
         let rules = IdleRules::new(&settings.idle, SystemTime::now());
         let capacity = Capacity::new(
             &settings.capacity,
+            settings.listen.reuse_port,
             rules,
             Arc::clone(&transitions),
             Arc::clone(&containers),

@@ -6,9 +6,9 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use super::activity::Seen;
-use super::capacity::occupies;
+use super::capacity::Room;
 use super::errors::Restored;
-use super::transitions::Slot;
+use super::policy::occupies;
 use super::{Instance, InstanceView, Instances, OpError};
 use crate::backend::{BackendError, CreateSpec};
 use crate::domain::{session, DeploySpec, IdleAction, InstanceLabels, InstanceName, RecreateSpec};
@@ -83,7 +83,7 @@ impl Instances {
         &self,
         spec: &DeploySpec,
         create: &CreateSpec,
-    ) -> Result<(String, Option<Slot>), OpError> {
+    ) -> Result<(String, Option<Room>), OpError> {
         let backend = &self.containers.backend;
         let id = backend.create(create).await.map_err(|e| match e {
             BackendError::Conflict { .. } => OpError::NameTaken(spec.name.to_string()),

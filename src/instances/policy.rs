@@ -100,6 +100,14 @@ pub fn idle_now<'f, 'a>(
         .collect()
 }
 
+/// Whether a container in this state takes a place under `max_running`.
+pub fn occupies(state: RunState) -> bool {
+    matches!(
+        state,
+        RunState::Running | RunState::Paused | RunState::Restarting
+    )
+}
+
 /// Which instances may be stopped to make room, the least recently active first: running or
 /// paused, not busy, and quiet for at least `grace` (a request let through just before may
 /// still be in flight).

@@ -24,6 +24,7 @@ mod paused;
 mod processes;
 mod pull;
 mod registry;
+mod replicas;
 mod restart;
 mod scope;
 mod security;

@@ -12,6 +12,7 @@ mod home_attacks;
 mod host_routing;
 mod idle;
 mod isolation;
+mod replica_capacity;
 mod replicas;
 mod restart;
 mod security;

@@ -27,6 +27,11 @@ pub fn free_port() -> u16 {
     }
 }
 
+/// An idle connection is dropped before the servers' keep-alive (actix: 5 s) closes it, so a
+/// request never goes out on a connection the server is closing at that moment (hyper's
+/// `IncompleteMessage`).
+const POOL_IDLE: Duration = Duration::from_secs(3);
+
 /// How many times `up` is tried when a chosen port or subnet was taken meanwhile.
 const UP_TRIES: usize = 3;
 
@@ -121,10 +126,12 @@ impl Stack {
             client: reqwest::Client::builder()
                 .redirect(reqwest::redirect::Policy::none())
                 .timeout(Duration::from_secs(40))
+                .pool_idle_timeout(POOL_IDLE)
                 .build()
                 .unwrap(),
             browser_like: reqwest::Client::builder()
                 .timeout(Duration::from_secs(40))
+                .pool_idle_timeout(POOL_IDLE)
                 .build()
                 .unwrap(),
         }
