@@ -172,16 +172,20 @@ if [ "$quick" = 1 ]; then mode=quick; suffix=-quick; else mode=full; suffix=""; 
 [ -n "$out" ] || out="target/bench/results$suffix.json"
 mkdir -p "$(dirname "$out")"
 echo "==> measuring (machine: $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB; $mode run)"
-BENCH_PUBLIC="$public" BENCH_API="http://127.0.0.1:$API_PORT" \
-BENCH_AUTH="http://127.0.0.1:$AUTH_PORT" \
-BENCH_SPAWNER_PID="$(docker inspect -f '{{.State.Pid}}' "$spawner_id")" \
-BENCH_TRAEFIK_PID="$(docker inspect -f '{{.State.Pid}}' "$traefik_id")" \
-BENCH_TRAEFIK_CONTAINER="$traefik_id" \
-BENCH_NETWORK="$NETWORK" BENCH_PREFIX="$prefix" BENCH_APP="$app" BENCH_OUT="$out" \
-BENCH_QUICK="$([ "$mode" = quick ] && echo true || echo false)" \
-BENCH_TOKEN="$API_TOKEN" BENCH_COOKIE_SECRET="$COOKIE_SECRET" \
-BENCH_IDLE_CHECK_INTERVAL="$IDLE_CHECK_INTERVAL" \
-  "${CARGO_TARGET_DIR:-$ROOT/target}/release/spawner-bench"
+# run_driver SPAWNER_CONTAINER TRAEFIK_CONTAINER OUT: the benchmark driver against this stack.
+run_driver() {
+  BENCH_PUBLIC="$public" BENCH_API="http://127.0.0.1:$API_PORT" \
+  BENCH_AUTH="http://127.0.0.1:$AUTH_PORT" \
+  BENCH_SPAWNER_PID="$(docker inspect -f '{{.State.Pid}}' "$1")" \
+  BENCH_TRAEFIK_PID="$(docker inspect -f '{{.State.Pid}}' "$2")" \
+  BENCH_TRAEFIK_CONTAINER="$2" \
+  BENCH_NETWORK="$NETWORK" BENCH_PREFIX="$prefix" BENCH_APP="$app" BENCH_OUT="$3" \
+  BENCH_QUICK="$([ "$mode" = quick ] && echo true || echo false)" \
+  BENCH_TOKEN="$API_TOKEN" BENCH_COOKIE_SECRET="$COOKIE_SECRET" \
+  BENCH_IDLE_CHECK_INTERVAL="$IDLE_CHECK_INTERVAL" \
+    "${CARGO_TARGET_DIR:-$ROOT/target}/release/spawner-bench"
+}
+run_driver "$spawner_id" "$traefik_id" "$out"
 
 # (6) Two replicas: the stack as `scripts/up.sh --replicas 2` runs it (both spawners on the same
 # ports, traefik's spawner-retry also on status 500), then the hot path again.
@@ -197,15 +201,5 @@ if [ -z "${BENCH_ONLY:-}" ] || [[ ",$BENCH_ONLY," == *,replicas,* ]]; then
   done
   traefik_id="$(compose "${files[@]}" ps -q traefik)"
   first_replica="$(compose "${files[@]}" ps -q spawner | head -1)"
-  BENCH_ONLY=hot BENCH_OUT="${out%.json}-replicas.json" \
-  BENCH_PUBLIC="$public" BENCH_API="http://127.0.0.1:$API_PORT" \
-  BENCH_AUTH="http://127.0.0.1:$AUTH_PORT" \
-  BENCH_SPAWNER_PID="$(docker inspect -f '{{.State.Pid}}' "$first_replica")" \
-  BENCH_TRAEFIK_PID="$(docker inspect -f '{{.State.Pid}}' "$traefik_id")" \
-  BENCH_TRAEFIK_CONTAINER="$traefik_id" \
-  BENCH_NETWORK="$NETWORK" BENCH_PREFIX="$prefix" BENCH_APP="$app" \
-  BENCH_QUICK="$([ "$mode" = quick ] && echo true || echo false)" \
-  BENCH_TOKEN="$API_TOKEN" BENCH_COOKIE_SECRET="$COOKIE_SECRET" \
-  BENCH_IDLE_CHECK_INTERVAL="$IDLE_CHECK_INTERVAL" \
-    "${CARGO_TARGET_DIR:-$ROOT/target}/release/spawner-bench"
+  BENCH_ONLY=hot run_driver "$first_replica" "$traefik_id" "${out%.json}-replicas.json"
 fi
