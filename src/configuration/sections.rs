@@ -153,6 +153,9 @@ impl TraefikSettings {
 #[derive(Debug, Clone)]
 pub struct ReadinessSettings {
     pub hold_timeout: Duration,
+    /// A request that wants HTML is held this long at most (capped by `hold_timeout`), then gets
+    /// the waiting page, whose own long poll waits the rest.
+    pub html_hold: Duration,
     pub ready_timeout: Duration,
     pub max_concurrent_starts: usize,
     /// How long an instance with no readiness rule is given.
@@ -162,9 +165,21 @@ pub struct ReadinessSettings {
 }
 
 impl ReadinessSettings {
+    /// How long `/auth` holds a request for a starting instance: a browser's page request
+    /// (`wants_html`) only `html_hold`, so the waiting page shows at once; any other the whole
+    /// `hold_timeout`.
+    pub fn hold_for(&self, wants_html: bool) -> Duration {
+        if wants_html {
+            self.html_hold.min(self.hold_timeout)
+        } else {
+            self.hold_timeout
+        }
+    }
+
     pub(super) fn read(c: &config::Config) -> Read<Self> {
         Ok(Self {
             hold_timeout: get(c, "hold_timeout", positive_duration)?,
+            html_hold: get(c, "html_hold", duration)?,
             ready_timeout: get(c, "ready_timeout", positive_duration)?,
             max_concurrent_starts: get(c, "max_concurrent_starts", positive_count)?,
             redirect_timeout: get(c, "redirect_timeout", duration)?,

@@ -222,6 +222,12 @@ pub const SETTINGS: &[(&str, &str, &str, &str)] = &[
         "How long /auth holds a request for a starting instance (keep under traefik's 30s)",
     ),
     (
+        "html_hold",
+        "1500ms",
+        "DURATION",
+        "How long a browser's request is held before it gets the waiting page (at most hold_timeout)",
+    ),
+    (
         "route_timeout",
         "10s",
         "DURATION",

@@ -137,11 +137,12 @@ impl Gate {
             Lookup::NotReady { readiness } => Some(readiness),
         };
         let started = Instant::now();
+        let hold = settings.readiness.hold_for(request.wants_html);
         if let Some(readiness) = readiness {
             let metrics = self.metrics();
             let _held = Held::new(&metrics.held_now);
             let wait = self.instances.ensure_ready(name.as_str());
-            let waited = tokio::time::timeout(settings.readiness.hold_timeout, wait).await;
+            let waited = tokio::time::timeout(hold, wait).await;
             let result = match &waited {
                 Ok(Ok(())) => "ready",
                 Ok(Err(_)) => "failed",
@@ -153,11 +154,10 @@ impl Gate {
                 Ok(Err(StartError::Gone(_))) => return Outcome::Home,
                 Ok(Err(error)) => return Outcome::Failed { name, error },
                 Err(_) => {
-                    log::warn!(
-                        "{name}: not ready within the hold timeout ({:?})",
-                        settings.readiness.hold_timeout
-                    );
-                    let waited = settings.readiness.hold_timeout;
+                    if !request.wants_html {
+                        log::warn!("{name}: not ready within the hold timeout ({hold:?})");
+                    }
+                    let waited = hold;
                     let phase = self.instances.phase(name.as_str());
                     return Outcome::NotReady {
                         name,
@@ -175,10 +175,7 @@ impl Gate {
             // What the instance's activity is now: a request let through on its router while
             // this one waits for the route changes it, and then nothing stops the instance below.
             let seen = self.instances.activity_seen(name.as_str());
-            let left = settings
-                .readiness
-                .hold_timeout
-                .saturating_sub(started.elapsed());
+            let left = hold.saturating_sub(started.elapsed());
             let wait = settings.traefik.route_timeout.min(left);
             if !self.traefik.wait_for_route(name.as_str(), wait).await {
                 log::warn!("{name}: traefik did not load its route within {wait:?}");

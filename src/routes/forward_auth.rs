@@ -61,7 +61,8 @@ pub async fn auth(
             counted.failed.inc();
             let message = "spawner has just started and is still reading the instances from the container host. This page tries again by itself.";
             let retry = ("unavailable", Some(RETRY_AFTER_SECS));
-            error_page(&request, StatusCode::SERVICE_UNAVAILABLE, message, retry)
+            let unavailable = StatusCode::SERVICE_UNAVAILABLE;
+            error_page(&request, unavailable, message, retry, Duration::ZERO)
         }
     }
 }
@@ -109,6 +110,7 @@ fn not_ready(
         StatusCode::SERVICE_UNAVAILABLE,
         &message,
         ("starting", Some(RETRY_AFTER_SECS)),
+        waited,
     )
 }
 
@@ -144,7 +146,8 @@ fn failed(request: &AuthRequest, name: &InstanceName, error: &StartError) -> Htt
         ),
     };
     log::warn!("{name}: answering {status}: {}", chain(error));
-    error_page(request, status, &format!("{error}. {advice}"), retry)
+    let message = format!("{error}. {advice}");
+    error_page(request, status, &message, retry, Duration::ZERO)
 }
 
 /// The waiting page for browsers, JSON ([`ErrorBody`], without `cause`: these are the
@@ -155,6 +158,7 @@ fn error_page(
     status: StatusCode,
     message: &str,
     (kind, retry): (&str, Option<u64>),
+    waited: Duration,
 ) -> HttpResponse {
     let body = ErrorBody::new(message).retry_after(retry);
     let mut response = body.head(status);
@@ -166,7 +170,7 @@ fn error_page(
             "capacity" => "Waiting for a place",
             _ => status.canonical_reason().unwrap_or("Error"),
         };
-        let page = waiting_page::render(title, message, kind, retry);
+        let page = waiting_page::render(title, message, kind, retry, waited);
         response.content_type("text/html; charset=utf-8").body(page)
     } else {
         response.json(body)

@@ -5,6 +5,8 @@
 //! `hold_timeout` (another 503, marked `X-Spawner-Status`, and it asks again). Without script,
 //! a `<noscript>` refresh does the same, blindly.
 
+use std::time::Duration;
+
 /// Marks spawner's own answers to the waiting page's requests (the app's own 503 has none).
 pub const STATUS_HEADER: &str = "x-spawner-status";
 
@@ -18,7 +20,8 @@ progress{width:100%;height:.6em}#elapsed{color:#666}</style></head>
 <progress id="bar"></progress><p id="elapsed" data-status="{status}"></p>
 <script>
 (function () {
-  var started = Date.now();
+  // The user asked {waited_ms} ms before this page came: count from then.
+  var started = Date.now() - {waited_ms};
   var elapsed = document.getElementById("elapsed");
   var message = document.getElementById("message");
   function tick() {
@@ -59,12 +62,20 @@ progress{width:100%;height:.6em}#elapsed{color:#666}</style></head>
 "#;
 
 /// The page; `status` is what `X-Spawner-Status` says (`starting`, `capacity`, `unavailable`,
-/// `failed`), `retry` the seconds after which the no-script refresh happens.
-pub fn render(title: &str, message: &str, status: &str, retry: Option<u64>) -> String {
+/// `failed`), `retry` the seconds after which the no-script refresh happens, `waited` how long
+/// the request was held before it (the page's counter starts there).
+pub fn render(
+    title: &str,
+    message: &str,
+    status: &str,
+    retry: Option<u64>,
+    waited: Duration,
+) -> String {
     PAGE.replace("{title}", &html_escape(title))
         .replace("{message}", &html_escape(message))
         .replace("{status}", status)
         .replace("{retry}", &retry.unwrap_or(5).to_string())
+        .replace("{waited_ms}", &waited.as_millis().to_string())
 }
 
 pub fn html_escape(text: &str) -> String {
@@ -80,7 +91,17 @@ mod tests {
 
     #[test]
     fn the_page_escapes_what_it_shows() {
-        let page = render("Starting", "<b>x</b> & \"y\"", "starting", Some(2));
+        let page = render(
+            "Starting",
+            "<b>x</b> & \"y\"",
+            "starting",
+            Some(2),
+            Duration::from_millis(1500),
+        );
+        assert!(
+            page.contains("Date.now() - 1500;"),
+            "the counter starts at the request"
+        );
         assert!(page.contains("&lt;b&gt;x&lt;/b&gt; &amp; &quot;y&quot;"));
         assert!(page.contains(r#"content="2""#));
         assert!(!page.contains("{message}"));

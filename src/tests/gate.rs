@@ -3,9 +3,9 @@
 //! starts, fails, exits, turns unhealthy or disappears.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use super::{settle, until, Harness, Knobs, CHECKED_IMAGE};
+use super::{settle, until, Harness, Knobs, CHECKED_IMAGE, HTML_HOLD};
 use crate::backend::memory::Failure;
 use crate::backend::Op;
 use crate::domain::{Health, RunState};
@@ -229,4 +229,35 @@ async fn the_catch_all_wakes_the_sessions_instance_and_sends_the_client_back_to_
     };
     assert_eq!(location, "/notebook/1?x=2");
     assert_eq!(h.engine.state_of("ma"), Some(RunState::Running));
+}
+
+/// A browser's page request gets the waiting page after `html_hold` (the page's own long poll
+/// waits the rest); an API client's request to the same slow start is held on, then let through.
+#[tokio::test]
+async fn a_browser_gets_the_waiting_page_at_once_and_an_api_client_is_held_on() {
+    let h = Arc::new(Harness::synced(Knobs::default()).await);
+    h.stopped(&["ma"]).await;
+    let slow = h.engine.hold(Op::Start, Some("ma"));
+    let api = tokio::spawn({
+        let h = Arc::clone(&h);
+        async move { h.decide_for("ma").await }
+    });
+    let mut page = h.request(Some("ma"), "ma");
+    page.wants_html = true;
+    let asked = Instant::now();
+    let outcome = h.gate.decide(&page, false).await;
+    let Outcome::NotReady { waited, .. } = outcome else {
+        panic!("{outcome:?}");
+    };
+    assert_eq!(waited, HTML_HOLD);
+    assert!(
+        asked.elapsed() < Duration::from_secs(1),
+        "{:?}",
+        asked.elapsed()
+    );
+    settle().await;
+    assert!(!api.is_finished(), "the API client was not held on");
+    slow.release();
+    let outcome = api.await.unwrap();
+    assert!(matches!(outcome, Outcome::Allow), "{outcome:?}");
 }

@@ -40,6 +40,9 @@ pub const IMAGE: &str = "app:1";
 pub const CHECKED_IMAGE: &str = "checked-app:1";
 
 /// What the tests set of the settings; the rest are the defaults.
+/// How long a browser's request is held before the waiting page, in these tests.
+pub const HTML_HOLD: Duration = Duration::from_millis(40);
+
 pub struct Knobs {
     pub hold_timeout: Duration,
     pub max_running: Option<usize>,
@@ -82,6 +85,7 @@ fn build_settings(knobs: &Knobs) -> Built {
     s.traefik.traefik_check_enabled = false;
     s.readiness.ready_timeout = Duration::from_secs(10);
     s.readiness.hold_timeout = knobs.hold_timeout;
+    s.readiness.html_hold = HTML_HOLD;
     s.capacity.max_running = knobs.max_running;
     s.capacity.evict_grace = knobs.evict_grace;
     s.readiness.max_concurrent_starts = knobs.max_concurrent_starts;

@@ -56,6 +56,7 @@ const FLAGS: &[&str] = &[
     "--tls-cert-resolver",
     "--public-path",
     "--hold-timeout",
+    "--html-hold",
     "--route-timeout",
     "--ready-timeout",
     "--max-concurrent-starts",

@@ -267,7 +267,9 @@ async fn an_unhealthy_container_gets_502_and_is_stopped() {
         json!({"start": false, "envs": {"FAIL_STATUS": "1"}}),
     )
     .await;
-    let response = app.auth_from_browser(&name).await;
+    // An API client is held until the verdict (a browser would get the waiting page first,
+    // after html_hold, and see the failure through its poll).
+    let response = app.auth_for(&name).await;
     assert_eq!(response.status(), 502);
     assert!(response.text().await.unwrap().contains("unhealthy"));
     assert!(

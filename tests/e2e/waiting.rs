@@ -1,6 +1,7 @@
-//! The waiting page: when a wake takes longer than `hold_timeout`, headless Chromium gets a
-//! page that shows progress and reaches the app's content by itself, within a second of the
-//! instance becoming ready; an API client gets the JSON 503 with `Retry-After`.
+//! The waiting page: when a wake takes longer than `html_hold`, headless Chromium gets a page at
+//! once that shows progress and reaches the app's content by itself, within a second of the
+//! instance becoming ready; an API client is held `hold_timeout`, then gets the JSON 503 with
+//! `Retry-After`.
 
 use std::time::{Duration, Instant, SystemTime};
 
@@ -53,15 +54,29 @@ async fn a_slow_wake_shows_a_page_that_moves_on_by_itself_the_moment_it_is_ready
         "the page shows progress: {page}"
     );
 
+    let late = app_shown_after_ready(&client, &name, started_at(&name) + ready_after).await;
+    assert!(
+        late < Duration::from_secs(1),
+        "the app's content came {late:?} after the instance was ready"
+    );
+    assert_eq!(client.current_url().await.unwrap().path(), "/");
+    let _ = client.close().await;
+}
+
+/// Waits until the page shows `name`'s app, checking just before `ready` that it is still the
+/// page the browser first got (no blind reload); how long after `ready` the app was shown.
+async fn app_shown_after_ready(
+    client: &fantoccini::Client,
+    name: &str,
+    ready: SystemTime,
+) -> Duration {
     // A mark in the page's memory: a reload (a blind refresh) would lose it.
     let mark = "return window.spawnerTestMark || null";
     client
         .execute("window.spawnerTestMark = 'the same page'", vec![])
         .await
         .unwrap();
-    let ready = started_at(&name) + ready_after;
     let mut checked = false;
-
     let hostname = format!("\"hostname\":\"{name}\"");
     let deadline = Instant::now() + Duration::from_secs(30);
     let shown = loop {
@@ -87,6 +102,50 @@ async fn a_slow_wake_shows_a_page_that_moves_on_by_itself_the_moment_it_is_ready
     assert!(checked, "the page moved on before the instance was ready");
     let late = shown.duration_since(ready).unwrap_or_default();
     eprintln!("the app's content was shown {late:?} after the instance was ready");
+    late
+}
+
+/// With the default `hold_timeout` (25 s): the page comes within 2.5 s of the request (not after
+/// 25 s of a blank tab), its counter counts from the request, and the app replaces it when ready.
+#[tokio::test]
+async fn a_browser_sees_the_waiting_page_at_once_and_the_app_when_ready() {
+    let stack = Stack::up().await;
+    let name = stack.name("slowpage");
+    let ready_after = Duration::from_secs(7);
+    stack.create_slow(&name, "7s").await;
+
+    let driver = Driver::start();
+    let client = browser(&driver).await;
+    client
+        .goto(&format!("{}/home", stack.public))
+        .await
+        .unwrap();
+    let session = stack.cookie(&name);
+    let value = session.split_once('=').unwrap().1.to_string();
+    let script = format!("document.cookie = 'instance={value}; path=/'");
+    client.execute(&script, vec![]).await.unwrap();
+    let asked = Instant::now();
+    client.goto(&format!("{}/", stack.public)).await.unwrap();
+    let page_after = asked.elapsed();
+    let page = client.source().await.unwrap();
+    eprintln!("the waiting page came {page_after:?} after the request");
+    assert!(page.contains("Your instance is starting"), "{page}");
+    assert!(
+        page_after < Duration::from_millis(2500),
+        "the page came {page_after:?} after the request"
+    );
+    let counter = "return document.getElementById('elapsed').textContent";
+    let counted = client.execute(counter, vec![]).await.unwrap();
+    // Counted from the request (about 1.5 s before the page), not from the page's own load.
+    let seconds: u64 = counted
+        .as_str()
+        .and_then(|t| t.strip_prefix("Waiting for "))
+        .and_then(|t| t.strip_suffix(" s"))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("the counter says {counted}"));
+    assert!(seconds >= 1, "the counter started at the page: {counted}");
+
+    let late = app_shown_after_ready(&client, &name, started_at(&name) + ready_after).await;
     assert!(
         late < Duration::from_secs(1),
         "the app's content came {late:?} after the instance was ready"
