@@ -37,15 +37,7 @@ async fn a_slow_wake_shows_a_page_that_moves_on_by_itself_the_moment_it_is_ready
 
     let driver = Driver::start();
     let client = browser(&driver).await;
-    client
-        .goto(&format!("{}/home", stack.public))
-        .await
-        .unwrap();
-    let session = stack.cookie(&name);
-    let value = session.split_once('=').unwrap().1.to_string();
-    // chromedriver refuses a cookie for an IP address; the page's own script may set it.
-    let script = format!("document.cookie = 'instance={value}; path=/'");
-    client.execute(&script, vec![]).await.unwrap();
+    with_session(&client, &stack, &name).await;
     client.goto(&format!("{}/", stack.public)).await.unwrap();
     let page = client.source().await.unwrap();
     assert!(page.contains("Your instance is starting"), "{page}");
@@ -61,6 +53,19 @@ async fn a_slow_wake_shows_a_page_that_moves_on_by_itself_the_moment_it_is_ready
     );
     assert_eq!(client.current_url().await.unwrap().path(), "/");
     let _ = client.close().await;
+}
+
+/// Gives the browser `name`'s session cookie for the site (from the home page's origin).
+async fn with_session(client: &fantoccini::Client, stack: &Stack, name: &str) {
+    client
+        .goto(&format!("{}/home", stack.public))
+        .await
+        .unwrap();
+    let session = stack.cookie(name);
+    let value = session.split_once('=').unwrap().1.to_string();
+    // chromedriver refuses a cookie for an IP address; the page's own script may set it.
+    let script = format!("document.cookie = 'instance={value}; path=/'");
+    client.execute(&script, vec![]).await.unwrap();
 }
 
 /// Waits until the page shows `name`'s app, checking just before `ready` that it is still the
@@ -116,14 +121,7 @@ async fn a_browser_sees_the_waiting_page_at_once_and_the_app_when_ready() {
 
     let driver = Driver::start();
     let client = browser(&driver).await;
-    client
-        .goto(&format!("{}/home", stack.public))
-        .await
-        .unwrap();
-    let session = stack.cookie(&name);
-    let value = session.split_once('=').unwrap().1.to_string();
-    let script = format!("document.cookie = 'instance={value}; path=/'");
-    client.execute(&script, vec![]).await.unwrap();
+    with_session(&client, &stack, &name).await;
     let asked = Instant::now();
     client.goto(&format!("{}/", stack.public)).await.unwrap();
     let page_after = asked.elapsed();
