@@ -23,6 +23,7 @@ use super::transitions::{Slot, Transitions};
 use super::CapacityFull;
 use crate::configuration::CapacitySettings;
 use crate::domain::IdleAction;
+use crate::error::chain;
 use crate::metrics::Reason;
 
 pub(super) struct Capacity {
@@ -77,6 +78,7 @@ impl Capacity {
         match self.containers.occupying().await {
             Ok(names) => names,
             Err(e) => {
+                let e = chain(&e);
                 log::warn!("max_running: the engine's list failed, counting from the index: {e}");
                 HashSet::new()
             }

@@ -85,19 +85,25 @@ impl Containers {
     /// The names of this scope's containers that take a place under `max_running`, as the
     /// engine lists them now.
     pub async fn occupying(&self) -> Result<HashSet<String>, BackendError> {
-        let infos = self.backend.list_managed().await?;
+        let infos = self.listed().await?;
         Ok(infos
             .into_iter()
-            .filter(|info| self.in_scope(info) && occupies(info.state))
+            .filter(|info| occupies(info.state))
             .map(|info| info.name)
             .collect())
+    }
+
+    /// This scope's containers, as the engine lists them now.
+    async fn listed(&self) -> Result<Vec<ContainerInfo>, BackendError> {
+        let mut infos = self.backend.list_managed().await?;
+        infos.retain(|info| self.in_scope(info));
+        Ok(infos)
     }
 
     /// Reads the whole list again; returns how many containers spawner manages.
     pub async fn resync(&self) -> Result<usize, BackendError> {
         let applied = self.store.applied();
-        let mut infos = self.backend.list_managed().await?;
-        infos.retain(|info| self.in_scope(info));
+        let infos = self.listed().await?;
         let count = infos.len();
         self.store.replace_all(infos, applied);
         Ok(count)

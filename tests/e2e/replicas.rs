@@ -20,20 +20,6 @@ const HELD: usize = 12;
 const KILL: u8 = 0;
 const ROLLING: u8 = 1;
 
-/// Ids of the stack's spawner containers, running or not.
-fn replicas(stack: &Stack) -> Vec<String> {
-    let project = format!("label=com.docker.compose.project={}", stack.prefix);
-    let ids = docker(&[
-        "ps",
-        "-aq",
-        "--filter",
-        &project,
-        "--filter",
-        "label=com.docker.compose.service=spawner",
-    ]);
-    ids.lines().map(str::to_string).collect()
-}
-
 /// How many processes listen on the stack's ForwardAuth port.
 fn listening(stack: &Stack) -> usize {
     let filter = format!("sport = :{}", stack.var("AUTH_PORT"));
@@ -120,7 +106,11 @@ async fn replica_killed_under_load_then_a_rolling_restart_fail_no_request() {
     // 1. SIGKILL one replica while requests are held for the waking instance.
     let held = hold(&stack, &cold);
     tokio::time::sleep(Duration::from_millis(800)).await;
-    let ids = replicas(&stack);
+    let ids: Vec<String> = stack
+        .containers_of("spawner")
+        .lines()
+        .map(str::to_string)
+        .collect();
     assert_eq!(ids.len(), 2, "{ids:?}");
     docker(&["kill", "-s", "KILL", &ids[0]]);
     served(held, &cold, "kill").await;

@@ -14,14 +14,7 @@ async fn a_docker_restart_answers_the_held_requests_and_leaves_the_instance_read
     let stack = Stack::up_with_env(&[("HOLD_TIMEOUT", "15s")]).await;
     let name = stack.name("waking");
     stack.create_slow(&name, "8s").await;
-    let spawner = docker(&[
-        "ps",
-        "-q",
-        "--filter",
-        &format!("label=com.docker.compose.project={}", stack.prefix),
-        "--filter",
-        "label=com.docker.compose.service=spawner",
-    ]);
+    let spawner = stack.containers_of("spawner");
     assert!(!spawner.is_empty(), "spawner's container");
 
     let hostname = format!("\"hostname\":\"{name}\"");

@@ -165,15 +165,7 @@ async fn the_private_api_needs_the_token_and_traefik_still_gets_its_routes() {
 #[tokio::test]
 async fn traefik_s_api_token_is_on_no_command_line_and_traefik_still_routes_with_it() {
     let stack = Stack::up().await;
-    let project = format!("label=com.docker.compose.project={}", stack.prefix);
-    let traefik = docker(&[
-        "ps",
-        "-q",
-        "--filter",
-        &project,
-        "--filter",
-        "label=com.docker.compose.service=traefik",
-    ]);
+    let traefik = stack.containers_of("traefik");
     assert!(!traefik.is_empty(), "the stack's traefik container");
     let args = docker(&[
         "inspect",

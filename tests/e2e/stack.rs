@@ -288,6 +288,20 @@ impl Stack {
     }
 }
 
+impl Stack {
+    /// Ids of the stack's running containers of compose service `service`, one a line.
+    pub fn containers_of(&self, service: &str) -> String {
+        docker(&[
+            "ps",
+            "-q",
+            "--filter",
+            &format!("label=com.docker.compose.project={}", self.prefix),
+            "--filter",
+            &format!("label=com.docker.compose.service={service}"),
+        ])
+    }
+}
+
 impl Drop for Stack {
     fn drop(&mut self) {
         let out = self.script("down.sh", &["--purge"], &[]);
