@@ -47,6 +47,9 @@ async fn exec_runs_a_command_in_the_container_and_reports_its_exit_code() {
     let app = spawn_app().await;
     let name = app.name("exec");
     app.deploy(&name, IMAGE, json!({})).await;
+    // Ready first (a deploy answers once the container started, maybe before its app listens,
+    // when the image's own check still fails).
+    assert_eq!(app.auth_for(&name).await.status(), 200);
     let backend = backend().await;
     let run = |cmd: &[&str]| {
         let cmd: Vec<String> = cmd.iter().map(|s| s.to_string()).collect();
