@@ -51,6 +51,13 @@ async fn create(backend: &Backend, engine: &EngineSettings) -> Result<(), Networ
         .create_isolated_network(name, subnet, network_labels)
         .await
     {
+        Ok(()) if backend.is_swarm() => {
+            log::warn!(
+                "created overlay network {name:?} for instances: subnet {subnet}; instances on \
+                 it can reach each other (README: Swarm mode)"
+            );
+            Ok(())
+        }
         Ok(()) => {
             log::info!(
                 "created network {name:?} for instances: subnet {subnet}, inter-container traffic off"

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use socket2::{Domain, Protocol, Socket, Type};
 
 use crate::backend::{Backend, BackendError};
-use crate::configuration::Settings;
+use crate::configuration::{EngineKind, Settings};
 use crate::gate::Gate;
 use crate::instance_network::{self, NetworkError};
 use crate::instances::Instances;
@@ -89,9 +89,12 @@ impl Application {
         let api_listener = bind("api_addr", settings.listen.api_addr, shared)?;
         let auth_listener = bind("auth_addr", settings.listen.auth_addr, shared)?;
         let metrics = Arc::new(Metrics::new());
-        let backend = Backend::docker(&settings.engine.docker_host, Arc::clone(&metrics))
-            .await
-            .map_err(StartupError::Docker)?;
+        let host = &settings.engine.docker_host;
+        let backend = match settings.engine.engine {
+            EngineKind::Docker => Backend::docker(host, Arc::clone(&metrics)).await,
+            EngineKind::Swarm => Backend::swarm(host, Arc::clone(&metrics)).await,
+        };
+        let backend = backend.map_err(StartupError::Docker)?;
         instance_network::ensure(&backend, &settings.engine).await?;
         let settings = Arc::new(settings);
         let tasks = Tasks::on_current_runtime();

@@ -12,6 +12,7 @@ pub mod docker;
 mod error;
 #[cfg(test)]
 pub mod memory;
+pub mod swarm;
 mod types;
 
 use std::collections::BTreeMap;
@@ -31,6 +32,8 @@ use crate::metrics::Metrics;
 #[derive(Clone)]
 pub enum Engine {
     Docker(docker::DockerBackend),
+    /// Docker Swarm: an instance is a service scaled 0↔1.
+    Swarm(swarm::SwarmBackend),
     /// Containers in memory, for the unit tests of the decisions.
     #[cfg(test)]
     Memory(memory::MemoryEngine),
@@ -48,6 +51,24 @@ macro_rules! call {
     ($self:ident, $op:expr, $e:ident => $call:expr) => {{
         let result = match &$self.engine {
             Engine::Docker($e) => $call.await,
+            Engine::Swarm($e) => $call.await,
+            #[cfg(test)]
+            Engine::Memory($e) => $call.await,
+        };
+        $self.count($op, &result);
+        result
+    }};
+}
+
+/// Like `call!`, for what is per node (images, volumes, networks): Swarm asks its own daemon.
+macro_rules! call_node {
+    ($self:ident, $op:expr, $e:ident => $call:expr) => {{
+        let result = match &$self.engine {
+            Engine::Docker($e) => $call.await,
+            Engine::Swarm(s) => {
+                let $e = s.local();
+                $call.await
+            }
             #[cfg(test)]
             Engine::Memory($e) => $call.await,
         };
@@ -61,6 +82,17 @@ impl Backend {
     pub async fn docker(host: &str, metrics: Arc<Metrics>) -> Result<Self, BackendError> {
         let engine = Engine::Docker(docker::DockerBackend::connect(host).await?);
         Ok(Self { engine, metrics })
+    }
+
+    /// The Docker Swarm whose manager's daemon is at `host` (empty: as the `docker` CLI finds it).
+    pub async fn swarm(host: &str, metrics: Arc<Metrics>) -> Result<Self, BackendError> {
+        let engine = Engine::Swarm(swarm::SwarmBackend::connect(host).await?);
+        Ok(Self { engine, metrics })
+    }
+
+    /// Whether instances are Swarm services (they cannot be paused there).
+    pub fn is_swarm(&self) -> bool {
+        matches!(self.engine, Engine::Swarm(_))
     }
 
     /// An engine in memory, and a handle on it (a clone) for the test to control it with.
@@ -90,7 +122,7 @@ impl Backend {
     }
 
     pub async fn image_exists(&self, image: &str) -> Result<bool, BackendError> {
-        call!(self, Op::InspectImage, d => d.image_exists(image))
+        call_node!(self, Op::InspectImage, d => d.image_exists(image))
     }
 
     /// The network, or `None` when it does not exist.
@@ -98,7 +130,7 @@ impl Backend {
         &self,
         network: &str,
     ) -> Result<Option<NetworkInfo>, BackendError> {
-        call!(self, Op::InspectNetwork, d => d.inspect_network(network))
+        call_node!(self, Op::InspectNetwork, d => d.inspect_network(network))
     }
 
     /// Creates a bridge network for instances: `subnet` of its own, inter-container traffic off.
@@ -149,6 +181,7 @@ impl Backend {
         self.metrics.docker_call(Op::Events.label(), None);
         match &self.engine {
             Engine::Docker(d) => d.events(since),
+            Engine::Swarm(s) => s.events(since),
             #[cfg(test)]
             Engine::Memory(m) => m.events(since),
         }
@@ -166,7 +199,7 @@ impl Backend {
     /// Pulls an image from its registry (with `auth` when given), logging progress. A registry
     /// that says it has no such image is `NotFound`; one that cannot be reached, `Unavailable`.
     pub async fn pull(&self, image: &str, auth: Option<RegistryAuth>) -> Result<(), BackendError> {
-        call!(self, Op::Pull, d => d.pull(image, auth))
+        call_node!(self, Op::Pull, d => d.pull(image, auth))
     }
 
     /// A volume's labels, or `None` when there is no volume of that name.
@@ -174,7 +207,7 @@ impl Backend {
         &self,
         name: &str,
     ) -> Result<Option<BTreeMap<String, String>>, BackendError> {
-        call!(self, Op::InspectVolume, d => d.volume_labels(name))
+        call_node!(self, Op::InspectVolume, d => d.volume_labels(name))
     }
 
     pub async fn create_volume(
@@ -182,12 +215,12 @@ impl Backend {
         name: &str,
         labels: BTreeMap<String, String>,
     ) -> Result<(), BackendError> {
-        call!(self, Op::CreateVolume, d => d.create_volume(name, labels))
+        call_node!(self, Op::CreateVolume, d => d.create_volume(name, labels))
     }
 
     /// Removes a volume; one already gone is not an error.
     pub async fn remove_volume(&self, name: &str) -> Result<(), BackendError> {
-        call!(self, Op::RemoveVolume, d => d.remove_volume(name))
+        call_node!(self, Op::RemoveVolume, d => d.remove_volume(name))
     }
 
     /// The names of the volumes that carry every one of `labels`.
@@ -195,11 +228,11 @@ impl Backend {
         &self,
         labels: &BTreeMap<String, String>,
     ) -> Result<Vec<String>, BackendError> {
-        call!(self, Op::ListVolumes, d => d.volumes_labelled(labels))
+        call_node!(self, Op::ListVolumes, d => d.volumes_labelled(labels))
     }
 
     /// The engine's clock now: compare engine times with it, never with this host's clock.
     pub async fn now(&self) -> Result<SystemTime, BackendError> {
-        call!(self, Op::Inspect, d => d.now())
+        call_node!(self, Op::Inspect, d => d.now())
     }
 }

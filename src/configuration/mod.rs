@@ -18,7 +18,7 @@ use std::collections::HashMap;
 
 pub use cli::{command, flag};
 pub use sections::{
-    CapacitySettings, EngineSettings, IdleSettings, ListenSettings, ReadinessSettings,
+    CapacitySettings, EngineKind, EngineSettings, IdleSettings, ListenSettings, ReadinessSettings,
     RegistrySettings, SessionSettings, TraefikSettings,
 };
 pub use table::SETTINGS;

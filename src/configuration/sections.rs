@@ -43,9 +43,37 @@ impl ListenSettings {
     }
 }
 
+/// What runs instances (README: Swarm mode).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EngineKind {
+    /// A container per instance on the one daemon spawner talks to.
+    Docker,
+    /// A service per instance (one replica at most) on the Swarm whose manager spawner talks to.
+    Swarm,
+}
+
+impl EngineKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EngineKind::Docker => "docker",
+            EngineKind::Swarm => "swarm",
+        }
+    }
+}
+
+fn engine_kind(raw: String) -> Result<EngineKind, String> {
+    match raw.trim().to_ascii_lowercase().as_str() {
+        "docker" => Ok(EngineKind::Docker),
+        "swarm" => Ok(EngineKind::Swarm),
+        _ => Err("write docker or swarm".into()),
+    }
+}
+
 /// The container engine, and where and how instances are made on it.
 #[derive(Debug, Clone)]
 pub struct EngineSettings {
+    /// Containers on one daemon, or services on a Swarm.
+    pub engine: EngineKind,
     pub docker_host: String,
     pub network: String,
     /// The subnet `network` is created with when it is missing at start.
@@ -69,6 +97,7 @@ impl EngineSettings {
             allowed_networks.insert(0, network.clone());
         }
         Ok(Self {
+            engine: get(c, "engine", engine_kind)?,
             docker_host: get(c, "docker_host", trimmed)?,
             scope: match get(c, "scope", trimmed)?.as_str() {
                 "" => network.clone(),
@@ -205,7 +234,14 @@ impl IdleSettings {
         Ok(Self {
             idle_timeout: get(c, "idle_timeout", optional_duration)?,
             idle_check_interval: get(c, "idle_check_interval", positive_duration)?,
-            idle_action: get(c, "idle_action", |raw| IdleAction::parse(&raw))?,
+            idle_action: get(c, "idle_action", |raw| {
+                match (IdleAction::parse(&raw)?, get(c, "engine", engine_kind)) {
+                    (IdleAction::Pause, Ok(EngineKind::Swarm)) => Err(String::from(
+                        "a Swarm task cannot be paused: write stop with engine = swarm",
+                    )),
+                    (action, _) => Ok(action),
+                }
+            })?,
             pause_timeout: get(c, "pause_timeout", optional_duration)?,
         })
     }

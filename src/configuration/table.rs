@@ -23,6 +23,12 @@ pub const SETTINGS: &[(&str, &str, &str, &str)] = &[
         "Share api_addr and auth_addr with other spawner processes (SO_REUSEPORT; replicas)",
     ),
     (
+        "engine",
+        "docker",
+        "ENGINE",
+        "What runs instances: docker (a container each, on one daemon) or swarm (a service each, scaled 0/1, on the Swarm whose manager docker_host is)",
+    ),
+    (
         "docker_host",
         "",
         "URL",

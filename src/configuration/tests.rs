@@ -188,3 +188,15 @@ fn a_file_that_a_setting_names_and_that_cannot_be_read_is_kept_as_the_cause() {
         "{said}"
     );
 }
+
+#[test]
+fn the_swarm_engine_is_chosen_by_name_and_refuses_to_pause() {
+    assert_eq!(load(&[], &[]).unwrap().engine.engine, EngineKind::Docker);
+    let swarm = load(&["--engine", "Swarm"], &[]).unwrap();
+    assert_eq!(swarm.engine.engine, EngineKind::Swarm);
+    let refused = said(load(&["--engine", "swarm", "--idle-action", "pause"], &[]).unwrap_err());
+    assert!(refused.contains("`idle_action`"), "{refused}");
+    assert!(refused.contains("cannot be paused"), "{refused}");
+    let unknown = said(load(&[], &[("SPAWNER_ENGINE", "k8s")]).unwrap_err());
+    assert!(unknown.contains("write docker or swarm"), "{unknown}");
+}

@@ -159,6 +159,8 @@ pub enum OpError {
     NetworkNotFound(String),
     #[error("network {network:?} has no free address left in its subnet {subnet}; delete instances or give the network a larger subnet")]
     NetworkFull { network: String, subnet: String },
+    #[error("invalid `idle_action` \"pause\": a Swarm task cannot be paused (engine = swarm); write stop or leave it out")]
+    PauseOnSwarm,
     #[error("the name {0:?} is already taken by another container; choose another name or delete it first")]
     NameTaken(String),
     #[error("container {name} was created but could not start; it has been removed again")]

@@ -18,9 +18,12 @@ use crate::metrics::Reason;
 impl Instances {
     /// Creates (and unless told otherwise starts) an instance; nothing half-made is left behind.
     pub async fn create(self: &Arc<Self>, spec: &DeploySpec) -> Result<InstanceView, OpError> {
+        let backend = &self.containers.backend;
+        if backend.is_swarm() && spec.idle_action == Some(IdleAction::Pause) {
+            return Err(OpError::PauseOnSwarm);
+        }
         let policy = spec.pull_policy.unwrap_or(self.pull_policy);
         self.images.ensure(&spec.image, policy).await?;
-        let backend = &self.containers.backend;
         let Some(network) = backend.inspect_network(&spec.network).await? else {
             return Err(OpError::NetworkNotFound(spec.network.clone()));
         };

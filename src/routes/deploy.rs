@@ -59,7 +59,7 @@ impl ResponseError for DeployError {
 fn op_status(e: &OpError) -> StatusCode {
     match e {
         OpError::NotFound(_) | OpError::ImageNotFound(_) => StatusCode::NOT_FOUND,
-        OpError::NetworkNotFound(_) => StatusCode::BAD_REQUEST,
+        OpError::NetworkNotFound(_) | OpError::PauseOnSwarm => StatusCode::BAD_REQUEST,
         OpError::NameTaken(_) | OpError::VolumeTaken(_) => StatusCode::CONFLICT,
         OpError::StartFailed { .. }
         | OpError::Engine(_)

@@ -202,7 +202,7 @@ pub fn to_info(response: ContainerInspectResponse) -> Option<ContainerInfo> {
 
 /// Docker's `Test` as a command to exec: `["CMD", args…]` runs the args, `["CMD-SHELL", line]`
 /// runs the line with `/bin/sh -c`; `["NONE"]`, an empty test or an unknown form: no check.
-fn healthcheck_command(test: &[String]) -> Option<Vec<String>> {
+pub fn healthcheck_command(test: &[String]) -> Option<Vec<String>> {
     match test.split_first()? {
         (kind, args) if kind == "CMD" && !args.is_empty() => Some(args.to_vec()),
         (kind, [line]) if kind == "CMD-SHELL" => {

@@ -3,7 +3,7 @@
 //! answers are translated into domain types in [`convert`], errors into
 //! [`BackendError`](super::BackendError) with bollard's error kept as the source.
 
-mod convert;
+pub(in crate::backend) mod convert;
 mod exec;
 mod images;
 mod recreate;
@@ -62,6 +62,11 @@ impl DockerBackend {
             }
         };
         Ok(Self { docker })
+    }
+
+    /// The client, for the Swarm engine (which runs on a daemon in Swarm mode).
+    pub(in crate::backend) fn client(&self) -> &bollard::Docker {
+        &self.docker
     }
 
     pub async fn list_managed(&self) -> Result<Vec<ContainerInfo>, BackendError> {
