@@ -95,12 +95,10 @@ impl Prober {
 
     /// Until the app accepts a connection on its service port, or [`LISTEN_GATE`] has passed.
     async fn until_listening(&self, instance: &Instance) {
-        let Ok(addr) = Self::target(instance, instance.port) else {
-            return;
-        };
+        let addr = Self::target(instance, instance.port);
         let timeout = self.timeout;
         let attempts = async {
-            while !accepts(addr, timeout).await {
+            while !accepts(&addr, timeout).await {
                 tokio::time::sleep(LISTEN_POLL).await;
             }
         };
@@ -147,11 +145,14 @@ impl Prober {
         }
     }
 
-    fn target(instance: &Instance, port: u16) -> Result<SocketAddr, StartError> {
-        instance
-            .ip()
-            .map(|ip| SocketAddr::new(ip, port))
-            .ok_or_else(|| StartError::NoAddress(instance.name().into()))
+    /// `ip:port`, or without an address (Swarm tasks are found by name: the engine's DNS on the
+    /// instances' network answers with the running task's address) `name:port`, resolved at
+    /// each attempt.
+    fn target(instance: &Instance, port: u16) -> String {
+        match instance.ip() {
+            Some(ip) => SocketAddr::new(ip, port).to_string(),
+            None => format!("{}:{port}", instance.name()),
+        }
     }
 
     async fn probe_http(
@@ -160,7 +161,7 @@ impl Prober {
         port: u16,
         path: &str,
     ) -> Result<(), StartError> {
-        let url = format!("http://{}{path}", Self::target(instance, port)?);
+        let url = format!("http://{}{path}", Self::target(instance, port));
         let ok = self.ok_status;
         Backoff::probe()
             .retry(|| async {
@@ -174,9 +175,9 @@ impl Prober {
     }
 
     async fn probe_tcp(&self, instance: &Instance, port: u16) -> Result<(), StartError> {
-        let addr = Self::target(instance, port)?;
+        let addr = Self::target(instance, port);
         let timeout = self.timeout;
-        Backoff::probe().retry(|| accepts(addr, timeout)).await;
+        Backoff::probe().retry(|| accepts(&addr, timeout)).await;
         Ok(())
     }
 }
@@ -189,8 +190,8 @@ enum Attempt {
     CannotRun,
 }
 
-/// Whether a TCP connection to `addr` is accepted within `timeout`.
-async fn accepts(addr: SocketAddr, timeout: Duration) -> bool {
+/// Whether a TCP connection to `addr` (`host:port`) is accepted within `timeout`.
+async fn accepts(addr: &str, timeout: Duration) -> bool {
     let connect = tokio::net::TcpStream::connect(addr);
     matches!(tokio::time::timeout(timeout, connect).await, Ok(Ok(_)))
 }
