@@ -13,6 +13,7 @@ running on network \$NETWORK (which spawner created) unless --purge removes them
 (their users' data) and the network; --purge also
 forgets the stack's API token and cookie secret (\$STATE_DIR), which ends every session, and
 removes the home's accounts (the volume home-data); without --purge they are kept.
+With SWARM=1 (a stack of scripts/up.sh --swarm) it removes the Swarm stack instead.
 USAGE
 }
 purge=0
@@ -25,6 +26,12 @@ for arg in "$@"; do
 done
 need_docker
 cd "$ROOT"
+if [ "${SWARM:-0}" = 1 ]; then
+  # shellcheck source=swarm-lib.sh
+  source "$ROOT/scripts/swarm-lib.sh"
+  swarm_down
+  exit 0
+fi
 
 if [ "$purge" = 1 ]; then
   ids="$(docker ps -aq --filter label=origin=spawner --filter "network=$NETWORK")"

@@ -5,7 +5,7 @@ source "$(dirname "$0")/lib.sh"
 
 usage() {
   cat <<USAGE
-Usage: scripts/up.sh [--path-routing | --host-routing [--acme EMAIL]] [--replicas N] [--build] [--help]
+Usage: scripts/up.sh [--path-routing | --host-routing [--acme EMAIL]] [--swarm] [--replicas N] [--build] [--help]
 
 Starts traefik, spawner and mock-home (compose project \$COMPOSE_PROJECT_NAME), building the
 images first when any is missing (or always with --build), and waits until the site answers.
@@ -19,6 +19,9 @@ images first when any is missing (or always with --build), and waits until the s
                   ForwardAuth and API ports (SO_REUSEPORT), and traefik retries a ForwardAuth
                   answer of 500, so one of them can die or restart without a request failing
                   (README: Replicas)
+  --swarm         deploy it as a stack on the Docker Swarm this daemon manages (compose/swarm.yml,
+                  cookie routing): each instance a service scaled 0/1; --replicas N spawner
+                  tasks (README: Swarm mode)
   --build         rebuild the images even if present
 
 The first start makes the private API's token and the cookie-signing secret and keeps them in
@@ -45,6 +48,7 @@ while [ $# -gt 0 ]; do
     --host-routing) export HOST_ROUTING=1 ;;
     --acme) [ $# -ge 2 ] || die "--acme needs an e-mail address"; export ACME_EMAIL="$2"; shift ;;
     --build) build=1 ;;
+    --swarm) export SWARM=1 ;;
     --replicas)
       [ $# -ge 2 ] || die "--replicas needs a number of spawner processes (1 or more)"
       [[ "$2" =~ ^[1-9][0-9]?$ ]] || die "--replicas takes a number from 1 to 99, not '$2'"
@@ -69,6 +73,15 @@ done
 [ "$build" = 1 ] && bash scripts/build_project.sh
 
 export REPLICAS="${REPLICAS:-1}"
+if [ "${SWARM:-0}" = 1 ]; then
+  [ "${PATH_ROUTING:-0}${HOST_ROUTING:-0}" = 00 ] || die "--swarm runs cookie routing only"
+  ensure_secrets
+  # shellcheck source=swarm-lib.sh
+  source "$ROOT/scripts/swarm-lib.sh"
+  swarm_up
+  echo "Ready (stack $COMPOSE_PROJECT_NAME). site: $PUBLIC_URL/home  API: $API_URL/deploy  down: SWARM=1 scripts/down.sh"
+  exit 0
+fi
 if [ "$REPLICAS" -gt 1 ]; then
   export REUSE_PORT=true
   need ss "Install iproute2 (apt-get install iproute2): up.sh counts the replicas listening."

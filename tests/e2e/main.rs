@@ -17,5 +17,6 @@ mod replicas;
 mod restart;
 mod security;
 mod stack;
+mod swarm;
 mod through_traefik;
 mod waiting;

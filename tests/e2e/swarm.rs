@@ -1,0 +1,199 @@
+//! Swarm mode end to end (issue 19): the stack deployed on a Docker Swarm by `scripts/up.sh
+//! --swarm`, each instance a service scaled 0↔1, reached through real traefik by its service's
+//! name (DNS round robin). The test makes a single-node swarm when the daemon is in none, and leaves it (and
+//! removes `docker_gwbridge`) only if it made it.
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+use crate::stack::{docker, Stack};
+
+/// The daemon's swarm for one test: left again on drop if this test initialised it.
+struct SwarmGuard {
+    created: bool,
+}
+
+impl SwarmGuard {
+    fn ensure() -> Self {
+        let state = docker(&["info", "--format", "{{.Swarm.LocalNodeState}}"]);
+        if state == "active" {
+            return Self { created: false };
+        }
+        let out = Command::new("docker")
+            .args(["swarm", "init", "--advertise-addr", "127.0.0.1"])
+            .output()
+            .expect("the docker CLI is needed for these tests");
+        let said = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            out.status.success() || said.contains("already part of a swarm"),
+            "docker swarm init failed: {said}"
+        );
+        Self {
+            created: out.status.success(),
+        }
+    }
+}
+
+impl Drop for SwarmGuard {
+    fn drop(&mut self) {
+        if self.created {
+            let _ = Command::new("docker")
+                .args(["swarm", "leave", "--force"])
+                .output();
+            let _ = Command::new("docker")
+                .args(["network", "rm", "docker_gwbridge"])
+                .output();
+        }
+    }
+}
+
+async fn view(stack: &Stack, name: &str) -> (u16, Value) {
+    let response = stack
+        .client
+        .get(format!("{}/deploy/{name}", stack.api))
+        .bearer_auth(&stack.token)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+/// The tasks Swarm made for the instance's service (each run is one).
+fn tasks_of(name: &str) -> usize {
+    docker(&["service", "ps", "-q", name]).lines().count()
+}
+
+/// GET / through traefik with the instance's cookie until the app answers (its route loaded).
+async fn app_answer(stack: &Stack, name: &str) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let response = stack.get("/", Some(name)).await;
+        let status = response.status().as_u16();
+        let body = response.text().await.unwrap_or_default();
+        if status == 200 {
+            if let Ok(json) = serde_json::from_str::<Value>(&body) {
+                if json.get("connection string").is_some() {
+                    return json;
+                }
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{name} not answered through traefik: {status} {body}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test]
+async fn an_instance_on_swarm_is_created_routed_put_to_sleep_woken_recreated_and_deleted() {
+    let _swarm = SwarmGuard::ensure();
+    let stack = Stack::up_with_env(&[
+        ("SWARM", "1"),
+        ("IDLE_TIMEOUT", "6s"),
+        ("IDLE_CHECK_INTERVAL", "1s"),
+    ])
+    .await;
+    let name = stack.name("swarm-a");
+
+    // Created: a service running one task, reached through traefik at its virtual IP.
+    stack.create(&name, json!({"IDLE": "0"})).await;
+    let labels = docker(&["service", "inspect", "-f", "{{json .Spec.Labels}}", &name]);
+    assert!(labels.contains("\"origin\":\"spawner\""), "{labels}");
+    let answer = app_answer(&stack, &name).await;
+    assert_eq!(answer["connection string"], format!("db of {name}"));
+    let (_, seen) = view(&stack, &name).await;
+    assert_eq!(seen["state"], "running", "{seen}");
+
+    // Idle: scaled to 0 by spawner, the service (and its route, by name) kept.
+    let deadline = Instant::now() + Duration::from_secs(40);
+    loop {
+        let (_, seen) = view(&stack, &name).await;
+        if seen["state"] == "exited" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "not put to sleep: {seen}");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let replicas = docker(&[
+        "service",
+        "inspect",
+        "-f",
+        "{{.Spec.Mode.Replicated.Replicas}}",
+        &name,
+    ]);
+    assert_eq!(replicas, "0");
+
+    // Woken by a request through traefik: a new task, and the app answers.
+    let runs_before = tasks_of(&name);
+    let woke = Instant::now();
+    let response = stack.get("/", Some(&name)).await;
+    let status = response.status().as_u16();
+    let body = response.text().await.unwrap();
+    assert_eq!(status, 200, "the wake through traefik: {body}");
+    assert!(body.contains(&format!("db of {name}")), "{body}");
+    eprintln!("swarm wake through traefik: {:?}", woke.elapsed());
+    assert!(tasks_of(&name) > runs_before, "no new task for the wake");
+
+    // Recreated with a new environment: the app sees it, its session still opens it.
+    let response = stack
+        .client
+        .post(format!("{}/deploy/{name}/recreate", stack.api))
+        .bearer_auth(&stack.token)
+        .json(&json!({"envs": {"CONNSTR": "recreated", "IDLE": "0"}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200, "{}", response.text().await.unwrap());
+    let answer = app_answer(&stack, &name).await;
+    assert_eq!(answer["connection string"], "recreated");
+
+    // idle_action pause cannot be had on Swarm: refused before anything is made.
+    let paused = stack.name("swarm-p");
+    let response = stack
+        .client
+        .post(format!("{}/deploy", stack.api))
+        .bearer_auth(&stack.token)
+        .json(
+            &json!({"name": paused, "image": "mock-app:latest", "network": stack.network(),
+                      "idle_action": "pause"}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
+    let body = response.text().await.unwrap();
+    assert!(body.contains("idle_action"), "{body}");
+    assert_eq!(view(&stack, &paused).await.0, 404);
+
+    // Deleted: the service is gone, and its cookie is sent home.
+    let response = stack
+        .client
+        .delete(format!("{}/deploy/{name}", stack.api))
+        .bearer_auth(&stack.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let left = docker(&["service", "ls", "-q", "--filter", &format!("name={name}")]);
+    assert_eq!(left, "", "the service is still there");
+    assert_eq!(view(&stack, &name).await.0, 404);
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let response = stack.get("/", Some(&name)).await;
+        if response.status().is_redirection() {
+            let to = response.headers()["location"].to_str().unwrap().to_string();
+            assert!(to.contains("/home"), "{to}");
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "a deleted instance still answers"
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    drop(stack);
+}
