@@ -132,3 +132,31 @@ pub fn gone_is_done(result: Result<(), BackendError>) -> Result<(), BackendError
         other => other,
     }
 }
+
+/// Runs `describe` on each of `items`, `concurrency` at once, for a listing: one that is gone
+/// meanwhile (removed between the list and its inspection) is left out, any other failure fails.
+pub async fn described<T, U, F, Fut>(
+    items: Vec<T>,
+    concurrency: usize,
+    describe: F,
+) -> Result<Vec<U>, BackendError>
+where
+    F: Fn(T) -> Fut,
+    Fut: std::future::Future<Output = Result<Option<U>, BackendError>>,
+{
+    use futures_util::{StreamExt, TryStreamExt};
+    let found: Vec<Option<U>> = futures_util::stream::iter(items)
+        .map(|item| {
+            let described = describe(item);
+            async move {
+                match described.await {
+                    Err(e) if e.is_not_found() => Ok(None),
+                    other => other,
+                }
+            }
+        })
+        .buffer_unordered(concurrency)
+        .try_collect()
+        .await?;
+    Ok(found.into_iter().flatten().collect())
+}

@@ -22,7 +22,7 @@ use std::time::{Duration, SystemTime};
 use futures_util::stream::BoxStream;
 use ipnet::Ipv4Net;
 
-pub use error::{gone_is_done, BackendError, BoxError, Op};
+pub use error::{described, gone_is_done, BackendError, BoxError, Op};
 pub use types::*;
 
 use crate::domain::{ContainerInfo, NetworkInfo};

@@ -6,7 +6,7 @@
 pub(in crate::backend) mod convert;
 mod exec;
 mod images;
-mod recreate;
+pub(in crate::backend) mod recreate;
 mod volumes;
 
 use std::collections::{BTreeMap, HashMap};
@@ -21,9 +21,9 @@ use bollard::query_parameters::{
     RemoveContainerOptionsBuilder, StatsOptionsBuilder, StopContainerOptionsBuilder,
 };
 use futures_util::stream::BoxStream;
-use futures_util::{StreamExt, TryStreamExt};
+use futures_util::StreamExt;
 
-use super::{BackendError, CreateSpec, Event, ExecOutput, Op, Stats};
+use super::{described, BackendError, CreateSpec, Event, ExecOutput, Op, Stats};
 use crate::domain::{instance_labels, ContainerInfo, InstanceLabels, NetworkInfo, ICC_OPTION};
 use convert::{already_done_is_done, error, found, not_managed};
 use ipnet::Ipv4Net;
@@ -80,19 +80,10 @@ impl DockerBackend {
             .await
             .map_err(error(Op::List, "containers"))?;
         let ids: Vec<String> = summaries.into_iter().filter_map(|s| s.id).collect();
-        let infos: Vec<Option<ContainerInfo>> = futures_util::stream::iter(ids)
-            .map(|id| async move {
-                match self.inspect_managed(&id).await {
-                    Ok(info) => Ok(Some(info)),
-                    // Removed between the list and the inspect.
-                    Err(e) if e.is_not_found() => Ok(None),
-                    Err(e) => Err(e),
-                }
-            })
-            .buffer_unordered(INSPECT_CONCURRENCY)
-            .try_collect()
-            .await?;
-        Ok(infos.into_iter().flatten().collect())
+        described(ids, INSPECT_CONCURRENCY, |id| async move {
+            self.inspect_managed(&id).await.map(Some)
+        })
+        .await
     }
 
     pub async fn inspect_managed(&self, name_or_id: &str) -> Result<ContainerInfo, BackendError> {

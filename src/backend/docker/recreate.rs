@@ -1,7 +1,9 @@
 //! What a container was created with, read back as a [`CreateSpec`]: a recreate makes its
 //! successor from it (same name, labels, limits, address and volumes).
 
-use bollard::models::{ContainerInspectResponse, MountType};
+use std::collections::BTreeMap;
+
+use bollard::models::{ContainerInspectResponse, Mount, MountType};
 
 use super::convert::error;
 use super::DockerBackend;
@@ -35,16 +37,7 @@ fn to_spec(response: ContainerInspectResponse) -> CreateSpec {
     // The variables the deploy set; without that label (older instances), every one.
     let set = read.env_names();
     InstanceLabels::set_network(&mut labels, &network);
-    let envs = config
-        .env
-        .unwrap_or_default()
-        .into_iter()
-        .filter_map(|pair| {
-            let (k, v) = pair.split_once('=')?;
-            let kept = set.as_ref().is_none_or(|set| set.iter().any(|s| s == k));
-            kept.then(|| (k.to_string(), v.to_string()))
-        })
-        .collect();
+    let envs = deploy_envs(config.env.unwrap_or_default(), set.as_deref());
     let address = response
         .network_settings
         .and_then(|n| n.networks)
@@ -52,18 +45,7 @@ fn to_spec(response: ContainerInspectResponse) -> CreateSpec {
         .and_then(|endpoint| endpoint.ipam_config)
         .and_then(|ipam| ipam.ipv4_address)
         .and_then(|a| a.parse().ok());
-    let volumes = host
-        .mounts
-        .unwrap_or_default()
-        .into_iter()
-        .filter(|m| m.typ == Some(MountType::VOLUME))
-        .filter_map(|m| {
-            Some(VolumeMount {
-                volume: m.source?,
-                target: m.target?,
-            })
-        })
-        .collect();
+    let volumes = volume_mounts(host.mounts.unwrap_or_default());
     CreateSpec {
         name,
         image: config.image.unwrap_or_default(),
@@ -82,6 +64,35 @@ fn to_spec(response: ContainerInspectResponse) -> CreateSpec {
         address,
         volumes,
     }
+}
+
+/// The variables a deploy set (`set`, from its label), out of a container's `KEY=value` list;
+/// every one when the label is missing (instances made before it).
+pub(in crate::backend) fn deploy_envs(
+    env: Vec<String>,
+    set: Option<&[String]>,
+) -> BTreeMap<String, String> {
+    env.into_iter()
+        .filter_map(|pair| {
+            let (k, v) = pair.split_once('=')?;
+            let kept = set.is_none_or(|set| set.iter().any(|s| s == k));
+            kept.then(|| (k.to_string(), v.to_string()))
+        })
+        .collect()
+}
+
+/// The named volumes among a container's mounts.
+pub(in crate::backend) fn volume_mounts(mounts: Vec<Mount>) -> Vec<VolumeMount> {
+    mounts
+        .into_iter()
+        .filter(|m| m.typ == Some(MountType::VOLUME))
+        .filter_map(|m| {
+            Some(VolumeMount {
+                volume: m.source?,
+                target: m.target?,
+            })
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -19,6 +19,7 @@ use bollard::models::{
 };
 
 use crate::backend::docker::convert::parse_time;
+use crate::backend::docker::recreate::{deploy_envs, volume_mounts};
 use crate::backend::{CreateSpec, VolumeMount};
 use crate::domain::instance_labels::{InstanceLabels, Labels};
 use crate::domain::limits::Limits;
@@ -223,30 +224,10 @@ pub fn to_create_spec(service: &Service) -> CreateSpec {
     let container = task.container_spec.unwrap_or_default();
     let read = InstanceLabels::new(&name, &labels);
     let set = read.env_names();
-    let envs = container
-        .env
-        .unwrap_or_default()
-        .into_iter()
-        .filter_map(|pair| {
-            let (k, v) = pair.split_once('=')?;
-            let kept = set.as_ref().is_none_or(|set| set.iter().any(|s| s == k));
-            kept.then(|| (k.to_string(), v.to_string()))
-        })
-        .collect();
+    let envs = deploy_envs(container.env.unwrap_or_default(), set.as_deref());
     let network = read.network().map(str::to_string).unwrap_or_default();
     let limits = task.resources.and_then(|r| r.limits).unwrap_or_default();
-    let volumes = container
-        .mounts
-        .unwrap_or_default()
-        .into_iter()
-        .filter(|m| m.typ == Some(MountType::VOLUME))
-        .filter_map(|m| {
-            Some(VolumeMount {
-                volume: m.source?,
-                target: m.target?,
-            })
-        })
-        .collect();
+    let volumes = volume_mounts(container.mounts.unwrap_or_default());
     CreateSpec {
         name,
         image: image.unwrap_or_default(),

@@ -18,12 +18,11 @@ use std::time::{Duration, SystemTime};
 use bollard::models::{Ipam, IpamConfig, NetworkCreateRequest, Service, Task};
 use bollard::query_parameters::{ListServicesOptionsBuilder, ListTasksOptionsBuilder};
 use futures_util::stream::BoxStream;
-use futures_util::{StreamExt, TryStreamExt};
 use ipnet::Ipv4Net;
 
 use super::docker::convert::{error, healthcheck_command};
 use super::docker::DockerBackend;
-use super::{BackendError, CreateSpec, Event, ExecOutput, Op, Stats};
+use super::{described, BackendError, CreateSpec, Event, ExecOutput, Op, Stats};
 use crate::domain::{instance_labels, ContainerInfo, InstanceLabels};
 use convert::ImageFacts;
 
@@ -91,18 +90,10 @@ impl SwarmBackend {
             .list_services(Some(options))
             .await
             .map_err(error(Op::List, "services"))?;
-        let infos: Vec<Option<ContainerInfo>> = futures_util::stream::iter(services)
-            .map(|service| async move {
-                match self.describe(service).await {
-                    Ok(info) => Ok(info),
-                    Err(e) if e.is_not_found() => Ok(None),
-                    Err(e) => Err(e),
-                }
-            })
-            .buffer_unordered(INSPECT_CONCURRENCY)
-            .try_collect()
-            .await?;
-        Ok(infos.into_iter().flatten().collect())
+        described(services, INSPECT_CONCURRENCY, |service| {
+            self.describe(service)
+        })
+        .await
     }
 
     pub async fn inspect_managed(&self, name_or_id: &str) -> Result<ContainerInfo, BackendError> {
