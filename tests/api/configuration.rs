@@ -19,6 +19,7 @@ const FLAGS: &[&str] = &[
     "--api-addr",
     "--auth-addr",
     "--reuse-port",
+    "--engine",
     "--docker-host",
     "--network",
     "--network-subnet",
@@ -90,7 +91,7 @@ fn help_lists_every_setting_with_its_old_flag_name() {
 #[test]
 fn an_invalid_value_stops_spawner_at_start_with_exit_code_2_naming_the_setting() {
     type Case<'a> = (&'a [&'a str], &'a [(&'a str, &'a str)], &'a str);
-    let cases: [Case; 9] = [
+    let cases: [Case; 11] = [
         (&["--hold-timeout", "forever"], &[], "hold_timeout"),
         (
             &[],
@@ -108,6 +109,12 @@ fn an_invalid_value_stops_spawner_at_start_with_exit_code_2_naming_the_setting()
             "cannot read /no/such/file",
         ),
         (&["--default-memory", "4g"], &[], "above max_memory"),
+        (&["--engine", "kubernetes"], &[], "write docker or swarm"),
+        (
+            &["--engine", "swarm", "--idle-action", "pause"],
+            &[],
+            "a Swarm task cannot be paused",
+        ),
     ];
     for (args, env, named) in cases {
         let out = spawner(args, env);

@@ -151,6 +151,25 @@ async fn an_instance_on_swarm_is_created_routed_put_to_sleep_woken_recreated_and
     let answer = app_answer(&stack, &name).await;
     assert_eq!(answer["connection string"], "recreated");
 
+    // Scaled to 0 behind spawner's back: the index sees it within seconds, and a request wakes
+    // it again.
+    docker(&["service", "scale", "-d", &format!("{name}=0")]);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let (_, seen) = view(&stack, &name).await;
+        if seen["state"] == "exited" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "a scale to 0 not seen: {seen}");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    let response = stack.get("/", Some(&name)).await;
+    assert_eq!(
+        response.status(),
+        200,
+        "the wake after an outside scale to 0"
+    );
+
     // idle_action pause cannot be had on Swarm: refused before anything is made.
     let paused = stack.name("swarm-p");
     let response = stack

@@ -83,6 +83,7 @@ pub fn to_info(
     network: &str,
 ) -> Option<ContainerInfo> {
     let id = service.id.clone()?;
+    let updated_at = service.updated_at.clone();
     let spec = service.spec.clone().unwrap_or_default();
     let name = spec.name.clone().unwrap_or_default();
     let labels: Labels = spec
@@ -123,7 +124,12 @@ pub fn to_info(
             .and_then(|c| c.exit_code)
             .filter(|_| over),
         started_at: task.and_then(created_at),
-        finished_at: parse_time(status.timestamp.as_deref()).filter(|_| over),
+        // Without a task (Swarm deletes a task scaled away once its container is gone), the run
+        // ended by the service's last update: a later view than the one of it running.
+        finished_at: match task {
+            Some(_) => parse_time(status.timestamp.as_deref()).filter(|_| over),
+            None => parse_time(updated_at.as_deref()),
+        },
         exposed_tcp_ports: image.exposed_tcp_ports.clone(),
         networks: vec![network.to_string()],
         ips: BTreeMap::new(),
@@ -271,6 +277,34 @@ mod tests {
                 target: "/data".into(),
             }],
         }
+    }
+
+    #[test]
+    fn a_service_whose_task_is_gone_reads_as_stopped_later_than_its_run() {
+        let service = Service {
+            id: Some("s1".into()),
+            updated_at: Some("2026-12-01T08:00:10Z".into()),
+            spec: Some(to_service_spec(
+                &spec(),
+                "sha256:abc",
+                Duration::from_secs(5),
+            )),
+            ..Default::default()
+        };
+        let task = Task {
+            created_at: Some("2026-12-01T08:00:00Z".into()),
+            status: Some(bollard::models::TaskStatus {
+                state: Some(TaskState::RUNNING),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let facts = ImageFacts::default();
+        let running = to_info(service.clone(), Some(&task), &facts, "instances").unwrap();
+        let gone = to_info(service, None, &facts, "instances").unwrap();
+        assert_eq!(running.state, RunState::Running);
+        assert_eq!(gone.state, RunState::Exited);
+        assert!(gone.last_transition() > running.last_transition());
     }
 
     #[test]
