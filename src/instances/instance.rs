@@ -144,6 +144,7 @@ impl Instance {
                 .map_or_else(|| "0".into(), |t| humantime::format_duration(t).to_string()),
             idle_action: idle.idle_action,
             sleeps_at: idle.sleeps_at().and_then(rfc3339),
+            data_kept: None,
         }
     }
 }
@@ -176,6 +177,10 @@ pub struct InstanceView {
     /// When it will be stopped (or paused) if nothing happens; `null` when it never will or is
     /// not running.
     pub sleeps_at: Option<String>,
+    /// What of its data survives a stop, when that is not the whole container (Swarm mode:
+    /// only its volumes); absent with Docker, where a stopped container keeps its files.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data_kept: Option<&'static str>,
 }
 
 /// The service port: `port` (kept as a label), the traefik port label, the health-check URL's

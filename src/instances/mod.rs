@@ -138,6 +138,10 @@ pub struct Instances {
     tasks: Tasks,
 }
 
+/// A Swarm instance's data across a stop: each wake is a new task and a new container.
+pub const SWARM_DATA_KEPT: &str = "volumes only: a stop discards the container's own files (each \
+     Swarm wake is a new container)";
+
 impl Instances {
     /// The lifecycle on `backend`, each part built from its own settings.
     pub fn new(
@@ -244,7 +248,11 @@ impl Instances {
 
     /// How the API shows an instance, with its idle schedule.
     pub fn view(&self, instance: &Instance) -> InstanceView {
-        instance.view(&self.rules)
+        let mut view = instance.view(&self.rules);
+        if self.containers.backend.is_swarm() {
+            view.data_kept = Some(SWARM_DATA_KEPT);
+        }
+        view
     }
 
     /// Name and port of every instance, sorted by name (for traefik's configuration).

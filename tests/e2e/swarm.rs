@@ -107,6 +107,8 @@ async fn an_instance_on_swarm_is_created_routed_put_to_sleep_woken_recreated_and
     assert_eq!(answer["connection string"], format!("db of {name}"));
     let (_, seen) = view(&stack, &name).await;
     assert_eq!(seen["state"], "running", "{seen}");
+    let kept = seen["data_kept"].as_str().unwrap_or_default();
+    assert!(kept.starts_with("volumes only"), "{seen}");
 
     // Idle: scaled to 0 by spawner, the service (and its route, by name) kept.
     let deadline = Instant::now() + Duration::from_secs(40);
