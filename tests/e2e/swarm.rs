@@ -61,9 +61,11 @@ async fn view(stack: &Stack, name: &str) -> (u16, Value) {
     (status, response.json().await.unwrap_or(Value::Null))
 }
 
-/// The tasks Swarm made for the instance's service (each run is one).
-fn tasks_of(name: &str) -> usize {
-    docker(&["service", "ps", "-q", name]).lines().count()
+/// The ids of the tasks Swarm lists for the instance's service (each run is one; a task scaled
+/// away is deleted once its container is gone).
+fn tasks_of(name: &str) -> std::collections::BTreeSet<String> {
+    let ids = docker(&["service", "ps", "-q", "--no-trunc", name]);
+    ids.lines().map(str::to_string).collect()
 }
 
 /// GET / through traefik with the instance's cookie until the app answers (its route loaded).
@@ -138,7 +140,11 @@ async fn an_instance_on_swarm_is_created_routed_put_to_sleep_woken_recreated_and
     assert_eq!(status, 200, "the wake through traefik: {body}");
     assert!(body.contains(&format!("db of {name}")), "{body}");
     eprintln!("swarm wake through traefik: {:?}", woke.elapsed());
-    assert!(tasks_of(&name) > runs_before, "no new task for the wake");
+    let runs_after = tasks_of(&name);
+    assert!(
+        runs_after.difference(&runs_before).count() == 1,
+        "no new task for the wake: {runs_before:?} then {runs_after:?}"
+    );
 
     // Recreated with a new environment: the app sees it, its session still opens it.
     let response = stack
