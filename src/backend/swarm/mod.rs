@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use bollard::models::{Ipam, IpamConfig, NetworkCreateRequest, Service, Task};
-use bollard::query_parameters::{ListServicesOptionsBuilder, ListTasksOptionsBuilder};
+use bollard::query_parameters::ListServicesOptionsBuilder;
 use futures_util::stream::BoxStream;
 use ipnet::Ipv4Net;
 
@@ -40,10 +40,6 @@ pub struct SwarmBackend {
 
 fn managed_filter() -> HashMap<String, Vec<String>> {
     HashMap::from([("label".to_string(), vec![instance_labels::managed_filter()])])
-}
-
-fn service_filter(id: &str) -> HashMap<String, Vec<String>> {
-    HashMap::from([("service".to_string(), vec![id.to_string()])])
 }
 
 fn not_managed(name_or_id: &str) -> BackendError {
@@ -142,11 +138,7 @@ impl SwarmBackend {
 
     /// Every task the service has (its history included).
     async fn tasks(&self, service_id: &str) -> Result<Vec<Task>, BackendError> {
-        let options = ListTasksOptionsBuilder::default()
-            .filters(&service_filter(service_id))
-            .build();
-        let answer = self.client().list_tasks(Some(options)).await;
-        answer.map_err(error(Op::Inspect, service_id))
+        self.scale().tasks(service_id).await
     }
 
     fn lock_images(&self) -> std::sync::MutexGuard<'_, HashMap<String, ImageFacts>> {

@@ -34,7 +34,8 @@ impl<'a> Scaler<'a> {
         Self { client }
     }
 
-    async fn tasks(&self, id: &str) -> Result<Vec<bollard::models::Task>, BackendError> {
+    /// Every task the service has (its history included).
+    pub async fn tasks(&self, id: &str) -> Result<Vec<bollard::models::Task>, BackendError> {
         let filters = HashMap::from([("service".to_string(), vec![id.to_string()])]);
         let options = bollard::query_parameters::ListTasksOptionsBuilder::default()
             .filters(&filters)
