@@ -18,10 +18,11 @@ and paused in turn), the hot path and cold start with them all routed, and the c
 check with 200 of them running. Figures are medians of repeated runs with min and max.
 
 Then (6) the hot path again with two spawner replicas sharing the ports (scripts/up.sh
---replicas), its b/c beside the one of (1).
+--replicas), its b/c beside the one of (1); and (7) the Swarm engine's wake split into its phases
+(scripts/bench-swarm.sh, on a single-node swarm it makes if the daemon is in none), beside (3).
 
 Environment: BENCH_ONLY=cold,scale (only these scenarios: hot, auth, cold, herd, pause, scale,
-replicas),
+replicas, swarm),
 BENCH_PACED_ROUNDS=N (rounds of the paced comparison, 5), IDLE_CHECK_INTERVAL (the stack's, 2s),
 SPAWNER_IMAGE (the spawner image to measure, spawner:latest; scripts/ab-cold.sh compares two),
 CARGO_TARGET_DIR (where the benchmark driver is built, target).
@@ -70,20 +71,8 @@ prefix="b$(python3 -c 'import uuid; print(uuid.uuid4().hex[:8])')"
 export COMPOSE_PROJECT_NAME="$prefix" NETWORK="$prefix-net"
 export HTTP_PORT="$(free_port)" API_PORT="$(free_port)" DASHBOARD_PORT="$(free_port)"
 export AUTH_PORT="$(free_port)" HOME_PORT="$(free_port)" NOOP_PORT="$(free_port)"
-# A /16 of 10.192.0.0/12 that no network on this daemon uses (spawner creates the network).
-SUBNET="$(python3 - <<'PY'
-import ipaddress, json, random, subprocess
-used = []
-ids = subprocess.run(["docker", "network", "ls", "-q"], capture_output=True, text=True).stdout.split()
-for n in json.loads(subprocess.run(["docker", "network", "inspect", *ids], capture_output=True, text=True).stdout or "[]"):
-    for c in (n.get("IPAM") or {}).get("Config") or []:
-        try: used.append(ipaddress.ip_network(c.get("Subnet", ""), strict=False))
-        except ValueError: pass
-free = [s for s in ipaddress.ip_network("10.192.0.0/12").subnets(new_prefix=16)
-        if not any(s.overlaps(u) for u in used)]
-print(random.choice(free))
-PY
-)"
+# A /16 that no network on this daemon uses (spawner creates the network).
+SUBNET="$(free_subnet)"
 export SUBNET
 # The culler looks every 2 s (10 s by default) so that its cost per check is measured over many
 # checks; instances idle after an hour, so none is stopped during the run.
@@ -202,4 +191,11 @@ if [ -z "${BENCH_ONLY:-}" ] || [[ ",$BENCH_ONLY," == *,replicas,* ]]; then
   traefik_id="$(compose "${files[@]}" ps -q traefik)"
   first_replica="$(compose "${files[@]}" ps -q spawner | head -1)"
   BENCH_ONLY=hot run_driver "$first_replica" "$traefik_id" "${out%.json}-replicas.json"
+fi
+
+# (7) The Swarm engine's wake, split into its phases, beside (3)'s Docker wake of the same image.
+if [ -z "${BENCH_ONLY:-}" ] || [[ ",$BENCH_ONLY," == *,swarm,* ]]; then
+  swarm_args=(--out "${out%.json}-swarm.json")
+  [ "$quick" = 1 ] && swarm_args+=(--quick)
+  BASELINE="$out" bash "$ROOT/scripts/bench-swarm.sh" "${swarm_args[@]}"
 fi

@@ -149,3 +149,19 @@ v=json.load(sys.stdin)
 for k in sys.argv[1].split("."): v=v[k]
 print(v)' "$1"
 }
+
+# A /16 of 10.192.0.0/12 that no network on this daemon uses, for a stack of its own.
+free_subnet() {
+  python3 - <<'PY'
+import ipaddress, json, random, subprocess
+used = []
+ids = subprocess.run(["docker", "network", "ls", "-q"], capture_output=True, text=True).stdout.split()
+for n in json.loads(subprocess.run(["docker", "network", "inspect", *ids], capture_output=True, text=True).stdout or "[]"):
+    for c in (n.get("IPAM") or {}).get("Config") or []:
+        try: used.append(ipaddress.ip_network(c.get("Subnet", ""), strict=False))
+        except ValueError: pass
+free = [s for s in ipaddress.ip_network("10.192.0.0/12").subnets(new_prefix=16)
+        if not any(s.overlaps(u) for u in used)]
+print(random.choice(free))
+PY
+}

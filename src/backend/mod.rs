@@ -192,8 +192,30 @@ impl Backend {
         call!(self, Op::Exec, d => d.exec(id, cmd))
     }
 
-    pub async fn stats(&self, id: &str) -> Result<Stats, BackendError> {
-        call!(self, Op::Stats, d => d.stats(id))
+    /// The container's network counters; `None` when they cannot be read here (Swarm: its task
+    /// runs on another node).
+    pub async fn stats(&self, id: &str) -> Result<Option<Stats>, BackendError> {
+        let result = match &self.engine {
+            Engine::Docker(d) => d.stats(id).await.map(Some),
+            Engine::Swarm(s) => s.stats(id).await,
+            #[cfg(test)]
+            Engine::Memory(m) => m.stats(id).await.map(Some),
+        };
+        self.count(Op::Stats, &result);
+        result
+    }
+
+    /// Swarm: records `at` as the instance's last activity where every replica, on every node,
+    /// reads it (a service label). Elsewhere the replicas share one host's counters: nothing to do.
+    pub async fn mark_active(&self, id: &str, at: SystemTime) -> Result<(), BackendError> {
+        match &self.engine {
+            Engine::Swarm(s) => {
+                let result = s.mark_active(id, at).await;
+                self.count(Op::Inspect, &result);
+                result
+            }
+            _ => Ok(()),
+        }
     }
 
     /// Pulls an image from its registry (with `auth` when given), logging progress. A registry

@@ -51,6 +51,9 @@ const VOLUME_NAME: &str = "spawner.volume";
 /// On a network: its subnet is its own, so instances get fixed addresses in it. Docker refuses
 /// them on a subnet it chose itself, and its inspection does not tell the two apart.
 const FIXED_ADDRESSES: &str = "spawner.fixed-addresses";
+/// Swarm mode: the last activity any replica saw of the instance (Unix milliseconds), a service
+/// label each replica's culler writes so that the others, on other nodes, know of it.
+pub const ACTIVE_AT: &str = "spawner.active-at";
 /// URL probed for readiness: the old clients send `health-check`, older ones `healthcheck`.
 const HEALTH_CHECK: [&str; 2] = ["health-check", "healthcheck"];
 
@@ -228,6 +231,12 @@ impl<'a> InstanceLabels<'a> {
     /// How long it stays paused before it is stopped (`Some(None)`: for ever); `None`: setting's.
     pub fn pause_timeout(&self) -> Option<Option<Duration>> {
         self.parsed(PAUSE_TIMEOUT, idle::parse_timeout)
+    }
+
+    /// The last activity a replica recorded on the service (Swarm mode), if any.
+    pub fn active_at(&self) -> Option<std::time::SystemTime> {
+        let ms: u64 = self.get(ACTIVE_AT)?.parse().ok()?;
+        Some(std::time::UNIX_EPOCH + Duration::from_millis(ms))
     }
 
     /// Its own idle action; `None`: the setting's.

@@ -4,7 +4,9 @@
 //! upgrade), then stops or pauses those idle for their whole timeout ([`policy::idle_now`]).
 //! A running instance sleeps only if its counters were just sampled and show no traffic: the
 //! counters are the one record of activity every replica on the host shares, so a replica
-//! never stops an instance that is in use through another (README: Replicas).
+//! never stops an instance that is in use through another (README: Replicas). On a Swarm, where
+//! a task's counters can be read on its node only, the replicas also share each instance's last
+//! activity on its service ([`super::shared_activity`]).
 //!
 //! A stop is claimed atomically against the hot path ([`super::activity`]) and never while a
 //! start, a stop or a held request is under way ([`super::transitions`]), so it cannot cut a
@@ -18,6 +20,7 @@ use futures_util::{stream, StreamExt};
 
 use super::containers::Containers;
 use super::policy::{self, IdleRules, TrafficSample};
+use super::shared_activity;
 use super::transitions::Transitions;
 use crate::domain::RunState;
 use crate::error::chain;
@@ -104,6 +107,10 @@ impl Culler {
     /// One pass: sample, then put the idle to sleep.
     pub async fn cull_once(&mut self) -> CullReport {
         let mut report = CullReport::default();
+        let shared = self.containers.backend.is_swarm();
+        if shared {
+            shared_activity::absorb(&self.containers);
+        }
         let to_sample = self.instances_to_sample();
         let backend = &self.containers.backend;
         report.sampled = to_sample.len();
@@ -119,9 +126,16 @@ impl Culler {
         // Running instances whose counters show no traffic: the only ones that may sleep now.
         // Requests let through by another replica leave no trace here but in the counters.
         let mut quiet = HashSet::new();
+        // Running instances whose counters are on another node (Swarm): known from the shared
+        // record only, they sleep a margin later.
+        let mut elsewhere = HashSet::new();
         for (name, id, run, stats, at) in taken {
             let stats = match stats {
-                Ok(stats) => stats,
+                Ok(Some(stats)) => stats,
+                Ok(None) => {
+                    elsewhere.insert(name);
+                    continue;
+                }
                 Err(e) => {
                     log::debug!("{name}: no network counters: {}", chain(&e));
                     continue;
@@ -160,7 +174,9 @@ impl Culler {
                 .by_name
                 .values()
                 .filter(|i| match i.info.state {
-                    RunState::Running => quiet.contains(&i.info.name),
+                    RunState::Running => {
+                        quiet.contains(&i.info.name) || elsewhere.contains(&i.info.name)
+                    }
                     RunState::Paused => true,
                     _ => false,
                 })
@@ -168,6 +184,14 @@ impl Culler {
                 .collect();
             policy::idle_now(&facts, now)
                 .into_iter()
+                .filter(|(f, _)| {
+                    !elsewhere.contains(f.name)
+                        || f.sleeps_at()
+                            .zip(f.idle_timeout)
+                            .is_some_and(|(at, timeout)| {
+                                at + shared_activity::margin(self.interval, timeout) <= now
+                            })
+                })
                 .filter_map(|(f, action)| {
                     let instance = index.get(f.name)?;
                     let claim = transitions.claim_stop(&mut table, instance, Some(f.seen));
@@ -183,6 +207,9 @@ impl Culler {
                 .await;
         });
         futures_util::future::join_all(sleeps).await;
+        if shared {
+            shared_activity::publish(&self.containers, &self.rules, self.interval).await;
+        }
         report
     }
 

@@ -34,6 +34,7 @@ mod operations;
 mod policy;
 mod prober;
 mod readiness;
+mod shared_activity;
 mod store;
 mod transitions;
 mod volumes;

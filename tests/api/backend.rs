@@ -75,7 +75,7 @@ async fn stats_count_the_bytes_an_instance_received() {
         .await;
     assert_eq!(app.auth_for(&name).await.status(), 200);
     let backend = backend().await;
-    let before = backend.stats(&name).await.unwrap();
+    let before = backend.stats(&name).await.unwrap().unwrap();
     let body = "x".repeat(100_000);
     let echoed = reqwest::Client::new()
         .post(format!("http://{}:9000/", app.ip(&name)))
@@ -84,7 +84,7 @@ async fn stats_count_the_bytes_an_instance_received() {
         .await
         .unwrap();
     assert_eq!(echoed.text().await.unwrap().len(), body.len());
-    let after = backend.stats(&name).await.unwrap();
+    let after = backend.stats(&name).await.unwrap().unwrap();
     assert!(
         after.rx_bytes >= before.rx_bytes + 100_000,
         "{before:?} → {after:?}"

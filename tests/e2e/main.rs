@@ -18,5 +18,6 @@ mod restart;
 mod security;
 mod stack;
 mod swarm;
+mod swarm_replicas;
 mod through_traefik;
 mod waiting;

@@ -17,8 +17,8 @@ const CLIENTS: usize = 4;
 const HELD: usize = 12;
 
 /// The phases the load's requests are counted in (by when they were sent).
-const KILL: u8 = 0;
-const ROLLING: u8 = 1;
+pub const KILL: u8 = 0;
+pub const ROLLING: u8 = 1;
 
 /// How many processes listen on the stack's ForwardAuth port.
 fn listening(stack: &Stack) -> usize {
@@ -37,8 +37,75 @@ async fn all_listening(stack: &Stack, replicas: usize) {
     assert!(back.await, "{replicas} replicas do not listen again");
 }
 
+/// Steady load on a running instance from `CLIENTS` clients, each answer counted in the phase
+/// its request was sent in.
+pub struct Load {
+    phase: Arc<AtomicU8>,
+    done: Arc<AtomicBool>,
+    answers: Arc<Mutex<Vec<(u8, u16, String)>>>,
+    clients: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Load {
+    pub fn start(stack: &Stack, name: &str) -> Self {
+        let phase = Arc::new(AtomicU8::new(KILL));
+        let done = Arc::new(AtomicBool::new(false));
+        let answers: Arc<Mutex<Vec<(u8, u16, String)>>> = Arc::default();
+        let clients = (0..CLIENTS)
+            .map(|_| {
+                let (phase, done, answers) = (phase.clone(), done.clone(), answers.clone());
+                let (url, cookie) = (format!("{}/", stack.public), stack.cookie(name));
+                let client = stack.client.clone();
+                tokio::spawn(async move {
+                    while !done.load(Ordering::Relaxed) {
+                        let sent_in = phase.load(Ordering::Relaxed);
+                        let answer = client.get(&url).header("Cookie", &cookie).send().await;
+                        let (status, detail) = match answer {
+                            Ok(r) => (r.status().as_u16(), r.text().await.unwrap_or_default()),
+                            Err(e) => (0, e.to_string()),
+                        };
+                        answers.lock().unwrap().push((sent_in, status, detail));
+                    }
+                })
+            })
+            .collect();
+        Self {
+            phase,
+            done,
+            answers,
+            clients,
+        }
+    }
+
+    /// Requests sent from now on count in `phase`.
+    pub fn phase(&self, phase: u8) {
+        self.phase.store(phase, Ordering::Relaxed);
+    }
+
+    /// Stops the load (on the first call) and counts the requests sent in `phase`: how many,
+    /// how many failed (not a 200 from `name`'s app), and the first failure.
+    pub async fn count(&mut self, phase: u8, name: &str) -> (usize, usize, Option<(u16, String)>) {
+        self.done.store(true, Ordering::Relaxed);
+        for client in self.clients.drain(..) {
+            client.await.unwrap();
+        }
+        let answers = self.answers.lock().unwrap();
+        let hostname = format!("\"hostname\":\"{name}\"");
+        let sent: Vec<_> = answers.iter().filter(|a| a.0 == phase).collect();
+        let failed: Vec<_> = sent
+            .iter()
+            .filter(|(_, status, body)| *status != 200 || !body.contains(&hostname))
+            .collect();
+        (
+            sent.len(),
+            failed.len(),
+            failed.first().map(|f| (f.1, f.2.clone())),
+        )
+    }
+}
+
 /// Sends `HELD` requests for `name` (not ready yet), to be awaited after a disruption.
-fn hold(stack: &Stack, name: &str) -> Vec<tokio::task::JoinHandle<(u16, String)>> {
+pub fn hold(stack: &Stack, name: &str) -> Vec<tokio::task::JoinHandle<(u16, String)>> {
     (0..HELD)
         .map(|_| {
             let request = stack.client.get(format!("{}/", stack.public));
@@ -56,7 +123,7 @@ fn hold(stack: &Stack, name: &str) -> Vec<tokio::task::JoinHandle<(u16, String)>
         .collect()
 }
 
-async fn served(held: Vec<tokio::task::JoinHandle<(u16, String)>>, name: &str, when: &str) {
+pub async fn served(held: Vec<tokio::task::JoinHandle<(u16, String)>>, name: &str, when: &str) {
     let hostname = format!("\"hostname\":\"{name}\"");
     for request in held {
         let (status, body) = request.await.unwrap();
@@ -79,28 +146,7 @@ async fn replica_killed_under_load_then_a_rolling_restart_fail_no_request() {
     let cold = stack.name("cold");
     stack.create_slow(&cold, "3s").await;
 
-    // Steady load on the running instance, each request counted in the phase it was sent in.
-    let phase = Arc::new(AtomicU8::new(KILL));
-    let done = Arc::new(AtomicBool::new(false));
-    let answers: Arc<Mutex<Vec<(u8, u16, String)>>> = Arc::default();
-    let load: Vec<_> = (0..CLIENTS)
-        .map(|_| {
-            let (phase, done, answers) = (phase.clone(), done.clone(), answers.clone());
-            let (url, cookie) = (format!("{}/", stack.public), stack.cookie(&hot));
-            let client = stack.client.clone();
-            tokio::spawn(async move {
-                while !done.load(Ordering::Relaxed) {
-                    let sent_in = phase.load(Ordering::Relaxed);
-                    let answer = client.get(&url).header("Cookie", &cookie).send().await;
-                    let (status, detail) = match answer {
-                        Ok(r) => (r.status().as_u16(), r.text().await.unwrap_or_default()),
-                        Err(e) => (0, e.to_string()),
-                    };
-                    answers.lock().unwrap().push((sent_in, status, detail));
-                }
-            })
-        })
-        .collect();
+    let mut load = Load::start(&stack, &hot);
     tokio::time::sleep(Duration::from_secs(1)).await;
 
     // 1. SIGKILL one replica while requests are held for the waking instance.
@@ -119,7 +165,7 @@ async fn replica_killed_under_load_then_a_rolling_restart_fail_no_request() {
     all_listening(&stack, 2).await;
 
     // 2. A rolling restart (SIGTERM, one replica at a time), again with requests held.
-    phase.store(ROLLING, Ordering::Relaxed);
+    load.phase(ROLLING);
     docker(&["stop", &cold]);
     let stopped = eventually(Duration::from_secs(10), || async {
         stack.state(&cold) == "exited"
@@ -138,27 +184,8 @@ async fn replica_killed_under_load_then_a_rolling_restart_fail_no_request() {
         all_listening(&stack, 2).await;
         tokio::time::sleep(Duration::from_secs(1)).await;
     }
-    done.store(true, Ordering::Relaxed);
-    for client in load {
-        client.await.unwrap();
-    }
-
-    let answers = answers.lock().unwrap();
-    let hostname = format!("\"hostname\":\"{hot}\"");
-    let count = |in_phase: u8| {
-        let sent: Vec<_> = answers.iter().filter(|a| a.0 == in_phase).collect();
-        let failed: Vec<_> = sent
-            .iter()
-            .filter(|(_, status, body)| *status != 200 || !body.contains(&hostname))
-            .collect();
-        (
-            sent.len(),
-            failed.len(),
-            failed.first().map(|f| (f.1, f.2.clone())),
-        )
-    };
-    let (killed, killed_failed, first) = count(KILL);
-    let (rolled, rolled_failed, first_rolled) = count(ROLLING);
+    let (killed, killed_failed, first) = load.count(KILL, &hot).await;
+    let (rolled, rolled_failed, first_rolled) = load.count(ROLLING, &hot).await;
     eprintln!(
         "replica kill -9 under load: {killed} requests, {killed_failed} failed; \
          rolling restart: {rolled} requests, {rolled_failed} failed \
@@ -175,10 +202,11 @@ async fn replica_killed_under_load_then_a_rolling_restart_fail_no_request() {
 /// A second spawner for the stack, run beside it as `docker run` would (host network, the
 /// Docker socket, the stack's network, secret and token) on ports of its own: traefik never asks
 /// it anything, so every request of the test goes through the stack's replica only.
-struct Bystander(String);
+pub struct Bystander(String);
 
 impl Bystander {
-    async fn start(stack: &Stack) -> Self {
+    /// `extra`: more of its environment (the Swarm test's engine and node).
+    pub async fn start(stack: &Stack, extra: &[&str]) -> Self {
         let name = format!("{}-replica-b", stack.prefix);
         let api = crate::stack::free_port();
         let image = std::env::var("SPAWNER_IMAGE").unwrap_or_else(|_| "spawner:latest".into());
@@ -197,7 +225,7 @@ impl Bystander {
         ];
         let mut args = vec!["run", "-d", "--name", &name, "--network", "host"];
         args.extend(["-v", "/var/run/docker.sock:/var/run/docker.sock"]);
-        for e in &env {
+        for e in env.iter().map(String::as_str).chain(extra.iter().copied()) {
             args.extend(["-e", e]);
         }
         args.push(&image);
@@ -231,7 +259,7 @@ async fn replica_b_never_stops_an_instance_in_use_through_replica_a() {
     use tokio_tungstenite::tungstenite::{client::IntoClientRequest, Message};
 
     let stack = Stack::up_with_env(&[("IDLE_CHECK_INTERVAL", "500ms")]).await;
-    let b = Bystander::start(&stack).await;
+    let b = Bystander::start(&stack, &[]).await;
     let name = stack.name("used");
     let idle = json!({"idle_timeout": "3s"});
     stack.create_with(&name, json!({"IDLE": "0"}), idle).await;

@@ -11,12 +11,12 @@ use serde_json::{json, Value};
 use crate::stack::{docker, Stack};
 
 /// The daemon's swarm for one test: left again on drop if this test initialised it.
-struct SwarmGuard {
+pub struct SwarmGuard {
     created: bool,
 }
 
 impl SwarmGuard {
-    fn ensure() -> Self {
+    pub fn ensure() -> Self {
         let state = docker(&["info", "--format", "{{.Swarm.LocalNodeState}}"]);
         if state == "active" {
             return Self { created: false };
@@ -49,7 +49,7 @@ impl Drop for SwarmGuard {
     }
 }
 
-async fn view(stack: &Stack, name: &str) -> (u16, Value) {
+pub async fn view(stack: &Stack, name: &str) -> (u16, Value) {
     let response = stack
         .client
         .get(format!("{}/deploy/{name}", stack.api))
@@ -63,13 +63,13 @@ async fn view(stack: &Stack, name: &str) -> (u16, Value) {
 
 /// The ids of the tasks Swarm lists for the instance's service (each run is one; a task scaled
 /// away is deleted once its container is gone).
-fn tasks_of(name: &str) -> std::collections::BTreeSet<String> {
+pub fn tasks_of(name: &str) -> std::collections::BTreeSet<String> {
     let ids = docker(&["service", "ps", "-q", "--no-trunc", name]);
     ids.lines().map(str::to_string).collect()
 }
 
 /// GET / through traefik with the instance's cookie until the app answers (its route loaded).
-async fn app_answer(stack: &Stack, name: &str) -> Value {
+pub async fn app_answer(stack: &Stack, name: &str) -> Value {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let response = stack.get("/", Some(name)).await;
@@ -88,6 +88,75 @@ async fn app_answer(stack: &Stack, name: &str) -> Value {
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+}
+
+/// `mock-app fetch <target> <path>` inside the running task of service `from`: the status, or
+/// the error it gave.
+fn fetch_from_task(from: &str, target: &str, path: &str) -> Result<u16, String> {
+    let filter = format!("label=com.docker.swarm.service.name={from}");
+    let container = docker(&["ps", "-q", "--filter", &filter]);
+    let container = container.lines().next().expect("a running task container");
+    let out = Command::new("docker")
+        .args(["exec", container, "/mock-app", "fetch", target, path])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    match out.status.success() {
+        true => stdout
+            .parse()
+            .map_err(|_| format!("not a status: {stdout}")),
+        false => Err(String::from_utf8_lossy(&out.stderr).trim().to_string()),
+    }
+}
+
+/// From inside instance `one`: what it reaches, checked against what the README says is not
+/// isolated on an overlay network (it has no switch for traffic between its containers): the
+/// other instance, and the control plane's ports on that network. The token and the cookie
+/// signature are what guard them; mock-home, on the control network only, is out of reach.
+fn isolation_as_documented(one: &str, two: &str) {
+    assert_eq!(fetch_from_task(one, "127.0.0.1:9000", "/status"), Ok(200));
+    let checks: [(&str, String, &str, Option<u16>); 5] = [
+        (
+            "the other instance",
+            format!("{two}:9000"),
+            "/status",
+            Some(200),
+        ),
+        (
+            "spawner's API, no token",
+            "spawner:8008".into(),
+            "/deploy",
+            Some(401),
+        ),
+        (
+            "spawner's ForwardAuth, no cookie",
+            "spawner:8000".into(),
+            "/auth",
+            Some(302),
+        ),
+        (
+            "traefik's API",
+            "traefik:8080".into(),
+            "/api/version",
+            Some(200),
+        ),
+        (
+            "mock-home (control network only)",
+            "mock-home:8010".into(),
+            "/home",
+            None,
+        ),
+    ];
+    let mut matrix = Vec::new();
+    for (what, target, path, expected) in checks {
+        let got = fetch_from_task(one, &target, path);
+        matrix.push(format!("{what} ({target}{path}): {got:?}"));
+        assert_eq!(got.clone().ok(), expected, "{what}: {got:?}");
+    }
+    eprintln!(
+        "swarm isolation, from inside {one}:\n  {}",
+        matrix.join("\n  ")
+    );
 }
 
 #[tokio::test]
@@ -111,6 +180,12 @@ async fn an_instance_on_swarm_is_created_routed_put_to_sleep_woken_recreated_and
     assert_eq!(seen["state"], "running", "{seen}");
     let kept = seen["data_kept"].as_str().unwrap_or_default();
     assert!(kept.starts_with("volumes only"), "{seen}");
+
+    // What an instance reaches on the overlay network (README: Swarm mode, isolation).
+    let other = stack.name("swarm-b");
+    stack.create(&other, json!({"IDLE": "0"})).await;
+    app_answer(&stack, &other).await;
+    isolation_as_documented(&name, &other);
 
     // Idle: scaled to 0 by spawner, the service (and its route, by name) kept.
     let deadline = Instant::now() + Duration::from_secs(40);

@@ -14,8 +14,8 @@ use std::time::{Duration, SystemTime};
 use bollard::models::{
     EndpointSpec, EndpointSpecModeEnum, Limit, Mount, MountType, MountVolumeOptions,
     NetworkAttachmentConfig, Service, ServiceSpec, ServiceSpecMode, ServiceSpecModeReplicated,
-    Task, TaskSpec, TaskSpecContainerSpec, TaskSpecContainerSpecPrivileges, TaskSpecResources,
-    TaskSpecRestartPolicy, TaskSpecRestartPolicyConditionEnum, TaskState,
+    Task, TaskSpec, TaskSpecContainerSpec, TaskSpecContainerSpecPrivileges, TaskSpecPlacement,
+    TaskSpecResources, TaskSpecRestartPolicy, TaskSpecRestartPolicyConditionEnum, TaskState,
 };
 
 use crate::backend::docker::convert::parse_time;
@@ -28,6 +28,10 @@ use crate::domain::{ContainerInfo, Health, RunState};
 /// The service label that keeps the image as the deploy named it: the service runs it by its id
 /// (`sha256:…`), so that no node tries to pull it again at each wake.
 pub const IMAGE_LABEL: &str = "spawner.image";
+
+/// The service label that names the node an instance with volumes is kept on (its local volumes
+/// live there); the service carries the matching placement constraint, which a recreate keeps.
+pub const NODE_LABEL: &str = "spawner.node";
 
 /// What the image says of itself: its `HEALTHCHECK` (as a command) and its TCP ports.
 #[derive(Debug, Clone, Default)]
@@ -195,10 +199,37 @@ pub fn to_service_spec(spec: &CreateSpec, image_id: &str, grace: Duration) -> Se
                 target: Some(spec.network.clone()),
                 ..Default::default()
             }]),
+            placement: spec.labels.get(NODE_LABEL).map(|node| placed_on(node)),
             ..Default::default()
         }),
         ..Default::default()
     }
+}
+
+fn placed_on(node: &str) -> TaskSpecPlacement {
+    TaskSpecPlacement {
+        constraints: Some(vec![format!("node.id=={node}")]),
+        ..Default::default()
+    }
+}
+
+/// Keeps a service whose volumes are local on `node`, where they now are: a label and the
+/// placement constraint (a change of placement alone does not restart its task). `false`: it
+/// has no volume, or is kept somewhere already.
+pub fn pin(spec: &mut ServiceSpec, node: &str) -> bool {
+    let labels = spec.labels.get_or_insert_with(Default::default);
+    let task = spec.task_template.get_or_insert_with(Default::default);
+    let has_volumes = task
+        .container_spec
+        .as_ref()
+        .and_then(|c| c.mounts.as_ref())
+        .is_some_and(|m| m.iter().any(|m| m.typ == Some(MountType::VOLUME)));
+    if !has_volumes || labels.contains_key(NODE_LABEL) || node.is_empty() {
+        return false;
+    }
+    labels.insert(NODE_LABEL.to_string(), node.to_string());
+    task.placement = Some(placed_on(node));
+    true
 }
 
 fn mount(volume: &VolumeMount) -> Mount {

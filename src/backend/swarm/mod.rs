@@ -19,11 +19,13 @@ use bollard::models::{Ipam, IpamConfig, NetworkCreateRequest, Service, Task};
 use bollard::query_parameters::ListServicesOptionsBuilder;
 use futures_util::stream::BoxStream;
 use ipnet::Ipv4Net;
+use tokio::sync::OnceCell;
 
 use super::docker::convert::{error, healthcheck_command};
 use super::docker::DockerBackend;
 use super::{described, BackendError, CreateSpec, Event, ExecOutput, Op, Stats};
-use crate::domain::{instance_labels, ContainerInfo, InstanceLabels};
+use crate::domain::instance_labels::{self, InstanceLabels};
+use crate::domain::ContainerInfo;
 use convert::ImageFacts;
 
 /// How long a task is given to end after SIGTERM (spawner's stop grace for containers).
@@ -34,6 +36,8 @@ const INSPECT_CONCURRENCY: usize = 16;
 #[derive(Clone)]
 pub struct SwarmBackend {
     local: DockerBackend,
+    /// The node this replica's daemon is (a container's counters can be read on its node only).
+    node: Arc<OnceCell<String>>,
     /// What each image (by the id services run) says of its health check and ports.
     images: Arc<Mutex<HashMap<String, ImageFacts>>>,
 }
@@ -59,13 +63,27 @@ fn no_pause(op: Op, id: &str) -> BackendError {
 }
 
 impl SwarmBackend {
-    /// The daemon at `host`, which must be a Swarm manager.
+    /// The daemon at `host`, which must be a Swarm manager. `SPAWNER_SWARM_NODE_ID` overrides
+    /// the node it counts as (the tests run a replica as if on another node).
     pub async fn connect(host: &str) -> Result<Self, BackendError> {
         let local = DockerBackend::connect(host).await?;
+        let node = std::env::var("SPAWNER_SWARM_NODE_ID").ok();
+        let node = node.filter(|n| !n.is_empty());
         Ok(Self {
             local,
+            node: Arc::new(OnceCell::new_with(node)),
             images: Arc::default(),
         })
+    }
+
+    /// The id of the node this replica's daemon is, asked once.
+    async fn node(&self) -> Result<&str, BackendError> {
+        let id = self.node.get_or_try_init(|| async {
+            let info = self.client().info().await;
+            let info = info.map_err(error(Op::Inspect, "the daemon's swarm node"))?;
+            Ok::<_, BackendError>(info.swarm.and_then(|s| s.node_id).unwrap_or_default())
+        });
+        id.await.map(String::as_str)
     }
 
     /// The engine that does what is per node (images, volumes, networks, containers).
@@ -258,9 +276,14 @@ impl SwarmBackend {
         })
     }
 
-    /// The counters of the service's running task's container, read on this node.
-    pub async fn stats(&self, id: &str) -> Result<Stats, BackendError> {
+    /// The counters of the service's running task's container, read on this node; `None` when
+    /// the task runs on another node.
+    pub async fn stats(&self, id: &str) -> Result<Option<Stats>, BackendError> {
         let task = convert::newest(self.tasks(id).await?);
+        let here = self.node().await?;
+        if task.as_ref().and_then(|t| t.node_id.as_deref()) != Some(here) {
+            return Ok(None);
+        }
         let container = task
             .and_then(|t| t.status)
             .and_then(|s| s.container_status)
@@ -270,7 +293,15 @@ impl SwarmBackend {
                 target: id.to_string(),
                 source: "the service has no task with a container".into(),
             })?;
-        self.local.stats(&container).await
+        self.local.stats(&container).await.map(Some)
+    }
+
+    /// Records `at` as the service's last activity (label [`instance_labels::ACTIVE_AT`]), unless it holds a
+    /// later one.
+    pub async fn mark_active(&self, id: &str, at: SystemTime) -> Result<(), BackendError> {
+        let ms = at.duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+        let ms = u64::try_from(ms.as_millis()).unwrap_or(u64::MAX);
+        self.scale().mark_active(id, ms).await
     }
 
     fn scale(&self) -> scale::Scaler<'_> {

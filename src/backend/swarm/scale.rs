@@ -6,14 +6,17 @@
 //! retried.
 
 use std::collections::{HashMap, HashSet};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use bollard::models::{ServiceSpecMode, ServiceSpecModeReplicated, TaskState};
+use bollard::models::{
+    Service, ServiceSpec, ServiceSpecMode, ServiceSpecModeReplicated, Task, TaskState,
+};
 use bollard::query_parameters::{ListContainersOptionsBuilder, UpdateServiceOptionsBuilder};
 
-use super::convert::{is_over, newest, replicas, state_of};
+use super::convert::{is_over, newest, pin, replicas, state_of};
 use crate::backend::docker::convert::error;
 use crate::backend::{BackendError, Op};
+use crate::domain::instance_labels::ACTIVE_AT;
 
 /// How often a wait reads the tasks again.
 const POLL: Duration = Duration::from_millis(20);
@@ -45,24 +48,18 @@ impl<'a> Scaler<'a> {
     }
 
     /// Sets the service's replicas, with the version it was read at; read again on a conflict.
-    /// Returns the replicas it had. `renew`: also force a new task (see [`Scaler::up`]).
+    /// `renew`: also force a new task (see [`Scaler::up`]).
     async fn set_replicas(
         &self,
         id: &str,
         n: i64,
         op: Op,
         renew: bool,
-    ) -> Result<i64, BackendError> {
-        let mut last = None;
-        for _ in 0..UPDATE_ATTEMPTS {
-            let service = self.client.inspect_service(id, None).await;
-            let service = service.map_err(error(op, id))?;
-            let had = replicas(&service);
-            if had == n && !renew {
-                return Ok(had);
+    ) -> Result<(), BackendError> {
+        self.update(id, op, UPDATE_ATTEMPTS, |service, spec| {
+            if replicas(service) == n && !renew {
+                return false;
             }
-            let version = service.version.and_then(|v| v.index).unwrap_or_default();
-            let mut spec = service.spec.unwrap_or_default();
             spec.mode = Some(ServiceSpecMode {
                 replicated: Some(ServiceSpecModeReplicated { replicas: Some(n) }),
                 ..Default::default()
@@ -71,11 +68,55 @@ impl<'a> Scaler<'a> {
                 let task = spec.task_template.get_or_insert_with(Default::default);
                 task.force_update = Some(task.force_update.unwrap_or(0).wrapping_add(1));
             }
+            true
+        })
+        .await
+    }
+
+    /// Records `at` (Unix ms) as the service's last activity, unless it holds a later one; one
+    /// conflict is read again, a second is left to the next pass.
+    pub async fn mark_active(&self, id: &str, at_ms: u64) -> Result<(), BackendError> {
+        self.update(id, Op::Inspect, 2, |_, spec| {
+            let labels = spec.labels.get_or_insert_with(Default::default);
+            let held = labels.get(ACTIVE_AT).and_then(|v| v.parse::<u64>().ok());
+            if held.is_some_and(|held| held >= at_ms) {
+                return false;
+            }
+            labels.insert(ACTIVE_AT.to_string(), at_ms.to_string());
+            true
+        })
+        .await
+    }
+
+    /// Keeps the service on `node` if it has volumes ([`convert::pin`]).
+    pub async fn pin(&self, id: &str, node: &str) -> Result<(), BackendError> {
+        self.update(id, Op::Start, 2, |_, spec| pin(spec, node))
+            .await
+    }
+
+    /// Read the service, let `edit` change its spec (`false`: nothing to change), and update it
+    /// with the version it was read at; a stale version is read again, `attempts` times in all.
+    async fn update(
+        &self,
+        id: &str,
+        op: Op,
+        attempts: usize,
+        mut edit: impl FnMut(&Service, &mut ServiceSpec) -> bool,
+    ) -> Result<(), BackendError> {
+        let mut last = None;
+        for _ in 0..attempts {
+            let service = self.client.inspect_service(id, None).await;
+            let service = service.map_err(error(op, id))?;
+            let mut spec = service.spec.clone().unwrap_or_default();
+            if !edit(&service, &mut spec) {
+                return Ok(());
+            }
+            let version = service.version.and_then(|v| v.index).unwrap_or_default();
             let options = UpdateServiceOptionsBuilder::default()
                 .version(i32::try_from(version).unwrap_or(i32::MAX))
                 .build();
             match self.client.update_service(id, spec, options, None).await {
-                Ok(_) => return Ok(had),
+                Ok(_) => return Ok(()),
                 Err(bollard::errors::Error::DockerResponseServerError { message, .. })
                     if message.contains("update out of sequence") =>
                 {
@@ -98,6 +139,7 @@ impl<'a> Scaler<'a> {
     /// state `remove`) until its container is gone, and Swarm, counting it, starts no new task
     /// for its slot, then or later (seen on Docker 20.10). A forced update replaces it.
     pub async fn up(&self, id: &str) -> Result<(), BackendError> {
+        let asked = Instant::now();
         let tasks = self.tasks(id).await?;
         let before: HashSet<String> = tasks.iter().filter_map(|t| t.id.clone()).collect();
         let current = newest(tasks);
@@ -106,9 +148,21 @@ impl<'a> Scaler<'a> {
             self.set_replicas(id, 0, Op::Start, false).await?;
             self.set_replicas(id, 1, Op::Start, true).await?;
         }
-        let wait = self.until_running(id, (!live).then_some(&before));
+        let mut phases = Phases::since(asked);
+        let wait = self.until_running(id, (!live).then_some(&before), &mut phases);
         match tokio::time::timeout(START_LIMIT, wait).await {
-            Ok(Ok(())) => Ok(()),
+            Ok(Ok(task)) => {
+                log::info!("{id}: task running: {phases}");
+                // Its volumes are on that node now: keep it there (off the wake's path).
+                let (client, id) = (self.client.clone(), id.to_string());
+                let node = task.node_id.unwrap_or_default();
+                tokio::spawn(async move {
+                    if let Err(e) = Scaler::new(&client).pin(&id, &node).await {
+                        log::warn!("{id}: could not keep it on node {node}: {e}");
+                    }
+                });
+                Ok(())
+            }
             Ok(Err(e)) => {
                 // Not left to try again by itself: the next wake is a new task.
                 if let Err(undo) = self.set_replicas(id, 0, Op::Stop, false).await {
@@ -130,7 +184,8 @@ impl<'a> Scaler<'a> {
         &self,
         id: &str,
         old: Option<&HashSet<String>>,
-    ) -> Result<(), BackendError> {
+        phases: &mut Phases,
+    ) -> Result<Task, BackendError> {
         loop {
             let tasks = self.tasks(id).await?;
             let fresh = tasks
@@ -138,10 +193,11 @@ impl<'a> Scaler<'a> {
                 .filter(|t| old.is_none_or(|old| t.id.as_ref().is_none_or(|i| !old.contains(i))));
             if let Some(task) = newest(fresh.collect()) {
                 let state = state_of(&task);
-                let status = task.status.unwrap_or_default();
+                phases.saw(state);
+                let status = task.status.clone().unwrap_or_default();
                 let why = status.err.or(status.message).unwrap_or_default();
                 match state {
-                    TaskState::RUNNING => return Ok(()),
+                    TaskState::RUNNING => return Ok(task),
                     s if is_over(s) => return Err(failed(id, s, &why)),
                     // The scheduler found no node for it (resources, constraints).
                     TaskState::PENDING if why.contains("no suitable node") => {
@@ -202,6 +258,52 @@ impl<'a> Scaler<'a> {
         {
             log::warn!("{id}: its containers were still there 30 s after it was removed");
         }
+    }
+}
+
+/// When a wake's task got where, from the wake's start (for the log and `scripts/bench.sh`).
+struct Phases {
+    asked: Instant,
+    scaled: Duration,
+    assigned: Option<Duration>,
+    running: Option<Duration>,
+}
+
+impl Phases {
+    fn since(asked: Instant) -> Self {
+        Self {
+            asked,
+            scaled: asked.elapsed(),
+            assigned: None,
+            running: None,
+        }
+    }
+
+    fn saw(&mut self, state: TaskState) {
+        let now = Some(self.asked.elapsed());
+        let placed = !matches!(
+            state,
+            TaskState::NEW | TaskState::PENDING | TaskState::ALLOCATED
+        );
+        if placed && self.assigned.is_none() {
+            self.assigned = now;
+        }
+        if state == TaskState::RUNNING {
+            self.running = now;
+        }
+    }
+}
+
+impl std::fmt::Display for Phases {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let ms = |d: Option<Duration>| d.map_or(-1.0, |d| d.as_secs_f64() * 1e3);
+        write!(
+            f,
+            "scaled_ms={:.1} assigned_ms={:.1} running_ms={:.1}",
+            ms(Some(self.scaled)),
+            ms(self.assigned),
+            ms(self.running)
+        )
     }
 }
 
