@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use crate::stack::{docker, Stack};
+use crate::stack::{docker, eventually, Stack};
 
 /// The daemon's swarm for one test: left again on drop if this test initialised it.
 pub struct SwarmGuard {
@@ -183,9 +183,23 @@ async fn an_instance_on_swarm_is_created_routed_put_to_sleep_woken_recreated_and
 
     // What an instance reaches on the overlay network (README: Swarm mode, isolation).
     let other = stack.name("swarm-b");
-    stack.create(&other, json!({"IDLE": "0"})).await;
+    let volumes = json!({"volumes": {"work": "/data"}});
+    stack.create_with(&other, json!({"IDLE": "0"}), volumes).await;
     app_answer(&stack, &other).await;
     isolation_as_documented(&name, &other);
+    // With a volume, it is kept on the node that now holds it; the change did not restart it.
+    let run = tasks_of(&other);
+    let node = docker(&["node", "inspect", "-f", "{{.ID}}", "self"]);
+    let pinned = eventually(Duration::from_secs(10), || async {
+        let placement = "{{json .Spec.TaskTemplate.Placement}}";
+        docker(&["service", "inspect", "-f", placement, &other]).contains(&node)
+    });
+    assert!(pinned.await, "{other} is not kept on node {node}");
+    let labels = docker(&["service", "inspect", "-f", "{{json .Spec.Labels}}", &other]);
+    assert!(labels.contains(&format!("\"spawner.node\":\"{node}\"")), "{labels}");
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(tasks_of(&other), run, "the placement change restarted it");
+    assert_eq!(view(&stack, &other).await.1["state"], "running");
 
     // Idle: scaled to 0 by spawner, the service (and its route, by name) kept.
     let deadline = Instant::now() + Duration::from_secs(40);
