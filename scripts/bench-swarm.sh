@@ -8,8 +8,10 @@
 #   running   the task seen running                       (same line)
 #   app       the app listening (its own log line, timestamped by the daemon), from the request
 #   answered  the client's answer through traefik
-# spawner's overhead = answered - app (the time the client waited beyond the app's own start;
-# target ≤ 50 ms median), as scenario 3 counts it for Docker. With BASELINE=results.json (the
+# spawner's overhead = answered - max(task running, app listening): what the client waited beyond
+# both Swarm's report that the task runs and the app's own start (target ≤ 50 ms median). Also
+# printed: answered - app listening, as scenario 3 counts it for Docker (it includes Swarm's delay
+# in reporting the task running, and its DNS entry, which comes with it). With BASELINE=results.json (the
 # run's own scenario-3 figures), the Docker wake of the same image is printed beside it.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -83,7 +85,14 @@ for i in $(seq 0 "$wakes"); do
   total="$(curl -s -o /dev/null -w '%{http_code} %{time_total}' -b "$cookie" "$public/")"
   [ "${total%% *}" = 200 ] || die "wake $i answered ${total%% *}"
   container="$(docker ps -q --no-trunc --filter "label=com.docker.swarm.service.id=$service_id" | head -1)"
-  listening="$(docker logs -t "$container" 2>&1 | grep -m1 'listening on port' | cut -d' ' -f1)"
+  # The app's own line, timestamped by the daemon (its log may reach the daemon a moment later).
+  listening=""
+  for _ in $(seq 40); do
+    listening="$(docker logs -t "$container" 2>&1 | grep 'listening on port' | head -1 | cut -d' ' -f1 || true)"
+    [ -n "$listening" ] && break
+    sleep 0.05
+  done
+  [ -n "$listening" ] || die "wake $i: no 'listening' line in the log of $container"
   phases="$(docker service logs --raw --since "$since" "${prefix}_spawner" 2>&1 \
             | grep -m1 "$service_id: task running" | grep -o 'scaled_ms=.*' || true)"
   ready="$(docker service logs --raw --since "$since" "${prefix}_spawner" 2>&1 \
@@ -106,20 +115,22 @@ for line in open(sys.argv[1]):
     p = dict(kv.split("=") for kv in phases)
     total_ms = float(total) * 1e3
     app_ms = (at - float(t0)) * 1e3
-    rows.append({"answered": total_ms, "app": app_ms, "overhead": total_ms - app_ms,
+    rows.append({"answered": total_ms, "app": app_ms, "beyond_app": total_ms - app_ms,
+                 "overhead": total_ms - max(app_ms, float(p["running_ms"])),
                  "ready": dur_ms(ready), "scaled": float(p["scaled_ms"]),
                  "assigned": float(p["assigned_ms"]), "running": float(p["running_ms"])})
 def stat(k):
     v = [r[k] for r in rows]
     return {"median": round(statistics.median(v), 1), "min": round(min(v), 1), "max": round(max(v), 1)}
-result = {k: stat(k) for k in ["scaled", "assigned", "running", "app", "ready", "answered", "overhead"]}
+keys = ["scaled", "assigned", "running", "app", "ready", "answered", "beyond_app", "overhead"]
+result = {k: stat(k) for k in keys}
 result["n"] = len(rows)
 json.dump(result, open(sys.argv[2], "w"), indent=2)
 f = lambda s: f'{s["median"]} ({s["min"]}–{s["max"]})'
 print(f"\n### 7. Swarm wake through traefik (mock-app:nohc, HTTP readiness; n = {len(rows)}; median (min–max) ms)\n")
-print("| scale call answered | task assigned | task running | app listening | spawner saw it ready | answered | spawner overhead (target ≤ 50) |")
-print("|---|---|---|---|---|---|---|")
-print("| " + " | ".join(f(result[k]) for k in ["scaled", "assigned", "running", "app", "ready", "answered", "overhead"]) + " |")
+print("| scale call answered | task assigned | task running | app listening | spawner saw it ready | answered | answered - app listening | spawner overhead: answered - max(running, app) (target ≤ 50) |")
+print("|---|---|---|---|---|---|---|---|")
+print("| " + " | ".join(f(result[k]) for k in keys) + " |")
 if sys.argv[3]:
     try:
         docker = json.load(open(sys.argv[3]))["cold_start"]["http"]["traefik"]

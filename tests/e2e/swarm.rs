@@ -184,7 +184,9 @@ async fn an_instance_on_swarm_is_created_routed_put_to_sleep_woken_recreated_and
     // What an instance reaches on the overlay network (README: Swarm mode, isolation).
     let other = stack.name("swarm-b");
     let volumes = json!({"volumes": {"work": "/data"}});
-    stack.create_with(&other, json!({"IDLE": "0"}), volumes).await;
+    stack
+        .create_with(&other, json!({"IDLE": "0"}), volumes)
+        .await;
     app_answer(&stack, &other).await;
     isolation_as_documented(&name, &other);
     // With a volume, it is kept on the node that now holds it; the change did not restart it.
@@ -196,7 +198,10 @@ async fn an_instance_on_swarm_is_created_routed_put_to_sleep_woken_recreated_and
     });
     assert!(pinned.await, "{other} is not kept on node {node}");
     let labels = docker(&["service", "inspect", "-f", "{{json .Spec.Labels}}", &other]);
-    assert!(labels.contains(&format!("\"spawner.node\":\"{node}\"")), "{labels}");
+    assert!(
+        labels.contains(&format!("\"spawner.node\":\"{node}\"")),
+        "{labels}"
+    );
     tokio::time::sleep(Duration::from_secs(1)).await;
     assert_eq!(tasks_of(&other), run, "the placement change restarted it");
     assert_eq!(view(&stack, &other).await.1["state"], "running");
