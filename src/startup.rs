@@ -13,7 +13,9 @@ use crate::gate::Gate;
 use crate::instance_network::{self, NetworkError};
 use crate::instances::Instances;
 use crate::metrics::Metrics;
-use crate::routes::{deploy, forward_auth, guard, health, json_error, metrics, traefik_config};
+use crate::routes::{
+    deploy, events, forward_auth, guard, health, json_error, metrics, traefik_config,
+};
 use crate::sessions::Sessions;
 use crate::tasks::Tasks;
 use actix_web::dev::Server;
@@ -136,6 +138,8 @@ impl Application {
                 .route("/deploy/", web::post().to(deploy::create))
                 .route("/deploy", web::get().to(deploy::list))
                 .route("/deploy/", web::get().to(deploy::list))
+                // Before /deploy/{name}: no instance may be named `events`.
+                .route("/deploy/events", web::get().to(events::events))
                 .route("/deploy/{name}", web::get().to(deploy::show))
                 .route("/deploy/{name}", web::put().to(deploy::start))
                 .route("/deploy/{name}", web::delete().to(deploy::delete))

@@ -65,6 +65,11 @@ impl Activity {
 }
 
 impl Seen {
+    /// Whether a stop or pause held the instance when it was read.
+    pub fn is_claimed(self) -> bool {
+        self.0 == CLAIMED
+    }
+
     pub fn time(self) -> Option<SystemTime> {
         match self.0 {
             0 | CLAIMED => None,

@@ -6,10 +6,11 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use super::policy::occupies;
+use super::feed::{Change, Feed};
+use super::policy::{occupies, IdleRules};
 use super::store::Store;
 use super::transitions::{StopClaim, STOP_GRACE};
-use super::Instance;
+use super::{Instance, InstanceView, SWARM_DATA_KEPT};
 use crate::backend::{gone_is_done, Backend, BackendError};
 use crate::configuration::EngineSettings;
 use crate::domain::{ContainerInfo, IdleAction, InstanceLabels, RunState};
@@ -20,6 +21,10 @@ pub(super) struct Containers {
     pub backend: Backend,
     pub store: Arc<Store>,
     pub metrics: Arc<Metrics>,
+    /// Every change made here, for `GET /deploy/events`.
+    pub feed: Feed,
+    /// The idle rules the views show the schedule by.
+    pub rules: IdleRules,
     /// This spawner's scope, and the network that marks its containers made before scopes.
     scope: String,
     network: String,
@@ -31,11 +36,14 @@ impl Containers {
         store: Arc<Store>,
         metrics: Arc<Metrics>,
         engine: &EngineSettings,
+        rules: IdleRules,
     ) -> Self {
         Self {
             backend,
             store,
             metrics,
+            feed: Feed::default(),
+            rules,
             scope: engine.scope.clone(),
             network: engine.network.clone(),
         }
@@ -54,10 +62,48 @@ impl Containers {
         }
     }
 
-    /// Forgets a container that is gone.
+    /// How the API shows an instance, with its idle schedule.
+    pub fn view(&self, instance: &Instance) -> InstanceView {
+        let mut view = instance.view(&self.rules);
+        if self.backend.is_swarm() {
+            view.data_kept = Some(SWARM_DATA_KEPT);
+        }
+        view
+    }
+
+    /// Publishes a change of `name` with its view as the index has it now.
+    pub fn announce(&self, change: Change, reason: Option<&'static str>, name: &str) {
+        if let Some(instance) = self.store.get(name) {
+            self.feed.publish(change, reason, self.view(&instance));
+        }
+    }
+
+    /// Forgets a container that is gone (announced as removed).
     pub fn forget(&self, id: &str) {
+        self.forget_as(id, true);
+    }
+
+    fn forget_as(&self, id: &str, announce: bool) {
         if let Some(instance) = self.store.remove_id(id) {
             log::info!("{}: removed", instance.name());
+            if announce {
+                self.feed
+                    .publish(Change::Removed, None, self.view(&instance));
+            }
+        }
+    }
+
+    /// Records that a container died (an event): if it was running and no stop of spawner's
+    /// holds it, it stopped by itself or behind spawner's back, announced as `exited`.
+    pub fn died(&self, id: &str, at: std::time::SystemTime, exit_code: Option<i64>) {
+        let name = self.store.read().name_of(id).map(str::to_string);
+        let Some(name) = name else { return };
+        let ours = self
+            .store
+            .get(&name)
+            .is_some_and(|i| i.activity.seen().is_claimed());
+        if self.store.mark_died(id, at, exit_code) && !ours {
+            self.announce(Change::Stopped, Some("exited"), &name);
         }
     }
 
@@ -124,9 +170,11 @@ impl Containers {
             self.backend.unpause(id).await?;
             self.metrics.started(reason);
             self.store.mark_unpaused(name);
+            self.announce(Change::Resumed, Some(reason.as_str()), name);
             return Ok(self.store.get(name));
         }
         log::info!("{name}: starting ({:?})", instance.info.state);
+        self.announce(Change::Starting, Some(reason.as_str()), name);
         self.backend.start(id).await?;
         self.metrics.started(reason);
         self.refresh(id).await
@@ -154,6 +202,14 @@ impl Containers {
         if let Err(e) = self.refresh(&claim.id).await {
             log::warn!("{name}: cannot read it back: {}", chain(&e));
         }
+        if result.is_ok() {
+            let change = match (action, reason) {
+                (IdleAction::Pause, _) => Change::Paused,
+                (IdleAction::Stop, Reason::Evicted) => Change::Evicted,
+                (IdleAction::Stop, _) => Change::Stopped,
+            };
+            self.announce(change, Some(reason.as_str()), name);
+        }
         drop(claim);
         result
     }
@@ -162,17 +218,21 @@ impl Containers {
     /// decisions already answered.
     pub async fn stop_logged(&self, name: &str, id: &str, reason: Reason) {
         match self.backend.stop(id, STOP_GRACE).await {
-            Ok(()) => self.metrics.stopped(reason, "stop"),
+            Ok(()) => {
+                self.metrics.stopped(reason, "stop");
+                let _ = self.refresh(id).await;
+                self.announce(Change::Stopped, Some(reason.as_str()), name);
+            }
             Err(e) => log::warn!("{name}: could not stop it: {}", chain(&e)),
         }
     }
 
     /// Stops (within [`STOP_GRACE`]) and removes a container, and forgets it; one already gone
-    /// is not an error.
-    pub async fn remove(&self, id: &str) -> Result<(), BackendError> {
+    /// is not an error. `announce`: publish it as removed (not when a recreate replaces it).
+    pub async fn remove(&self, id: &str, announce: bool) -> Result<(), BackendError> {
         gone_is_done(self.backend.stop(id, STOP_GRACE).await)?;
         gone_is_done(self.backend.remove(id).await)?;
-        self.forget(id);
+        self.forget_as(id, announce);
         Ok(())
     }
 }

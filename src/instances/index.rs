@@ -59,6 +59,11 @@ impl Index {
     /// Marks a running container dead as of `at`, the moment its `die` event happened, without
     /// waiting for an inspect: until then the hot path would still answer 200 for it. A `die`
     /// older than the run the index holds (a restart already seen) changes nothing.
+    /// The name of the container `id`, if the index has it.
+    pub fn name_of(&self, id: &str) -> Option<&str> {
+        self.name_of_id.get(id).map(String::as_str)
+    }
+
     pub fn mark_died(&mut self, id: &str, at: SystemTime, exit_code: Option<i64>) -> bool {
         let Some(name) = self.name_of_id.get(id) else {
             return false;

@@ -26,6 +26,7 @@ mod capacity;
 mod containers;
 mod culler;
 mod errors;
+mod feed;
 mod flights;
 mod images;
 mod index;
@@ -50,6 +51,7 @@ use tokio::sync::Semaphore;
 
 pub use activity::Seen;
 pub use errors::{CapacityFull, OpError, PullError, StartError};
+pub use feed::{Change, FeedEvent, Subscription};
 pub use index::Route;
 pub use instance::{Instance, InstanceView};
 pub use policy::IdleAction;
@@ -154,13 +156,14 @@ impl Instances {
         let (engine, readiness) = (&settings.engine, &settings.readiness);
         let store = Arc::new(Store::default());
         let transitions = Arc::new(Transitions::default());
+        let rules = IdleRules::new(&settings.idle, SystemTime::now());
         let containers = Arc::new(Containers::new(
             backend.clone(),
             Arc::clone(&store),
             Arc::clone(&metrics),
             engine,
+            rules,
         ));
-        let rules = IdleRules::new(&settings.idle, SystemTime::now());
         let capacity = Capacity::new(
             &settings.capacity,
             settings.listen.reuse_port,
@@ -249,11 +252,17 @@ impl Instances {
 
     /// How the API shows an instance, with its idle schedule.
     pub fn view(&self, instance: &Instance) -> InstanceView {
-        let mut view = instance.view(&self.rules);
-        if self.containers.backend.is_swarm() {
-            view.data_kept = Some(SWARM_DATA_KEPT);
-        }
-        view
+        self.containers.view(instance)
+    }
+
+    /// The changes after `last_id` still kept, then the live ones (`GET /deploy/events`).
+    pub fn subscribe(&self, last_id: Option<u64>) -> Subscription {
+        self.containers.feed.subscribe(last_id)
+    }
+
+    /// Resolves when spawner begins to shut down (long-lived answers end then).
+    pub async fn stopping(&self) {
+        self.tasks.stopping().await
     }
 
     /// Name and port of every instance, sorted by name (for traefik's configuration).

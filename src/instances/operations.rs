@@ -8,6 +8,7 @@ use std::time::SystemTime;
 use super::activity::Seen;
 use super::capacity::Room;
 use super::errors::Restored;
+use super::feed::Change;
 use super::policy::occupies;
 use super::{Instance, InstanceView, Instances, OpError};
 use crate::backend::{BackendError, CreateSpec};
@@ -76,7 +77,12 @@ impl Instances {
             .refresh(&id)
             .await?
             .ok_or_else(|| OpError::NotFound(spec.name.to_string()))?;
-        Ok(self.view(&instance))
+        let view = self.view(&instance);
+        let reason = Some(Reason::Api.as_str());
+        self.containers
+            .feed
+            .publish(Change::Created, reason, view.clone());
+        Ok(view)
     }
 
     /// Creates the container and, if asked, makes room for it under `max_running` and starts
@@ -192,7 +198,7 @@ impl Instances {
             Ok(claim) => claim.id.clone(),
             Err(_) => instance.info.id.clone(),
         };
-        self.containers.remove(&id).await?;
+        self.containers.remove(&id, true).await?;
         drop(claim);
         log::info!("{name}: deleted through the API");
         match purge {
@@ -260,7 +266,7 @@ impl Instances {
             .is_some_and(|i| occupies(i.info.state));
         // Its place under max_running stays its own while no container of it runs.
         let _place = was_running.then(|| self.capacity.keep_place(&name));
-        self.containers.remove(&claim.id).await?;
+        self.containers.remove(&claim.id, false).await?;
         let id = match backend.create(&new).await {
             Ok(id) => id,
             Err(e) => return Err(self.restore(&old, was_running, e).await),
@@ -279,7 +285,11 @@ impl Instances {
         let fresh = self.containers.refresh(&id).await?;
         drop(claim);
         let fresh = fresh.ok_or_else(|| OpError::NotFound(name.clone()))?;
-        Ok(self.view(&fresh))
+        let view = self.view(&fresh);
+        self.containers
+            .feed
+            .publish(Change::Recreated, Some(Reason::Api.as_str()), view.clone());
+        Ok(view)
     }
 
     /// Makes the old container again after its successor could not be created.

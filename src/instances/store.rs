@@ -64,9 +64,11 @@ impl Store {
         self.changed(applied);
     }
 
-    pub fn mark_died(&self, id: &str, at: SystemTime, exit_code: Option<i64>) {
+    /// Whether it changed the index (the container was running).
+    pub fn mark_died(&self, id: &str, at: SystemTime, exit_code: Option<i64>) -> bool {
         let marked = self.write().mark_died(id, at, exit_code);
         self.changed(marked);
+        marked
     }
 
     pub fn mark_unpaused(&self, name: &str) {

@@ -5,6 +5,7 @@
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
+use super::feed::Change;
 use super::flights::{landed, Flight};
 use super::{Instances, StartError};
 use crate::domain::RunState;
@@ -38,13 +39,18 @@ impl Instances {
             .await
             .unwrap_or_else(|_| Err(StartError::NeverReady(name.clone())));
         match &outcome {
-            Ok(()) => log::info!("{name}: ready after {:?}", started.elapsed()),
+            Ok(false) => {}
+            Ok(true) => {
+                log::info!("{name}: ready after {:?}", started.elapsed());
+                self.containers.announce(Change::Ready, None, &name);
+            }
             Err(e) => log::warn!("{name}: {} (after {:?})", chain(e), started.elapsed()),
         }
-        flight.land(outcome);
+        flight.land(outcome.map(drop));
     }
 
-    async fn start_and_wait(self: &Arc<Self>, name: &str) -> Result<(), StartError> {
+    /// `true`: it was not ready, and is now.
+    async fn start_and_wait(self: &Arc<Self>, name: &str) -> Result<bool, StartError> {
         // A stop or pause under way ends first (no new one begins while this start is listed).
         self.transitions.stop_ended(name).await;
         let instance = self
@@ -52,7 +58,7 @@ impl Instances {
             .get(name)
             .ok_or_else(|| StartError::Gone(name.into()))?;
         if instance.is_ready() {
-            return Ok(());
+            return Ok(false);
         }
         let id = instance.info.id.clone();
         let instance = {
@@ -75,7 +81,7 @@ impl Instances {
                 .ok_or_else(|| StartError::Gone(name.into()))?
         };
         if instance.is_ready() {
-            return Ok(());
+            return Ok(true);
         }
         let run = instance.info.started_at;
         if instance.info.state != RunState::Running {
@@ -95,6 +101,6 @@ impl Instances {
         }
         ready?;
         self.store.mark_probed(name, run);
-        Ok(())
+        Ok(true)
     }
 }

@@ -93,7 +93,7 @@ impl Watcher {
             EventKind::Other(_) => return,
             EventKind::Died { exit_code } => {
                 if let Some(at) = event.time {
-                    self.containers.store.mark_died(&event.id, at, *exit_code);
+                    self.containers.died(&event.id, at, *exit_code);
                 }
             }
             _ => {}

@@ -115,6 +115,13 @@ pub async fn create(
         &settings.limits,
     )
     .map_err(DeployError::BadRequest)?;
+    if spec.name.as_str() == "events" {
+        return Err(DeployError::BadRequest(
+            "`name` \"events\" is reserved: GET /deploy/events is the event stream; choose \
+             another name"
+                .into(),
+        ));
+    }
     settings
         .traefik
         .routing

@@ -3,6 +3,7 @@
 
 pub mod deploy;
 pub mod error_body;
+pub mod events;
 pub mod forward_auth;
 pub mod guard;
 pub mod health;

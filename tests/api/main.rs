@@ -10,6 +10,7 @@ mod common;
 mod configuration;
 mod deploy;
 mod docker_proxy;
+mod events;
 mod fallback;
 mod forward_auth;
 mod fuzz;

@@ -18,6 +18,7 @@ mod restart;
 mod security;
 mod stack;
 mod swarm;
+mod swarm_failures;
 mod swarm_replicas;
 mod through_traefik;
 mod waiting;
