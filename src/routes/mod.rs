@@ -2,6 +2,7 @@
 //! decides, map its outcome to a response. Settings and services come in as `web::Data`.
 
 pub mod deploy;
+mod deploy_error;
 pub mod error_body;
 pub mod events;
 pub mod forward_auth;
