@@ -27,13 +27,14 @@ pub struct Sessions {
 }
 
 /// What `POST /deploy/{name}/session` answers (and `POST /deploy` includes).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct IssuedSession {
     /// `instance=<value>`, for a `Cookie` header.
     pub cookie: String,
     /// The whole `Set-Cookie` header a home app sends to the browser.
     pub set_cookie: String,
     /// RFC 3339.
+    #[schema(format = DateTime)]
     pub expires: String,
 }
 

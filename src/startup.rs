@@ -13,9 +13,7 @@ use crate::gate::Gate;
 use crate::instance_network::{self, NetworkError};
 use crate::instances::Instances;
 use crate::metrics::Metrics;
-use crate::routes::{
-    deploy, events, forward_auth, guard, health, json_error, metrics, traefik_config,
-};
+use crate::routes::{self, deploy, forward_auth, guard, health, json_error, traefik_config};
 use crate::sessions::Sessions;
 use crate::tasks::Tasks;
 use actix_web::dev::Server;
@@ -124,6 +122,7 @@ impl Application {
         let api_data = web::Data::from(Arc::clone(&instances));
         let api_settings = settings.clone();
         let config_cache = web::Data::new(traefik_config::ConfigCache::default());
+        let api_doc = web::Data::new(routes::openapi::Document::new(&settings.limits));
         let api = HttpServer::new(move || {
             App::new()
                 .wrap(from_fn(guard::private_api))
@@ -132,27 +131,11 @@ impl Application {
                 .app_data(api_settings.clone())
                 .app_data(sessions.clone())
                 .app_data(config_cache.clone())
+                .app_data(api_doc.clone())
                 .app_data(web::PayloadConfig::new(deploy::BODY_LIMIT))
                 .app_data(web::QueryConfig::default().error_handler(deploy::query_error))
-                .route("/deploy", web::post().to(deploy::create))
-                .route("/deploy/", web::post().to(deploy::create))
-                .route("/deploy", web::get().to(deploy::list))
-                .route("/deploy/", web::get().to(deploy::list))
-                // Before /deploy/{name}: no instance may be named `events`.
-                .route("/deploy/events", web::get().to(events::events))
-                .route("/deploy/{name}", web::get().to(deploy::show))
-                .route("/deploy/{name}", web::put().to(deploy::start))
-                .route("/deploy/{name}", web::delete().to(deploy::delete))
-                .route("/deploy/{name}/session", web::post().to(deploy::session))
-                .route("/deploy/{name}/stop", web::post().to(deploy::stop))
-                .route("/deploy/{name}/recreate", web::post().to(deploy::recreate))
-                .route("/metrics", web::get().to(metrics::metrics))
-                .route(
-                    "/traefik/config",
-                    web::get().to(traefik_config::traefik_config),
-                )
-                .route("/healthz", web::get().to(health::healthz))
-                .default_service(web::to(not_found))
+                .configure(routes::private_api)
+                .default_service(web::to(routes::no_route))
         })
         .workers(1)
         .shutdown_timeout(5)

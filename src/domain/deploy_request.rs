@@ -9,47 +9,69 @@ use super::idle::{IdleAction, IdleTimeout};
 use super::instance_labels;
 use super::limits::{LimitRules, Limits, MemoryField};
 use super::volumes::{self, Volume};
-use super::{image_reference, InstanceName, PullPolicy};
+use super::wire::integral;
+use super::{deploy_schema, image_reference, InstanceName, PullPolicy};
 
 /// The body of `POST /deploy`, as the old spawner's clients send it. Unknown fields are refused:
 /// the body grants nothing beyond these (no binds, no privileges, no host network).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DeployRequest {
+    #[schema(pattern = "^[A-Za-z0-9][A-Za-z0-9_-]{1,62}$")]
     pub name: String,
+    #[schema(
+        pattern = "^[a-z0-9]+([._-][a-z0-9]+)*(/[a-z0-9]+([._-][a-z0-9]+)*)*(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,63})?$"
+    )]
     pub image: String,
+    /// One of the site's `allowed_networks`; default: spawner's own.
     #[serde(default)]
     pub network: Option<String>,
     #[serde(default)]
+    #[schema(schema_with = deploy_schema::labels)]
     pub labels: Option<BTreeMap<String, String>>,
     #[serde(default)]
+    #[schema(schema_with = deploy_schema::envs)]
     pub envs: Option<BTreeMap<String, String>>,
-    #[serde(default)]
+    /// The app's port; default: the traefik port label, the health-check URL's port, the image's
+    /// single exposed port, else 80.
+    #[serde(default, deserialize_with = "integral")]
+    #[schema(minimum = 1, maximum = 65535)]
     pub port: Option<u16>,
+    /// `false`: create it stopped. Default `true`.
     #[serde(default)]
     pub start: Option<bool>,
     /// e.g. `"512m"` or bytes; default and maximum from the settings.
     #[serde(default)]
+    #[schema(schema_with = deploy_schema::memory)]
     pub memory: Option<MemoryField>,
+    /// CPUs, from 0.01 to the site's `max_cpus`.
     #[serde(default)]
+    #[schema(minimum = 0.01, maximum = 2)]
     pub cpus: Option<f64>,
-    #[serde(default)]
+    /// Processes, from 1 to the site's `max_pids_limit`.
+    #[serde(default, deserialize_with = "integral")]
+    #[schema(minimum = 1, maximum = 1024)]
     pub pids_limit: Option<u32>,
     /// e.g. `"30m"`, `"4s"`; `"0"`: never idles. Default: the setting.
     #[serde(default)]
+    #[schema(pattern = "^(0|[1-9][0-9]{0,2}(s|m|h))$")]
     pub idle_timeout: Option<String>,
-    /// `"stop"` or `"pause"`. Default: the setting.
+    /// `"stop"` or `"pause"` (not on Swarm). Default: the setting.
     #[serde(default)]
+    #[schema(value_type = Option<IdleAction>)]
     pub idle_action: Option<String>,
     /// How long it stays paused before it is stopped, e.g. `"1h"`; `"0"`: stays paused.
     /// Default: the setting.
     #[serde(default)]
+    #[schema(pattern = "^(0|[1-9][0-9]{0,2}(s|m|h))$")]
     pub pause_timeout: Option<String>,
     /// `{"<volume-name>": "/path/in/container"}`: named volumes of the instance's own.
     #[serde(default)]
+    #[schema(schema_with = deploy_schema::volumes)]
     pub volumes: Option<BTreeMap<String, String>>,
     /// `"never"`, `"missing"` or `"always"`. Default: the setting.
     #[serde(default)]
+    #[schema(value_type = Option<PullPolicy>)]
     pub pull_policy: Option<String>,
     /// `true`: the app may register a service worker although, in cookie and path routing, it
     /// shares the site's origin (the worker then sees the whole site). Default `false`.
@@ -149,6 +171,11 @@ impl DeploySpec {
 
 /// Reads a JSON body (`what`: "deploy body", …); an error names the field at fault.
 pub fn parse_body<T: serde::de::DeserializeOwned>(body: &[u8], what: &str) -> Result<T, String> {
+    // serde would also read a struct from an array of its fields in order (`["a", "b"]`).
+    let first = body.iter().find(|b| !b.is_ascii_whitespace());
+    if first.is_some_and(|b| *b == b'[') {
+        return Err(format!("the {what} must be a JSON object, not an array"));
+    }
     let deserializer = &mut serde_json::Deserializer::from_slice(body);
     serde_path_to_error::deserialize(deserializer).map_err(|e| {
         let path = e.path().to_string();
@@ -290,6 +317,7 @@ pub(super) mod tests {
                 r#"{"name":"mm","image":"i","binds":["/:/host"]}"#,
                 "unknown field `binds`",
             ),
+            (r#"["mm", "i"]"#, "must be a JSON object"),
             (
                 r#"{"name":"mm","image":"i","labels":{"origin":"x"}}"#,
                 "labels.origin",

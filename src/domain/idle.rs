@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 /// What an idle instance is put into.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum IdleAction {
     /// `docker stop`: memory and CPU freed; the next request starts it again.

@@ -24,10 +24,12 @@ pub const MIN_MEMORY: u64 = 6 << 20;
 pub const MIN_CPUS: f64 = 0.01;
 
 /// `memory` in a deploy body: bytes, or text such as `"512m"`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(untagged)]
 pub enum MemoryField {
     Bytes(u64),
+    /// Bytes written with a fraction part (`6291456.0`): whole ones are bytes.
+    Float(f64),
     Text(String),
 }
 
@@ -67,6 +69,10 @@ impl LimitRules {
         let memory_bytes = match memory {
             None => self.default.memory_bytes,
             Some(MemoryField::Bytes(b)) => *b,
+            Some(MemoryField::Float(f)) if f.fract() == 0.0 && *f >= 0.0 => *f as u64,
+            Some(MemoryField::Float(f)) => {
+                return Err(format!("`memory` {f} is not a whole number of bytes"))
+            }
             Some(MemoryField::Text(t)) => parse_memory(t).map_err(|e| format!("`memory`: {e}"))?,
         };
         if memory_bytes < MIN_MEMORY || memory_bytes > self.max.memory_bytes {

@@ -6,6 +6,7 @@
 mod api_token;
 mod container;
 pub mod deploy_request;
+pub mod deploy_schema;
 pub mod flag;
 pub mod idle;
 pub mod image_reference;
@@ -19,6 +20,7 @@ pub mod registry;
 pub mod routing;
 pub mod session;
 pub mod volumes;
+pub mod wire;
 
 pub use api_token::ApiToken;
 pub use container::{ContainerInfo, Health, RunState};
@@ -28,5 +30,5 @@ pub use instance_labels::InstanceLabels;
 pub use instance_name::InstanceName;
 pub use network::{NetworkInfo, ICC_OPTION};
 pub use pull_policy::PullPolicy;
-pub use recreate_request::RecreateSpec;
+pub use recreate_request::{RecreateRequest, RecreateSpec};
 pub use routing::Routing;

@@ -1,7 +1,7 @@
 //! When spawner pulls an instance's image: `pull_policy`, the setting and the deploy body's field.
 
 /// Like Docker Compose's `pull_policy`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum PullPolicy {
     /// Never pull: the image must be on the Docker host.

@@ -8,14 +8,21 @@ use serde::Deserialize;
 use super::deploy_request::{check_envs, parse_body};
 use super::{image_reference, PullPolicy};
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct RecreateRequest {
+pub struct RecreateRequest {
+    /// The new image; default: the one it runs.
     #[serde(default)]
+    #[schema(
+        pattern = "^[a-z0-9]+([._-][a-z0-9]+)*(/[a-z0-9]+([._-][a-z0-9]+)*)*(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,63})?$"
+    )]
     image: Option<String>,
+    /// The new environment (all of it); default: the one it has.
     #[serde(default)]
+    #[schema(schema_with = super::deploy_schema::envs)]
     envs: Option<BTreeMap<String, String>>,
     #[serde(default)]
+    #[schema(value_type = Option<PullPolicy>)]
     pull_policy: Option<String>,
 }
 
@@ -33,7 +40,8 @@ pub struct RecreateSpec {
 impl RecreateSpec {
     /// An empty body recreates it as it is (a fresh container, the same data).
     pub fn parse(body: &[u8]) -> Result<Self, String> {
-        if body.iter().all(u8::is_ascii_whitespace) {
+        // No body, or JSON `null`: nothing changes but the container.
+        if body.iter().all(u8::is_ascii_whitespace) || body.trim_ascii() == b"null" {
             return Ok(Self::default());
         }
         let raw: RecreateRequest = parse_body(body, "recreate body")?;
@@ -60,6 +68,7 @@ mod tests {
     #[test]
     fn a_body_names_what_changes_and_nothing_else() {
         assert!(RecreateSpec::parse(b"").unwrap().image.is_none());
+        assert!(RecreateSpec::parse(b" null ").unwrap().image.is_none());
         let spec = RecreateSpec::parse(br#"{"image":"app:2","envs":{"A":"1"}}"#).unwrap();
         assert_eq!(spec.image.as_deref(), Some("app:2"));
         assert_eq!(spec.envs.unwrap()["A"], "1");
@@ -75,6 +84,8 @@ mod tests {
             ),
             (r#"{"pull_policy":"often"}"#, "invalid `pull_policy`"),
             ("{", "recreate body"),
+            // serde alone would read the fields from an array, in order.
+            ("[null, null]", "must be a JSON object"),
         ] {
             let err = RecreateSpec::parse(body.as_bytes()).unwrap_err();
             assert!(err.contains(expected), "{body}: {err}");

@@ -21,7 +21,7 @@ use super::InstanceView;
 pub const BACKLOG: usize = 1024;
 
 /// What happened to an instance.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Change {
     Created,
@@ -52,12 +52,13 @@ impl Change {
 }
 
 /// One change, as the stream sends it (`id:`, `event:` and this as `data:`).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct FeedEvent {
     pub id: u64,
     pub change: Change,
     /// Why (`idle`, `api`, `wake`, `evicted`, `unhealthy`, `no_route`, `exited`), where it says.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
     pub reason: Option<&'static str>,
     pub instance: InstanceView,
 }

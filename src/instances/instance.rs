@@ -160,7 +160,7 @@ fn rfc3339(t: SystemTime) -> Option<String> {
 }
 
 /// An instance as the API shows it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct InstanceView {
     pub id: String,
     pub name: String,
@@ -170,16 +170,19 @@ pub struct InstanceView {
     pub ready: bool,
     pub labels: BTreeMap<String, String>,
     pub port: u16,
+    #[schema(format = DateTime)]
     pub last_activity: Option<String>,
     /// Its idle timeout, e.g. `"15m"`; `"0"`: it never idles.
     pub idle_timeout: String,
     pub idle_action: IdleAction,
     /// When it will be stopped (or paused) if nothing happens; `null` when it never will or is
     /// not running.
+    #[schema(format = DateTime)]
     pub sleeps_at: Option<String>,
     /// What of its data survives a stop, when that is not the whole container (Swarm mode:
     /// only its volumes); absent with Docker, where a stopped container keeps its files.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
     pub data_kept: Option<&'static str>,
 }
 

@@ -12,7 +12,9 @@ use actix_web::{HttpResponse, HttpResponseBuilder};
 
 use crate::error::chain;
 
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+/// Every error answer: what went wrong and what to do; the errors under it (not on `/auth`);
+/// when trying again may work, in seconds (also in `Retry-After`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct ErrorBody {
     pub error: String,
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -71,6 +71,14 @@ fn reset(why: &str) -> web::Bytes {
     ))
 }
 
+#[utoipa::path(get, path = "/deploy/events", tag = "operations", operation_id = "events",
+    params(("Last-Event-ID" = Option<String>, Header, description = "Resume after this id"),
+           ("last_event_id" = Option<String>, Query, description = "The same, for clients that cannot set headers")),
+    responses(
+        (status = 200, description = "Server-Sent Events: `id:`, `event:` (the change, or `reset`) and `data:` (a FeedEvent) per change",
+            content_type = "text/event-stream", body = crate::instances::FeedEvent),
+        (status = 400, description = "`Last-Event-ID` is not a number", body = crate::routes::ErrorBody),
+    ))]
 pub async fn events(
     request: HttpRequest,
     query: web::Query<Resume>,

@@ -29,6 +29,11 @@ impl ConfigCache {
     }
 }
 
+#[utoipa::path(get, path = "/traefik/config", tag = "operations", operation_id = "traefik_config",
+    responses(
+        (status = 200, description = "traefik's dynamic configuration (its HTTP provider polls it)", body = Object),
+        (status = 503, description = "Not synced with Docker yet since spawner started", body = crate::routes::ErrorBody),
+    ))]
 pub async fn traefik_config(
     instances: web::Data<Instances>,
     settings: web::Data<Settings>,

@@ -21,6 +21,7 @@ mod isolation;
 mod lifecycle;
 mod limits;
 mod metrics;
+mod openapi;
 mod paused;
 mod processes;
 mod pull;
