@@ -3,7 +3,8 @@
 # one running instance of its own (plain cookies), and wrk loads them in turn, round after round
 # (alternating which goes first), so the machine's drift affects both alike. Prints req/s and spawner CPU per request for each.
 # COOKIES=signed (the default) sends a signed session, as a site does; COOKIES=plain the old
-# bare-name cookie (cookie_signing off), as the runs before issue 17 did.
+# bare-name cookie (cookie_signing off), as the runs before issue 17 did. LISTEN=new keeps one
+# client connected to the new binary's event stream (GET /deploy/events) all along.
 #
 # Usage: [COOKIES=signed|plain] scripts/ab-auth.sh OLD_BINARY NEW_BINARY [ROUNDS] [SECONDS]
 # e.g.   scripts/ab-auth.sh /tmp/old/target/release/spawner target/release/spawner 6 10
@@ -52,13 +53,19 @@ start() {
   # The first request makes it ready; later ones are the hot path.
   curl -fsS -o /dev/null -H "Cookie: $cookie" -H "X-Spawner-Instance: $prefix-$label" \
     "http://127.0.0.1:$auth/auth"
-  echo "$pid $auth $cookie"
+  echo "$pid $auth $cookie $api"
 }
 
-read -r old_pid old_auth old_cookie < <(start old "$old")
+read -r old_pid old_auth old_cookie _ < <(start old "$old")
 pids+=("$old_pid")
-read -r new_pid new_auth new_cookie < <(start new "$new")
+read -r new_pid new_auth new_cookie new_api < <(start new "$new")
 pids+=("$new_pid")
+if [ "${LISTEN:-}" = new ]; then
+  curl -sN -o "/tmp/$prefix-events.txt" "http://127.0.0.1:$new_api/deploy/events" &
+  pids+=("$!")
+  sleep 0.5
+  kill -0 "${pids[-1]}" 2>/dev/null || die "the event stream of the new binary is not open"
+fi
 
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 tick=$(getconf CLK_TCK)
