@@ -199,6 +199,39 @@ async fn replica_killed_under_load_then_a_rolling_restart_fail_no_request() {
     );
 }
 
+/// Requests through traefik every 700 ms for 9 s, then a WebSocket through traefik that carries
+/// a message a second for 9 s (traefik asks `/auth` once, at the upgrade); returns it open.
+pub async fn use_through_traefik(
+    stack: &Stack,
+    name: &str,
+) -> tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>> {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::{client::IntoClientRequest, Message};
+
+    let until = std::time::Instant::now() + Duration::from_secs(9);
+    while std::time::Instant::now() < until {
+        let response = stack.get("/", Some(name)).await;
+        assert_eq!(response.status(), 200);
+        tokio::time::sleep(Duration::from_millis(700)).await;
+    }
+    let url = format!("{}/ws", stack.public.replace("http://", "ws://"));
+    let mut request = url.into_client_request().unwrap();
+    let cookie = stack.cookie(name).parse().unwrap();
+    request.headers_mut().insert("Cookie", cookie);
+    let (mut socket, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+    for i in 0..9 {
+        let text = format!("cell output {i}");
+        socket.send(Message::text(text.clone())).await.unwrap();
+        let echo = tokio::time::timeout(Duration::from_secs(5), socket.next()).await;
+        assert!(
+            matches!(echo, Ok(Some(Ok(Message::Text(ref got)))) if got.as_str() == text),
+            "message {i}: {echo:?}"
+        );
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    socket
+}
+
 /// A second spawner for the stack, run beside it as `docker run` would (host network, the
 /// Docker socket, the stack's network, secret and token) on ports of its own: traefik never asks
 /// it anything, so every request of the test goes through the stack's replica only.
@@ -255,9 +288,6 @@ impl Drop for Bystander {
 /// the counters, never stops the instance. Silent, it sleeps.
 #[tokio::test]
 async fn replica_b_never_stops_an_instance_in_use_through_replica_a() {
-    use futures_util::{SinkExt, StreamExt};
-    use tokio_tungstenite::tungstenite::{client::IntoClientRequest, Message};
-
     let stack = Stack::up_with_env(&[("IDLE_CHECK_INTERVAL", "500ms")]).await;
     let b = Bystander::start(&stack, &[]).await;
     let name = stack.name("used");
@@ -267,33 +297,14 @@ async fn replica_b_never_stops_an_instance_in_use_through_replica_a() {
     let started_at = || docker(&["inspect", "-f", "{{.State.StartedAt}}", &name]);
     let run = started_at();
 
-    // Requests through A every 700 ms for three times the timeout.
-    let until = std::time::Instant::now() + Duration::from_secs(9);
-    while std::time::Instant::now() < until {
-        let response = stack.get("/", Some(&name)).await;
-        assert_eq!(response.status(), 200);
-        tokio::time::sleep(Duration::from_millis(700)).await;
-    }
-    assert_eq!(started_at(), run, "stopped under requests through A");
-
-    // A WebSocket through A, a message a second for three times the timeout.
-    let url = format!("{}/ws", stack.public.replace("http://", "ws://"));
-    let mut request = url.into_client_request().unwrap();
-    let cookie = stack.cookie(&name).parse().unwrap();
-    request.headers_mut().insert("Cookie", cookie);
-    let (mut socket, _) = tokio_tungstenite::connect_async(request).await.unwrap();
-    for i in 0..9 {
-        let text = format!("cell output {i}");
-        socket.send(Message::text(text.clone())).await.unwrap();
-        let echo = tokio::time::timeout(Duration::from_secs(5), socket.next()).await;
-        assert!(
-            matches!(echo, Ok(Some(Ok(Message::Text(ref got)))) if got.as_str() == text),
-            "message {i}: {echo:?}"
-        );
-        tokio::time::sleep(Duration::from_secs(1)).await;
-    }
+    // Requests, then a talking WebSocket, through A for three times the timeout each.
+    let socket = use_through_traefik(&stack, &name).await;
     assert_eq!(stack.state(&name), "running");
-    assert_eq!(started_at(), run, "stopped under a talking WebSocket");
+    assert_eq!(
+        started_at(),
+        run,
+        "stopped while in use through A (requests, then a WebSocket)"
+    );
 
     // Silent, the instance sleeps: the replicas do cull.
     let slept = eventually(Duration::from_secs(12), || async {

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use crate::replicas::{hold, served, Bystander, Load, KILL, ROLLING};
+use crate::replicas::{hold, served, use_through_traefik, Bystander, Load, KILL, ROLLING};
 use crate::stack::{docker, eventually, Stack};
 use crate::swarm::{app_answer, tasks_of, view, SwarmGuard};
 
@@ -112,9 +112,6 @@ async fn swarm_replica_killed_under_load_then_a_rolling_update_fail_no_request()
 /// requests, only what A records on the service. It never stops the instance; silent, it sleeps.
 #[tokio::test]
 async fn swarm_replica_b_on_another_node_never_stops_an_instance_in_use_through_a() {
-    use futures_util::{SinkExt, StreamExt};
-    use tokio_tungstenite::tungstenite::{client::IntoClientRequest, Message};
-
     let _swarm = SwarmGuard::ensure();
     let stack = Stack::up_with_env(&[("SWARM", "1"), ("IDLE_CHECK_INTERVAL", "500ms")]).await;
     let elsewhere = format!("SPAWNER_SWARM_NODE_ID={}-elsewhere", stack.prefix);
@@ -125,35 +122,17 @@ async fn swarm_replica_b_on_another_node_never_stops_an_instance_in_use_through_
     app_answer(&stack, &name).await;
     let run = tasks_of(&name);
 
-    // Requests through A every 700 ms for three times the timeout.
-    let until = std::time::Instant::now() + Duration::from_secs(9);
-    while std::time::Instant::now() < until {
-        let response = stack.get("/", Some(&name)).await;
-        assert_eq!(response.status(), 200);
-        tokio::time::sleep(Duration::from_millis(700)).await;
-    }
-    assert_eq!(tasks_of(&name), run, "stopped under requests through A");
+    // Requests, then a talking WebSocket, through A for three times the timeout each; A
+    // records the activity on the service.
+    let socket = use_through_traefik(&stack, &name).await;
     let labels = docker(&["service", "inspect", "-f", "{{json .Spec.Labels}}", &name]);
     assert!(labels.contains("spawner.active-at"), "{labels}");
-
-    // A WebSocket through A, a message a second for three times the timeout.
-    let url = format!("{}/ws", stack.public.replace("http://", "ws://"));
-    let mut request = url.into_client_request().unwrap();
-    let cookie = stack.cookie(&name).parse().unwrap();
-    request.headers_mut().insert("Cookie", cookie);
-    let (mut socket, _) = tokio_tungstenite::connect_async(request).await.unwrap();
-    for i in 0..9 {
-        let text = format!("cell output {i}");
-        socket.send(Message::text(text.clone())).await.unwrap();
-        let echo = tokio::time::timeout(Duration::from_secs(5), socket.next()).await;
-        assert!(
-            matches!(echo, Ok(Some(Ok(Message::Text(ref got)))) if got.as_str() == text),
-            "message {i}: {echo:?}"
-        );
-        tokio::time::sleep(Duration::from_secs(1)).await;
-    }
     assert_eq!(view(&stack, &name).await.1["state"], "running");
-    assert_eq!(tasks_of(&name), run, "stopped under a talking WebSocket");
+    assert_eq!(
+        tasks_of(&name),
+        run,
+        "stopped while in use through A (requests, then a WebSocket)"
+    );
 
     // Silent, the instance sleeps: the replicas do cull.
     drop(socket);
