@@ -28,9 +28,13 @@ pub async fn private_api(
         );
         return Ok(req.into_response(refusal).map_into_right_body());
     };
-    let from_instance = req
-        .peer_addr()
-        .is_some_and(|peer| instances.is_instance_address(peer.ip()));
+    // An instance's own address, or any address of the instances' network (Swarm tasks'
+    // addresses are not in the index; the control plane calls from its own network).
+    let subnet = settings.engine.network_subnet;
+    let from_instance = req.peer_addr().is_some_and(|peer| {
+        instances.is_instance_address(peer.ip())
+            || matches!(peer.ip(), std::net::IpAddr::V4(ip) if subnet.contains(&ip))
+    });
     if from_instance {
         log::warn!(
             "refused a private API call from instance address {:?}",

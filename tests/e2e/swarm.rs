@@ -111,11 +111,13 @@ fn fetch_from_task(from: &str, target: &str, path: &str) -> Result<u16, String> 
 
 /// From inside instance `one`: what it reaches, checked against what the README says is not
 /// isolated on an overlay network (it has no switch for traffic between its containers): the
-/// other instance, and the control plane's ports on that network. The token and the cookie
-/// signature are what guard them; mock-home, on the control network only, is out of reach.
+/// other instance, and the control plane's ports on that network. spawner's API refuses callers
+/// on the instances' network (403); through traefik's api entrypoint the token guards it, and
+/// the cookie signature guards ForwardAuth; mock-home, on the control network only, is out of
+/// reach.
 fn isolation_as_documented(one: &str, two: &str) {
     assert_eq!(fetch_from_task(one, "127.0.0.1:9000", "/status"), Ok(200));
-    let checks: [(&str, String, &str, Option<u16>); 5] = [
+    let checks: [(&str, String, &str, Option<u16>); 6] = [
         (
             "the other instance",
             format!("{two}:9000"),
@@ -123,8 +125,14 @@ fn isolation_as_documented(one: &str, two: &str) {
             Some(200),
         ),
         (
-            "spawner's API, no token",
+            "spawner's API (refused: the caller is on the instances' network)",
             "spawner:8008".into(),
+            "/deploy",
+            Some(403),
+        ),
+        (
+            "spawner's API through traefik's api entrypoint, no token",
+            "traefik:8008".into(),
             "/deploy",
             Some(401),
         ),

@@ -1,6 +1,10 @@
 //! Swarm mode when things go wrong (issue 19, items 2 and 3): a task that fails ends its wake at
 //! once with a 502 that gives Swarm's reason, the service back at 0 replicas; a service removed
-//! behind spawner's back is forgotten within seconds, and its cookie is sent home.
+//! behind spawner's back is forgotten within seconds, and its cookie is sent home. And users who
+//! name their instances `spawner` and `mock-home` (the stack's own service names) capture
+//! nothing: not the home, not the API, not ForwardAuth (a security review took all three so).
+//! These two names are not per run: swarm tests run one at a time (nextest group `swarm`), and
+//! the stack's purge removes them.
 
 use std::time::{Duration, Instant};
 
@@ -57,4 +61,43 @@ async fn swarm_task_that_fails_gets_502_and_a_service_removed_behind_the_back_is
     assert!(response.status().is_redirection(), "{}", response.status());
     let to = response.headers()["location"].to_str().unwrap().to_string();
     assert!(to.contains("/home"), "{to}");
+
+    // Instances named like the stack's services, listening where those do (8010, 8000).
+    let victim = stack.name("swarm-victim");
+    stack.create(&victim, json!({"IDLE": "0"})).await;
+    app_answer(&stack, &victim).await;
+    for (name, port) in [("mock-home", "8010"), ("spawner", "8000")] {
+        let envs = json!({"IDLE": "0", "PORT": port});
+        stack
+            .create_with(name, envs, json!({"port": port.parse::<u16>().unwrap()}))
+            .await;
+    }
+    // traefik resolves its peers again on new connections: a rolling update of spawner makes
+    // it connect anew while the impostors run.
+    let spawner = format!("{}_spawner", stack.prefix);
+    docker(&["service", "update", "--force", "--quiet", &spawner]);
+    let unsigned = format!("instance={victim}");
+    for _ in 0..30 {
+        let home = stack.get("/home", None).await;
+        assert_eq!(home.status(), 200, "the home");
+        let page = home.text().await.unwrap();
+        assert!(page.contains("You are at Home"), "not the home: {page}");
+        let forged = stack
+            .client
+            .get(format!("{}/", stack.public))
+            .header("Cookie", &unsigned)
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            forged.status().is_redirection(),
+            "an unsigned cookie for {victim} got {}",
+            forged.status()
+        );
+        assert_eq!(
+            view(&stack, &victim).await.0,
+            200,
+            "the API through traefik"
+        );
+    }
 }
