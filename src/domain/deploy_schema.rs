@@ -3,17 +3,11 @@
 //! schema is at most as wide as what the checks accept (a value it allows is accepted), so a
 //! client, or a tool that generates requests from the description, can rely on it. The site's
 //! own maxima (`max_memory`, `max_cpus`, `max_pids_limit`) are filled in when it is served.
+//! (Patterns of plain string fields are on the fields themselves: utoipa takes only literals.)
 
 use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Schema, Type};
 use utoipa::openapi::RefOr;
 
-/// Instance names: Docker's container names, 2–63 characters.
-pub const NAME_PATTERN: &str = "^[A-Za-z0-9][A-Za-z0-9_-]{1,62}$";
-/// A Docker image reference without registry port or digest (the checks accept those too).
-pub const IMAGE_PATTERN: &str =
-    "^[a-z0-9]+([._-][a-z0-9]+)*(/[a-z0-9]+([._-][a-z0-9]+)*)*(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,63})?$";
-/// Durations as the checks read them, up to 999 hours; `0`: never.
-pub const DURATION_PATTERN: &str = "^(0|[1-9][0-9]{0,2}(s|m|h))$";
 /// Text without a NUL byte.
 const NO_NUL: &str = "^[^\\u0000]*$";
 

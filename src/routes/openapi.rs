@@ -62,25 +62,16 @@ fn error_response(description: &str) -> Response {
 fn refused_without_token() -> Response {
     let mut response = error_response("No token, or a wrong one");
     let challenge = HeaderBuilder::new()
-        .schema(String::schema_of())
+        .schema(
+            utoipa::openapi::schema::ObjectBuilder::new()
+                .schema_type(utoipa::openapi::schema::Type::String),
+        )
         .description(Some("`Bearer realm=\"spawner\"`"))
         .build();
     response
         .headers
         .insert("WWW-Authenticate".to_string(), challenge);
     response
-}
-
-trait SchemaOf {
-    fn schema_of() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>;
-}
-
-impl SchemaOf for String {
-    fn schema_of() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
-        utoipa::openapi::schema::ObjectBuilder::new()
-            .schema_type(utoipa::openapi::schema::Type::String)
-            .into()
-    }
 }
 
 fn operations(item: &mut utoipa::openapi::PathItem) -> impl Iterator<Item = &mut Operation> {

@@ -213,22 +213,32 @@ fn placed_on(node: &str) -> TaskSpecPlacement {
     }
 }
 
-/// Keeps a service whose volumes are local on `node`, where they now are: a label and the
-/// placement constraint (a change of placement alone does not restart its task). `false`: it
-/// has no volume, or is kept somewhere already.
-pub fn pin(spec: &mut ServiceSpec, node: &str) -> bool {
-    let labels = spec.labels.get_or_insert_with(Default::default);
-    let task = spec.task_template.get_or_insert_with(Default::default);
+/// Whether a task of this spec has volumes and is not kept on a node yet.
+pub fn needs_pin(task: &TaskSpec) -> bool {
     let has_volumes = task
         .container_spec
         .as_ref()
         .and_then(|c| c.mounts.as_ref())
         .is_some_and(|m| m.iter().any(|m| m.typ == Some(MountType::VOLUME)));
-    if !has_volumes || labels.contains_key(NODE_LABEL) || node.is_empty() {
+    let kept = task
+        .placement
+        .as_ref()
+        .and_then(|p| p.constraints.as_ref())
+        .is_some_and(|c| c.iter().any(|c| c.starts_with("node.id==")));
+    has_volumes && !kept
+}
+
+/// Keeps a service whose volumes are local on `node`, where they now are: a label and the
+/// placement constraint (a change of placement alone does not restart its task). `false`: it
+/// has no volume, or is kept somewhere already.
+pub fn pin(spec: &mut ServiceSpec, node: &str) -> bool {
+    let task = spec.task_template.get_or_insert_with(Default::default);
+    if !needs_pin(task) || node.is_empty() {
         return false;
     }
-    labels.insert(NODE_LABEL.to_string(), node.to_string());
     task.placement = Some(placed_on(node));
+    let labels = spec.labels.get_or_insert_with(Default::default);
+    labels.insert(NODE_LABEL.to_string(), node.to_string());
     true
 }
 

@@ -13,7 +13,7 @@ use bollard::models::{
 };
 use bollard::query_parameters::{ListContainersOptionsBuilder, UpdateServiceOptionsBuilder};
 
-use super::convert::{is_over, newest, pin, replicas, state_of};
+use super::convert::{is_over, needs_pin, newest, pin, replicas, state_of};
 use crate::backend::docker::convert::error;
 use crate::backend::{BackendError, Op};
 use crate::domain::instance_labels::ACTIVE_AT;
@@ -153,7 +153,11 @@ impl<'a> Scaler<'a> {
         match tokio::time::timeout(START_LIMIT, wait).await {
             Ok(Ok(task)) => {
                 log::info!("{id}: task running: {phases}");
-                // Its volumes are on that node now: keep it there (off the wake's path).
+                // Its volumes are on that node now: keep it there (off the wake's path), if it
+                // has any and is not kept already (its task's own spec says).
+                if !task.spec.as_ref().is_some_and(needs_pin) {
+                    return Ok(());
+                }
                 let (client, id) = (self.client.clone(), id.to_string());
                 let node = task.node_id.unwrap_or_default();
                 tokio::spawn(async move {
