@@ -141,7 +141,7 @@ impl Containers {
 
     /// This scope's containers, as the engine lists them now.
     async fn listed(&self) -> Result<Vec<ContainerInfo>, BackendError> {
-        let mut infos = self.backend.list_managed().await?;
+        let mut infos = self.backend.list_managed(&self.scope).await?;
         infos.retain(|info| self.in_scope(info));
         Ok(infos)
     }

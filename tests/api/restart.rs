@@ -57,7 +57,8 @@ async fn before_its_first_list_a_restarted_spawner_holds_requests_and_keeps_trae
     // The next one reaches Docker through a proxy that holds its list back.
     let proxy = DockerProxy::start().await;
     proxy.hold_lists();
-    let next = spawner_in(&prefix, "2s", &[("SPAWNER_DOCKER_HOST", &proxy.url)]);
+    // Its hold outlasts a loaded daemon's list and inspections once they are let through.
+    let next = spawner_in(&prefix, "5s", &[("SPAWNER_DOCKER_HOST", &proxy.url)]);
 
     // traefik keeps the routes it has on an error; an empty configuration would drop them.
     let (status, config) = traefik_config(&next).await;

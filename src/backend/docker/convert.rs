@@ -113,6 +113,9 @@ pub fn said_already(
 /// unreadable are `None`, never a made-up date.
 pub fn parse_time(raw: Option<&str>) -> Option<SystemTime> {
     let raw = raw?;
+    if raw.starts_with("0001-01-01T") {
+        return None; // Go's zero time: "never"
+    }
     match humantime::parse_rfc3339_weak(raw.trim_end_matches('Z')) {
         Ok(t) if t > UNIX_EPOCH => Some(t),
         Ok(_) => None,

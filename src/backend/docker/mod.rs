@@ -69,7 +69,9 @@ impl DockerBackend {
         &self.docker
     }
 
-    pub async fn list_managed(&self) -> Result<Vec<ContainerInfo>, BackendError> {
+    /// The managed containers, each inspected, but those of another scope (on a daemon that
+    /// other stacks share) skipped from the summary without inspecting them.
+    pub async fn list_managed(&self, scope: &str) -> Result<Vec<ContainerInfo>, BackendError> {
         let options = ListContainersOptionsBuilder::default()
             .all(true)
             .filters(&managed_filter())
@@ -79,7 +81,11 @@ impl DockerBackend {
             .list_containers(Some(options))
             .await
             .map_err(error(Op::List, "containers"))?;
-        let ids: Vec<String> = summaries.into_iter().filter_map(|s| s.id).collect();
+        let ids: Vec<String> = summaries
+            .into_iter()
+            .filter(|s| !instance_labels::in_other_scope(s.labels.iter().flatten(), scope))
+            .filter_map(|s| s.id)
+            .collect();
         described(ids, INSPECT_CONCURRENCY, |id| async move {
             self.inspect_managed(&id).await.map(Some)
         })

@@ -26,7 +26,8 @@ fn conflict(op: Op, target: &str, why: &str) -> BackendError {
 }
 
 impl MemoryEngine {
-    pub async fn list_managed(&self) -> Result<Vec<ContainerInfo>, BackendError> {
+    /// Every managed container; the caller keeps those of its scope.
+    pub async fn list_managed(&self, _scope: &str) -> Result<Vec<ContainerInfo>, BackendError> {
         let _call = self.enter(Op::List, "containers").await?;
         let state = self.state();
         let all = state.containers.values().map(|c| &c.info);
