@@ -33,32 +33,9 @@ wakes="${SWARM_WAKES:-$([ "$quick" = 1 ] && echo 3 || echo 15)}"
 [ -n "$out" ] || out="target/bench/results-swarm$([ "$quick" = 1 ] && echo -quick).json"
 mkdir -p "$(dirname "$out")"
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-prefix="bswarm$(python3 -c 'import uuid; print(uuid.uuid4().hex[:6])')"
-export COMPOSE_PROJECT_NAME="$prefix" NETWORK="$prefix-net" SWARM=1
-export HTTP_PORT="$(free_port)" API_PORT="$(free_port)"
-SUBNET="$(free_subnet)"; export SUBNET
-SPAWNER_STATE_DIR="$(mktemp -d)"; export SPAWNER_STATE_DIR IDLE_TIMEOUT=1h
-API_TOKEN="$(random_secret)" COOKIE_SECRET="$(random_secret)"
-export API_TOKEN COOKIE_SECRET
-API_URL="http://127.0.0.1:$API_PORT"; public="http://127.0.0.1:$HTTP_PORT"
-made_swarm=0
-cleanup() {
-  echo "==> cleaning up the Swarm benchmark"
-  SWARM=1 bash "$ROOT/scripts/down.sh" --purge >/dev/null 2>&1 || true
-  rm -rf "$SPAWNER_STATE_DIR"
-  if [ "$made_swarm" = 1 ]; then
-    docker swarm leave --force >/dev/null 2>&1 || true
-    docker network rm docker_gwbridge >/dev/null 2>&1 || true
-  fi
-}
-trap cleanup EXIT
-
-if [ "$(docker info --format '{{.Swarm.LocalNodeState}}')" != active ]; then
-  docker swarm init --advertise-addr 127.0.0.1 >/dev/null
-  made_swarm=1
-fi
-bash "$ROOT/scripts/up.sh" --swarm >/dev/null
+# shellcheck source=swarm-lib.sh
+source "$ROOT/scripts/swarm-lib.sh"
+own_swarm_stack bswarm
 
 app="$prefix-app"
 body="{\"name\":\"$app\",\"image\":\"mock-app:nohc\",\"network\":\"$NETWORK\",\"port\":9000,

@@ -57,6 +57,14 @@ swarm_down() {
     sleep 0.5
   done
   if [ "$purge" = 1 ]; then
+    docker ps -aq --filter "label=spawner.anchor=$NETWORK" | xargs -r docker rm -f >/dev/null 2>&1 || true
+    # The instances' networks, once Swarm has let go of their tasks' endpoints.
+    local nets deadline=$((SECONDS + 30))
+    while nets="$(docker network ls -q --filter label=origin=spawner --filter "label=spawner.scope=$NETWORK")"; \
+          [ -n "$nets" ] && [ $SECONDS -lt $deadline ]; do
+      # shellcheck disable=SC2086
+      docker network rm $nets >/dev/null 2>&1 || sleep 0.5
+    done
     local vols
     vols="$(docker volume ls -q --filter label=origin=spawner --filter "label=spawner.scope=$NETWORK")"
     # shellcheck disable=SC2086
@@ -64,4 +72,37 @@ swarm_down() {
     rm -rf "$STATE_DIR"
   fi
   return 0
+}
+
+# A stack of its own for a benchmark or a measurement (scripts/bench-swarm.sh,
+# scripts/measure-swarm-networks.sh): a per-run prefix, free ports and subnet, new secrets, and a
+# single-node swarm when the daemon is in none; own_swarm_cleanup (on EXIT) removes it all.
+# Sets prefix, public and API_URL.
+own_swarm_stack() {
+  free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+  prefix="$1$(python3 -c 'import uuid; print(uuid.uuid4().hex[:6])')"
+  export COMPOSE_PROJECT_NAME="$prefix" NETWORK="$prefix-net" SWARM=1
+  HTTP_PORT="$(free_port)"; API_PORT="$(free_port)"; export HTTP_PORT API_PORT
+  SUBNET="$(free_subnet)"; export SUBNET
+  SPAWNER_STATE_DIR="$(mktemp -d)"; export SPAWNER_STATE_DIR IDLE_TIMEOUT="${IDLE_TIMEOUT:-1h}"
+  API_TOKEN="$(random_secret)"; COOKIE_SECRET="$(random_secret)"
+  export API_TOKEN COOKIE_SECRET
+  API_URL="http://127.0.0.1:$API_PORT"; public="http://127.0.0.1:$HTTP_PORT"
+  made_swarm=0
+  trap own_swarm_cleanup EXIT
+  if [ "$(docker info --format '{{.Swarm.LocalNodeState}}')" != active ]; then
+    docker swarm init --advertise-addr 127.0.0.1 >/dev/null
+    made_swarm=1
+  fi
+  bash "$ROOT/scripts/up.sh" --swarm >/dev/null
+}
+
+own_swarm_cleanup() {
+  echo "==> cleaning up the stack $prefix"
+  SWARM=1 bash "$ROOT/scripts/down.sh" --purge >/dev/null 2>&1 || true
+  rm -rf "$SPAWNER_STATE_DIR"
+  if [ "$made_swarm" = 1 ]; then
+    docker swarm leave --force >/dev/null 2>&1 || true
+    docker network rm docker_gwbridge >/dev/null 2>&1 || true
+  fi
 }

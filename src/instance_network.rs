@@ -24,6 +24,15 @@ pub struct NetworkError {
 /// keeps trying to reach it); a daemon that refuses the network stops the start.
 pub async fn ensure(backend: &Backend, engine: &EngineSettings) -> Result<(), NetworkError> {
     let name = engine.network.as_str();
+    if backend.is_swarm() {
+        log::info!(
+            "Swarm mode: each instance gets an overlay network of its own, named {name}-<instance>-<random>, \
+             with a /{} of {}",
+            crate::backend::swarm::networks::BLOCK,
+            engine.network_subnet
+        );
+        return Ok(());
+    }
     match backend.inspect_network(name).await {
         Ok(Some(network)) if network.icc => log::warn!(
             "network {name:?} lets its containers reach each other: any instance can open \
@@ -51,13 +60,6 @@ async fn create(backend: &Backend, engine: &EngineSettings) -> Result<(), Networ
         .create_isolated_network(name, subnet, network_labels)
         .await
     {
-        Ok(()) if backend.is_swarm() => {
-            log::warn!(
-                "created overlay network {name:?} for instances: subnet {subnet}; instances on \
-                 it can reach each other (README: Swarm mode)"
-            );
-            Ok(())
-        }
         Ok(()) => {
             log::info!(
                 "created network {name:?} for instances: subnet {subnet}, inter-container traffic off"

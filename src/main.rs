@@ -8,9 +8,29 @@ use spawner::configuration::Settings;
 use spawner::error::chain;
 use spawner::startup::Application;
 
+/// `spawner anchor`: does nothing until stopped. In Swarm mode spawner runs it on each node as
+/// the plain container that the instances' networks are joined to first (`backend::swarm`).
+async fn anchor() -> ExitCode {
+    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(term) => term,
+        Err(e) => {
+            eprintln!("spawner anchor: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
+    ExitCode::SUCCESS
+}
+
 #[actix_web::main]
 async fn main() -> ExitCode {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
+    if std::env::args().nth(1).as_deref() == Some("anchor") {
+        return anchor().await;
+    }
     let settings = match Settings::load(std::env::args(), std::env::vars().collect()) {
         Err(usage) => usage.exit(),
         Ok(Err(e)) => {

@@ -92,15 +92,21 @@ impl Application {
         let host = &settings.engine.docker_host;
         let backend = match settings.engine.engine {
             EngineKind::Docker => Backend::docker(host, Arc::clone(&metrics)).await,
-            EngineKind::Swarm => Backend::swarm(host, Arc::clone(&metrics)).await,
+            EngineKind::Swarm => Backend::swarm(&settings.engine, Arc::clone(&metrics)).await,
         };
         let backend = backend.map_err(StartupError::Docker)?;
         instance_network::ensure(&backend, &settings.engine).await?;
+        let swarm_networks = backend.swarm_networks();
         let settings = Arc::new(settings);
         let tasks = Tasks::on_current_runtime();
         let instances = Instances::new(backend, &settings, tasks.clone(), metrics);
         instances.start_watcher();
         instances.start_culler();
+        if let Some(networks) = swarm_networks {
+            tasks.supervise("swarm network joins", move || {
+                crate::backend::swarm::joins::keep_joined(Arc::clone(&networks))
+            });
+        }
         if settings.listen.api_token.is_none() {
             log::warn!(
                 "no api_token configured: the private API (create, delete, sessions) answers anyone \

@@ -84,10 +84,25 @@ impl Backend {
         Ok(Self { engine, metrics })
     }
 
-    /// The Docker Swarm whose manager's daemon is at `host` (empty: as the `docker` CLI finds it).
-    pub async fn swarm(host: &str, metrics: Arc<Metrics>) -> Result<Self, BackendError> {
-        let engine = Engine::Swarm(swarm::SwarmBackend::connect(host).await?);
+    /// The Docker Swarm whose manager's daemon is `engine.docker_host` (empty: as the `docker`
+    /// CLI finds it); each instance's network takes a subnet of `engine.network_subnet`.
+    pub async fn swarm(
+        engine: &crate::configuration::EngineSettings,
+        metrics: Arc<Metrics>,
+    ) -> Result<Self, BackendError> {
+        let (host, pool) = (&engine.docker_host, engine.network_subnet);
+        let swarm = swarm::SwarmBackend::connect(host, pool, &engine.scope).await?;
+        let engine = Engine::Swarm(swarm);
         Ok(Self { engine, metrics })
+    }
+
+    /// Swarm mode: the instances' networks (for the task that keeps this node's traefik and
+    /// spawner joined to them); `None` on another engine.
+    pub fn swarm_networks(&self) -> Option<Arc<swarm::networks::Networks>> {
+        match &self.engine {
+            Engine::Swarm(s) => Some(s.networks()),
+            _ => None,
+        }
     }
 
     /// Whether instances are Swarm services (they cannot be paused there).
@@ -111,9 +126,10 @@ impl Backend {
         self.metrics.docker_call(op.label(), kind);
     }
 
-    /// Every managed container, described.
-    pub async fn list_managed(&self) -> Result<Vec<ContainerInfo>, BackendError> {
-        call!(self, Op::List, d => d.list_managed())
+    /// Every managed container, described; those labelled with a scope other than `scope` may
+    /// be left out (unread), the rest are for the caller to sort.
+    pub async fn list_managed(&self, scope: &str) -> Result<Vec<ContainerInfo>, BackendError> {
+        call!(self, Op::List, d => d.list_managed(scope))
     }
 
     /// One container, if it is spawner's; `NotFound` for one that exists but is not.

@@ -45,9 +45,12 @@ const ENVS: &str = "spawner.envs";
 /// `allow`: it may register a service worker on a shared origin (`service_worker: true`).
 const SERVICE_WORKER: &str = "spawner.service-worker";
 const ALLOW: &str = "allow";
-/// On a volume: the instance it belongs to, and its short name.
+/// On a volume or (Swarm mode) a network: the instance it belongs to; on a volume, its short name.
 const VOLUME_OF: &str = "spawner.instance";
 const VOLUME_NAME: &str = "spawner.volume";
+/// Swarm mode, on traefik's and spawner's own containers: they are joined to each instance's
+/// network of this scope (its value).
+const REACHES: &str = "spawner.reaches";
 /// On a network: its subnet is its own, so instances get fixed addresses in it. Docker refuses
 /// them on a subnet it chose itself, and its inspection does not tell the two apart.
 const FIXED_ADDRESSES: &str = "spawner.fixed-addresses";
@@ -72,6 +75,16 @@ pub fn managed_filter() -> String {
     format!("{ORIGIN}={ORIGIN_VALUE}")
 }
 
+/// Whether a listed container's labels put it in a scope other than `scope`: it is skipped
+/// before being described. One without a scope label may still be this spawner's (made before
+/// scopes existed); its network decides, once described.
+pub fn in_other_scope<'a>(
+    mut labels: impl Iterator<Item = (&'a String, &'a String)>,
+    scope: &str,
+) -> bool {
+    labels.any(|(key, value)| key == SCOPE && value != scope)
+}
+
 /// `origin=spawner`, the scope, and one label of its own: a volume or a network of spawner's.
 fn owned(scope: &str, (key, value): (&str, &str)) -> Labels {
     let own = [(ORIGIN, ORIGIN_VALUE), (SCOPE, scope), (key, value)];
@@ -94,6 +107,29 @@ pub fn volume_labels(scope: &str, instance: &str, volume: &str) -> Labels {
 /// The labels of the instances' network when spawner creates it (with a subnet of its own).
 pub fn network_labels(scope: &str) -> Labels {
     owned(scope, (FIXED_ADDRESSES, "true"))
+}
+
+/// Swarm mode: the labels of instance `instance`'s own overlay network in `scope`.
+pub fn instance_network_labels(scope: &str, instance: &str) -> Labels {
+    owned(scope, (VOLUME_OF, instance))
+}
+
+/// The engine's label filter for what spawner made in `scope`.
+pub fn scope_filter(scope: &str) -> String {
+    format!("{SCOPE}={scope}")
+}
+
+/// Swarm mode: the container label that has spawner join a container (traefik's, its own) to
+/// every instance's network of `scope`, as the engine's label filter `spawner.reaches=<scope>`.
+pub fn reaches_filter(scope: &str) -> String {
+    format!("{REACHES}={scope}")
+}
+
+/// The instance a network or volume of spawner's belongs to, from its labels.
+pub fn owner_of<'a>(mut labels: impl Iterator<Item = (&'a String, &'a String)>) -> Option<&'a str> {
+    labels
+        .find(|(key, _)| *key == VOLUME_OF)
+        .map(|(_, value)| value.as_str())
 }
 
 /// Whether a network's labels say that its instances get fixed addresses.

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use super::activity::Seen;
+use super::addresses::Reservation;
 use super::capacity::Room;
 use super::errors::Restored;
 use super::feed::Change;
@@ -25,20 +26,10 @@ impl Instances {
         }
         let policy = spec.pull_policy.unwrap_or(self.pull_policy);
         self.images.ensure(&spec.image, policy).await?;
-        let Some(network) = backend.inspect_network(&spec.network).await? else {
-            return Err(OpError::NetworkNotFound(spec.network.clone()));
-        };
-        // A fixed address where the network gives them; held until the index has the instance.
-        let reservation = match network.fixed_subnet() {
-            Some(subnet) => {
-                let taken = self.store.read().fixed_addresses(&spec.network);
-                let reserved = self.addresses.reserve(&network, taken);
-                Some(reserved.ok_or_else(|| OpError::NetworkFull {
-                    network: spec.network.clone(),
-                    subnet: subnet.to_string(),
-                })?)
-            }
-            None => None,
+        // Swarm mode: the instance gets a network of its own, made with it.
+        let reservation = match backend.is_swarm() {
+            true => None,
+            false => self.reserve_address(spec).await?,
         };
         let labels = InstanceLabels::for_deploy(spec, &self.scope, &session::new_epoch());
         let (volumes, made) = self
@@ -83,6 +74,23 @@ impl Instances {
             .feed
             .publish(Change::Created, reason, view.clone());
         Ok(view)
+    }
+
+    /// A fixed address where the network gives them; held until the index has the instance.
+    async fn reserve_address(&self, spec: &DeploySpec) -> Result<Option<Reservation<'_>>, OpError> {
+        let backend = &self.containers.backend;
+        let Some(network) = backend.inspect_network(&spec.network).await? else {
+            return Err(OpError::NetworkNotFound(spec.network.clone()));
+        };
+        let Some(subnet) = network.fixed_subnet() else {
+            return Ok(None);
+        };
+        let taken = self.store.read().fixed_addresses(&spec.network);
+        let reserved = self.addresses.reserve(&network, taken);
+        reserved.map(Some).ok_or_else(|| OpError::NetworkFull {
+            network: spec.network.clone(),
+            subnet: subnet.to_string(),
+        })
     }
 
     /// Creates the container and, if asked, makes room for it under `max_running` and starts

@@ -227,10 +227,18 @@ fn subnets_in_use() -> Vec<ipnet::IpNet> {
 /// A /24 in 10.200.0.0/13 that no network on the daemon overlaps now (spawner creates the
 /// network with it). Another test may take it first (a stack then tries again with another).
 pub fn free_subnet() -> String {
+    free_subnet_of(24)
+}
+
+/// A free subnet of 10.200.0.0/13 with prefix length `len` (16 to 24); Swarm mode takes a /25
+/// of it per instance.
+pub fn free_subnet_of(len: u8) -> String {
     let used = subnets_in_use();
+    let step = 1u16 << (24 - len.clamp(16, 24));
     loop {
         let random = uuid::Uuid::new_v4().as_bytes()[0..2].to_vec();
-        let subnet = format!("10.{}.{}.0/24", 200 + random[0] % 8, random[1]);
+        let third = u16::from(random[1]) / step * step;
+        let subnet = format!("10.{}.{third}.0/{len}", 200 + random[0] % 8);
         let net: ipnet::IpNet = subnet.parse().unwrap();
         if !used
             .iter()

@@ -110,7 +110,14 @@ impl Stack {
             ("DASHBOARD_PORT".to_string(), dashboard.to_string()),
             ("AUTH_PORT".to_string(), auth.to_string()),
             ("HOME_PORT".to_string(), home.to_string()),
-            ("SUBNET".to_string(), crate::common::free_subnet()),
+            // Swarm mode takes a /25 per instance.
+            (
+                "SUBNET".to_string(),
+                match extra.contains(&("SWARM", "1")) {
+                    true => crate::common::free_subnet_of(20),
+                    false => crate::common::free_subnet(),
+                },
+            ),
             // A stack that does not come up says so soon (its logs then tell why).
             ("UP_TIMEOUT".to_string(), "45".to_string()),
         ];
@@ -195,8 +202,9 @@ impl Stack {
             .send()
             .await
             .unwrap();
-        assert_eq!(response.status(), 201);
-        let created: Value = response.json().await.unwrap();
+        let status = response.status();
+        let created: Value = response.json().await.unwrap_or_default();
+        assert_eq!(status, 201, "{created}");
         let cookie = created["session"]["cookie"].as_str().unwrap().to_string();
         self.sessions
             .lock()

@@ -68,13 +68,20 @@ pub fn tasks_of(name: &str) -> std::collections::BTreeSet<String> {
     ids.lines().map(str::to_string).collect()
 }
 
-/// GET / through traefik with the instance's cookie until the app answers (its route loaded).
+/// GET / through traefik with the instance's cookie until the app answers (its route loaded;
+/// a connection traefik's replaced task breaks is tried again).
 pub async fn app_answer(stack: &Stack, name: &str) -> Value {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        let response = stack.get("/", Some(name)).await;
-        let status = response.status().as_u16();
-        let body = response.text().await.unwrap_or_default();
+        let request = stack.client.get(format!("{}/", stack.public));
+        let sent = request.header("Cookie", stack.cookie(name)).send().await;
+        let (status, body) = match sent {
+            Ok(response) => (
+                response.status().as_u16(),
+                response.text().await.unwrap_or_default(),
+            ),
+            Err(e) => (0, e.to_string()),
+        };
         if status == 200 {
             if let Ok(json) = serde_json::from_str::<Value>(&body) {
                 if json.get("connection string").is_some() {
@@ -109,42 +116,77 @@ fn fetch_from_task(from: &str, target: &str, path: &str) -> Result<u16, String> 
     }
 }
 
-/// From inside instance `one`: what it reaches, checked against what the README says is not
-/// isolated on an overlay network (it has no switch for traffic between its containers): the
-/// other instance, and the control plane's ports on that network. spawner's API refuses callers
-/// on the instances' network (403); through traefik's api entrypoint the token guards it, and
-/// the cookie signature guards ForwardAuth; mock-home, on the control network only, is out of
-/// reach.
-fn isolation_as_documented(one: &str, two: &str) {
+/// The name of instance `instance`'s own network.
+fn own_network(instance: &str) -> String {
+    let filter = format!("label=spawner.instance={instance}");
+    docker(&[
+        "network",
+        "ls",
+        "--filter",
+        &filter,
+        "--format",
+        "{{.Name}}",
+    ])
+}
+
+/// The address on `network` of the running container that `filter` (a `docker ps` filter)
+/// finds first.
+fn address_on(filter: &str, network: &str) -> String {
+    let container = docker(&["ps", "-q", "--filter", filter]);
+    let container = container.lines().next().expect("a running container");
+    let format = format!("{{{{(index .NetworkSettings.Networks \"{network}\").IPAddress}}}}");
+    let address = docker(&["inspect", "-f", &format, container]);
+    assert!(!address.is_empty(), "{filter} is not on {network}");
+    address
+}
+
+/// From inside instance `one`: what it reaches, checked against what the README says. Each
+/// instance has an overlay network of its own, which traefik's and spawner's containers join:
+/// the other instance is out of reach by name and by address; on its network spawner's API
+/// refuses it (403), traefik's api entrypoint wants the token, ForwardAuth a signed cookie;
+/// mock-home, on the control network only, is out of reach.
+fn isolation_as_documented(stack: &Stack, one: &str, two: &str) {
     assert_eq!(fetch_from_task(one, "127.0.0.1:9000", "/status"), Ok(200));
-    let checks: [(&str, String, &str, Option<u16>); 6] = [
+    let own = own_network(one);
+    let service = |s: &str| format!("label=com.docker.swarm.service.name={}_{s}", stack.prefix);
+    let spawner = address_on(&service("spawner"), &own);
+    let traefik = address_on(&service("traefik"), &own);
+    let task = |name: &str| format!("label=com.docker.swarm.service.name={name}");
+    let other = address_on(&task(two), &own_network(two));
+    let checks: [(&str, String, &str, Option<u16>); 7] = [
         (
-            "the other instance",
+            "the other instance, by name",
             format!("{two}:9000"),
             "/status",
-            Some(200),
+            None,
         ),
         (
-            "spawner's API (refused: the caller is on the instances' network)",
-            "spawner:8008".into(),
+            "the other instance, by address",
+            format!("{other}:9000"),
+            "/status",
+            None,
+        ),
+        (
+            "spawner's API (refused: the caller is an instance)",
+            format!("{spawner}:8008"),
             "/deploy",
             Some(403),
         ),
         (
             "spawner's API through traefik's api entrypoint, no token",
-            "traefik:8008".into(),
+            format!("{traefik}:8008"),
             "/deploy",
             Some(401),
         ),
         (
             "spawner's ForwardAuth, no cookie",
-            "spawner:8000".into(),
+            format!("{spawner}:8000"),
             "/auth",
             Some(302),
         ),
         (
             "traefik's API",
-            "traefik:8080".into(),
+            format!("{traefik}:8080"),
             "/api/version",
             Some(200),
         ),
@@ -159,7 +201,12 @@ fn isolation_as_documented(one: &str, two: &str) {
     for (what, target, path, expected) in checks {
         let got = fetch_from_task(one, &target, path);
         matrix.push(format!("{what} ({target}{path}): {got:?}"));
-        assert_eq!(got.clone().ok(), expected, "{what}: {got:?}");
+        match expected {
+            Some(status) => assert_eq!(got, Ok(status), "{what}"),
+            // Out of reach: no answer, or one from beyond the node (a packet for an address
+            // that is not on its network leaves by the default route), never the app's 200.
+            None => assert_ne!(got, Ok(200), "{what} answered"),
+        }
     }
     eprintln!(
         "swarm isolation, from inside {one}:\n  {}",
@@ -189,14 +236,14 @@ async fn an_instance_on_swarm_is_created_routed_put_to_sleep_woken_recreated_and
     let kept = seen["data_kept"].as_str().unwrap_or_default();
     assert!(kept.starts_with("volumes only"), "{seen}");
 
-    // What an instance reaches on the overlay network (README: Swarm mode, isolation).
+    // What an instance reaches from its own overlay network (README: Swarm mode, isolation).
     let other = stack.name("swarm-b");
     let volumes = json!({"volumes": {"work": "/data"}});
     stack
         .create_with(&other, json!({"IDLE": "0"}), volumes)
         .await;
     app_answer(&stack, &other).await;
-    isolation_as_documented(&name, &other);
+    isolation_as_documented(&stack, &name, &other);
     // With a volume, it is kept on the node that now holds it; the change did not restart it.
     let run = tasks_of(&other);
     let node = docker(&["node", "inspect", "-f", "{{.ID}}", "self"]);
@@ -261,6 +308,30 @@ async fn an_instance_on_swarm_is_created_routed_put_to_sleep_woken_recreated_and
     let answer = app_answer(&stack, &name).await;
     assert_eq!(answer["connection string"], "recreated");
 
+    // A new traefik task is a new container, on no instance's network: spawner joins it to
+    // them as it starts, and the instances are reached through it again.
+    let traefik = format!(
+        "label=com.docker.swarm.service.name={}_traefik",
+        stack.prefix
+    );
+    let running = || docker(&["ps", "-q", "--filter", &traefik]);
+    let old = running();
+    docker(&[
+        "service",
+        "update",
+        "-d",
+        "--force",
+        &format!("{}_traefik", stack.prefix),
+    ]);
+    let replaced = eventually(Duration::from_secs(60), || async {
+        let now = running();
+        !now.is_empty() && now != old
+    });
+    assert!(replaced.await, "traefik's task was not replaced");
+    let answer = app_answer(&stack, &name).await;
+    assert_eq!(answer["connection string"], "recreated");
+    app_answer(&stack, &other).await;
+
     // Scaled to 0 behind spawner's back: the index sees it within seconds, and a request wakes
     // it again.
     docker(&["service", "scale", "-d", &format!("{name}=0")]);
@@ -309,6 +380,15 @@ async fn an_instance_on_swarm_is_created_routed_put_to_sleep_woken_recreated_and
     assert_eq!(response.status(), 200);
     let left = docker(&["service", "ls", "-q", "--filter", &format!("name={name}")]);
     assert_eq!(left, "", "the service is still there");
+    // Its network: removed by the manager at once; this node lets go of its copy a moment later.
+    let gone = eventually(Duration::from_secs(20), || async {
+        own_network(&name).is_empty()
+    });
+    assert!(
+        gone.await,
+        "its network is still there: {}",
+        own_network(&name)
+    );
     assert_eq!(view(&stack, &name).await.0, 404);
     let deadline = Instant::now() + Duration::from_secs(15);
     loop {

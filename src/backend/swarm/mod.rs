@@ -7,15 +7,19 @@
 //! nodes those calls reach only the manager's containers (README: Swarm mode). A task cannot be
 //! paused: pausing is refused before it gets here.
 
+mod anchor;
 mod convert;
 mod events;
+pub mod joins;
+pub mod networks;
 mod scale;
+mod slots;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
-use bollard::models::{Ipam, IpamConfig, NetworkCreateRequest, Service, Task};
+use bollard::models::{Service, Task};
 use bollard::query_parameters::ListServicesOptionsBuilder;
 use futures_util::stream::BoxStream;
 use ipnet::Ipv4Net;
@@ -40,6 +44,8 @@ pub struct SwarmBackend {
     node: Arc<OnceCell<String>>,
     /// What each image (by the id services run) says of its health check and ports.
     images: Arc<Mutex<HashMap<String, ImageFacts>>>,
+    /// Each instance's own network.
+    networks: Arc<networks::Networks>,
 }
 
 fn managed_filter() -> HashMap<String, Vec<String>> {
@@ -63,17 +69,25 @@ fn no_pause(op: Op, id: &str) -> BackendError {
 }
 
 impl SwarmBackend {
-    /// The daemon at `host`, which must be a Swarm manager. `SPAWNER_SWARM_NODE_ID` overrides
-    /// the node it counts as (the tests run a replica as if on another node).
-    pub async fn connect(host: &str) -> Result<Self, BackendError> {
+    /// The daemon at `host`, which must be a Swarm manager; the instances' networks take their
+    /// subnets from `pool` and carry `scope`. `SPAWNER_SWARM_NODE_ID` overrides the node it
+    /// counts as (the tests run a replica as if on another node).
+    pub async fn connect(host: &str, pool: Ipv4Net, scope: &str) -> Result<Self, BackendError> {
         let local = DockerBackend::connect(host).await?;
         let node = std::env::var("SPAWNER_SWARM_NODE_ID").ok();
         let node = node.filter(|n| !n.is_empty());
+        let networks = networks::Networks::new(local.client().clone(), pool, scope);
         Ok(Self {
             local,
             node: Arc::new(OnceCell::new_with(node)),
             images: Arc::default(),
+            networks: Arc::new(networks),
         })
+    }
+
+    /// The instances' networks, for the task that keeps this node's containers joined to them.
+    pub fn networks(&self) -> Arc<networks::Networks> {
+        Arc::clone(&self.networks)
     }
 
     /// The id of the node this replica's daemon is, asked once.
@@ -95,7 +109,9 @@ impl SwarmBackend {
         self.local.client()
     }
 
-    pub async fn list_managed(&self) -> Result<Vec<ContainerInfo>, BackendError> {
+    /// The managed services, each described with its newest task, but those of another scope
+    /// skipped without reading their tasks.
+    pub async fn list_managed(&self, scope: &str) -> Result<Vec<ContainerInfo>, BackendError> {
         let options = ListServicesOptionsBuilder::default()
             .filters(&managed_filter())
             .build();
@@ -104,7 +120,11 @@ impl SwarmBackend {
             .list_services(Some(options))
             .await
             .map_err(error(Op::List, "services"))?;
-        described(services, INSPECT_CONCURRENCY, |service| {
+        let services = services.into_iter().filter(|service| {
+            let labels = service.spec.as_ref().and_then(|s| s.labels.as_ref());
+            !instance_labels::in_other_scope(labels.into_iter().flatten(), scope)
+        });
+        described(services.collect(), INSPECT_CONCURRENCY, |service| {
             self.describe(service)
         })
         .await
@@ -201,10 +221,22 @@ impl SwarmBackend {
             .await
             .map_err(error(Op::Create, &spec.image))?;
         let image_id = image.id.unwrap_or_else(|| spec.image.clone());
-        let service = convert::to_service_spec(spec, &image_id, STOP_GRACE);
+        // Its own network first (spec.network names the family: the label keeps it).
+        let network = self.networks.create(&spec.network, &spec.name).await?;
+        let on_own = CreateSpec {
+            network: network.clone(),
+            ..spec.clone()
+        };
+        let service = convert::to_service_spec(&on_own, &image_id, STOP_GRACE);
         let created = self.client().create_service(service, None).await;
         // A taken name is a 409, as with Docker.
-        let created = created.map_err(error(Op::Create, &spec.name))?;
+        let created = match created.map_err(error(Op::Create, &spec.name)) {
+            Ok(created) => created,
+            Err(e) => {
+                let _ = self.networks.remove(&network).await;
+                return Err(e);
+            }
+        };
         created.id.ok_or_else(|| BackendError::Failed {
             op: Op::Create,
             target: spec.name.clone(),
@@ -212,34 +244,18 @@ impl SwarmBackend {
         })
     }
 
-    /// Creates an attachable overlay network for instances. Overlay networks have no switch for
-    /// traffic between their containers (README: Swarm mode, isolation); spawner's fixed
-    /// addresses are not used there (a service's virtual IP is its fixed address).
+    /// Refused: in Swarm mode each instance has a network of its own ([`networks`]).
     pub async fn create_isolated_network(
         &self,
         name: &str,
-        subnet: Ipv4Net,
-        mut labels: BTreeMap<String, String>,
+        _subnet: Ipv4Net,
+        _labels: BTreeMap<String, String>,
     ) -> Result<(), BackendError> {
-        let fixed = instance_labels::fixed_addresses_label();
-        let fixed_key = fixed.split('=').next().unwrap_or_default();
-        labels.retain(|k, _| k != fixed_key);
-        let request = NetworkCreateRequest {
-            name: name.to_string(),
-            driver: Some("overlay".into()),
-            attachable: Some(true),
-            ipam: Some(Ipam {
-                config: Some(vec![IpamConfig {
-                    subnet: Some(subnet.to_string()),
-                    ..Default::default()
-                }]),
-                ..Default::default()
-            }),
-            labels: Some(labels.into_iter().collect()),
-            ..Default::default()
-        };
-        let created = self.client().create_network(request).await;
-        created.map(drop).map_err(error(Op::CreateNetwork, name))
+        Err(BackendError::Rejected {
+            op: Op::CreateNetwork,
+            target: name.to_string(),
+            source: "in Swarm mode each instance has a network of its own".into(),
+        })
     }
 
     pub async fn pause(&self, id: &str) -> Result<(), BackendError> {
@@ -254,11 +270,18 @@ impl SwarmBackend {
         Ok(convert::to_create_spec(&self.service(id).await?))
     }
 
+    /// Removes the service, then (its containers gone) its network.
     pub async fn remove(&self, id: &str) -> Result<(), BackendError> {
+        let network = self.service(id).await.ok().and_then(|s| network_of(&s));
         let answer = self.client().delete_service(id).await;
         answer.map_err(error(Op::Remove, id))?;
         // Its containers go after it; wait for them, so that its volumes can be removed next.
         self.scale().containers_gone(id).await;
+        if let Some(network) = network {
+            if let Err(e) = self.networks.remove(&network).await {
+                log::warn!("cannot remove {network} yet: {}", crate::error::chain(&e));
+            }
+        }
         Ok(())
     }
 
@@ -311,6 +334,11 @@ impl SwarmBackend {
     /// Scales to 1 and waits until the task runs (with a HEALTHCHECK: is healthy); a task Swarm
     /// rejects or that fails is an error that says why, and the service is scaled back to 0.
     pub async fn start(&self, id: &str) -> Result<(), BackendError> {
+        // traefik and spawner on this node reach it (joined once per container and network).
+        let service = self.service(id).await?;
+        if let Some(network) = network_of(&service) {
+            self.networks.join(&network).await?;
+        }
         self.scale().up(id).await
     }
 
@@ -318,4 +346,11 @@ impl SwarmBackend {
     pub async fn stop(&self, id: &str, _grace: Duration) -> Result<(), BackendError> {
         self.scale().down(id).await
     }
+}
+
+/// The id of a service's own network (the one its tasks are attached to).
+fn network_of(service: &Service) -> Option<String> {
+    let template = service.spec.as_ref()?.task_template.as_ref()?;
+    let networks = template.networks.as_ref()?;
+    networks.first()?.target.clone()
 }
