@@ -85,6 +85,7 @@ private_routes! {
     delete "/deploy/{name}" => deploy::delete;
     post "/deploy/{name}/session" => deploy::session;
     post "/deploy/{name}/stop" => deploy::stop;
+    post "/deploy/{name}/pause" => deploy::pause;
     post "/deploy/{name}/recreate" => deploy::recreate;
     get "/metrics" => metrics::metrics;
     get "/traefik/config" => traefik_config::traefik_config;

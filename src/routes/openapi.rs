@@ -19,7 +19,7 @@ use crate::domain::limits::LimitRules;
 #[openapi(
     info(
         title = "spawner private API",
-        description = "Creates, lists, starts, stops, recreates and deletes the per-user \
+        description = "Creates, lists, starts, stops, pauses, recreates and deletes the per-user \
             containers spawner manages, streams their changes, and serves traefik its routes. \
             Port 8008, on 127.0.0.1 only; every call but /healthz needs \
             `Authorization: Bearer <api_token>` when a token is configured. Every error has one \
@@ -27,7 +27,7 @@ use crate::domain::limits::LimitRules;
     ),
     paths(
         deploy::create, deploy::list, deploy::show, deploy::start, deploy::delete,
-        deploy::session, deploy::stop, deploy::recreate, events::events, metrics::metrics,
+        deploy::session, deploy::stop, deploy::pause, deploy::recreate, events::events, metrics::metrics,
         traefik_config::traefik_config, health::healthz, openapi
     ),
     components(schemas(deploy::Purge)),
