@@ -1,6 +1,7 @@
 //! HTTP endpoints, one file per group. Handlers stay thin: extract, call the function that
 //! decides, map its outcome to a response. Settings and services come in as `web::Data`.
 
+pub mod admin;
 pub mod deploy;
 mod deploy_error;
 pub mod error_body;
