@@ -162,10 +162,11 @@ pub async fn gate(
         Some(_) if changes => {
             let marker = single(req.headers(), MARKER).ok().flatten();
             let marked = !api || marker.is_some_and(|v| v.as_bytes() == b"1");
-            let checked = same_origin(req.headers()).and_then(|()| match marked {
+            const UNMARKED: &str = "refused: the admin page's API takes changes only with \
+                                    X-Spawner-Admin: 1 (its own page sends it)";
+            let checked = same_origin(req.headers()).and(match marked {
                 true => Ok(()),
-                false => Err("refused: the admin page's API takes changes only with \
-                              X-Spawner-Admin: 1 (its own page sends it)"),
+                false => Err(UNMARKED),
             });
             checked.err().map(|why| {
                 log::warn!(
