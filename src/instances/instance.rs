@@ -154,7 +154,7 @@ impl Instance {
     }
 
     /// Its address on its network: the fixed one (kept while it is stopped), else the one of
-    /// its current run.
+    /// its current run (none while it is stopped).
     pub fn address(&self) -> Option<IpAddr> {
         let labels = InstanceLabels::of(&self.info);
         let on = |ips: &'_ BTreeMap<String, IpAddr>| {
@@ -164,7 +164,9 @@ impl Instance {
                 .or_else(|| ips.values().next())
                 .copied()
         };
-        on(&self.info.fixed_ips).or_else(|| self.ip())
+        // A stopped container's last address may be given to another container meanwhile.
+        let runs = matches!(self.info.state, RunState::Running | RunState::Paused);
+        on(&self.info.fixed_ips).or_else(|| self.ip().filter(|_| runs))
     }
 }
 
