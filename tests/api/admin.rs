@@ -111,7 +111,7 @@ async fn signing_in_needs_the_token_and_sets_a_strict_cookie_for_admin_only_that
     assert!(csp.contains("default-src 'none'") && csp.contains("script-src 'self'"));
     assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
     assert_eq!(headers["x-frame-options"], "DENY");
-    assert_eq!(headers["referrer-policy"], "no-referrer");
+    assert_eq!(headers["referrer-policy"], "same-origin");
     assert_eq!(headers["cache-control"], "no-store");
     assert!(form.text().await.unwrap().contains("name=\"token\""));
 

@@ -38,7 +38,9 @@ const SECURITY_HEADERS: [(&str, &str); 6] = [
          connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
     ),
     ("x-frame-options", "DENY"),
-    ("referrer-policy", "no-referrer"),
+    // Not `no-referrer`: under it Chromium sends `Origin: null` with the page's own form posts,
+    // and the origin check could not tell them from a sandboxed cross-site frame's.
+    ("referrer-policy", "same-origin"),
     ("x-content-type-options", "nosniff"),
     ("cache-control", "no-store"),
     ("cross-origin-resource-policy", "same-origin"),
@@ -169,11 +171,18 @@ pub async fn gate(
                 false => Err(UNMARKED),
             });
             checked.err().map(|why| {
+                let seen = |name: &str| {
+                    let values = req.headers().get_all(name);
+                    values.map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned()).collect::<Vec<_>>()
+                };
                 log::warn!(
-                    "admin: refused {} {} from {:?}: {why}",
+                    "admin: refused {} {} from {:?} (Sec-Fetch-Site {:?}, Origin {:?}, Host {:?}): {why}",
                     req.method(),
                     req.path(),
-                    req.peer_addr()
+                    req.peer_addr(),
+                    seen("sec-fetch-site"),
+                    seen("origin"),
+                    seen("host"),
                 );
                 (StatusCode::FORBIDDEN, why)
             })
