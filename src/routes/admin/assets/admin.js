@@ -44,9 +44,9 @@ function limitsText(l) {
   return memory + " · " + cpus + " · " + pids;
 }
 
+// Readiness is proven by a wake's probe (or Docker's health check); an API start awaits none.
 function stateText(v) {
-  if (v.state !== "running") return v.state;
-  return v.ready ? "running" : "running (not ready)";
+  return v.state === "running" && v.ready ? "running (ready)" : v.state;
 }
 
 function matches(v) {
@@ -63,7 +63,7 @@ function fill(entry, v) {
   entry.tr.dataset.state = v.state;
   setText(c.state, stateText(v));
   setText(c.image, v.image);
-  setText(c.address, (v.address || "–") + ":" + v.port);
+  setText(c.address, v.address ? v.address + ":" + v.port : "none (port " + v.port + ")");
   setText(c.limits, limitsText(v.limits));
   setText(c.activity, when(v.last_activity));
   setText(c.sleeps, when(v.sleeps_at));
@@ -71,7 +71,7 @@ function fill(entry, v) {
   setText(c.volumes, volumes || "–");
   const b = entry.buttons;
   const occupying = OCCUPYING.includes(v.state);
-  b.start.disabled = v.state === "running" && v.ready;
+  b.start.disabled = v.state === "running";
   b.stop.disabled = !occupying;
   b.pause.disabled = !canPause || v.state !== "running";
   entry.tr.hidden = !matches(v);
