@@ -1,7 +1,7 @@
 //! The admin page's access rules, against a spawner process on the real daemon: signing in needs
 //! the token and sets a cookie that is not the token; its API refuses callers without a valid
 //! cookie (401) and changes from anywhere but the page itself (403, nothing changed); without
-//! an `api_token` the page is off. Also the bearer API's `POST /deploy/{name}/pause`.
+//! an `api_token` the page is off.
 
 use std::io::{Read, Write};
 use std::time::{Duration, SystemTime};
@@ -47,17 +47,6 @@ async fn sign_in(spawner: &SpawnerProcess, token: &str, site: &str) -> reqwest::
 fn cookie_of(response: &reqwest::Response) -> Option<String> {
     let set = response.headers().get(SET_COOKIE)?.to_str().ok()?;
     Some(set.split(';').next()?.to_string())
-}
-
-async fn bearer(spawner: &SpawnerProcess, method: reqwest::Method, path: &str) -> (u16, Value) {
-    let response = client()
-        .request(method, format!("{}{path}", spawner.api))
-        .bearer_auth(TEST_TOKEN)
-        .send()
-        .await
-        .unwrap();
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap_or(Value::Null))
 }
 
 async fn deploy(spawner: &SpawnerProcess, name: &str) {
@@ -304,6 +293,20 @@ async fn the_admin_api_refuses_no_cookie_a_forged_one_and_every_change_not_from_
     });
     assert!(logged.await, "{}", spawner.log());
 
+    // A recreate from the page: a new container with the new environment, running again.
+    let recreate = format!("{}/admin/api/instances/{name}/recreate", spawner.api);
+    let response = client()
+        .post(&recreate)
+        .headers(page.clone())
+        .json(&json!({"envs": {"IDLE": "0", "GREETING": "hello"}}))
+        .send()
+        .await
+        .unwrap();
+    let recreated: Value = response.json().await.unwrap();
+    assert_eq!(recreated["state"], "running", "{recreated}");
+    let env = docker(&["inspect", "-f", "{{json .Config.Env}}", &name]);
+    assert!(env.contains("GREETING=hello"), "{env}");
+
     // From the page: stopped.
     let response = client().post(&stop).headers(page.clone()).send().await;
     let stopped: Value = response.unwrap().json().await.unwrap();
@@ -341,44 +344,4 @@ async fn without_an_api_token_the_admin_page_is_off() {
     let login = sign_in(&spawner, "anything-anything-anything", "same-origin").await;
     assert_eq!(login.status(), 503);
     assert!(login.headers().get(SET_COOKIE).is_none());
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_operator_pauses_a_running_instance_and_a_start_resumes_it() {
-    let (prefix, _cleanup) = process_scope();
-    let spawner = spawner_in(&prefix, "20s", &[("SPAWNER_API_TOKEN", TEST_TOKEN)]);
-    let name = format!("{prefix}-pausable");
-    deploy(&spawner, &name).await;
-    let pause = format!("/deploy/{name}/pause");
-    let (status, paused) = bearer(&spawner, reqwest::Method::POST, &pause).await;
-    assert_eq!(
-        (status, &paused["state"]),
-        (200, &json!("paused")),
-        "{paused}"
-    );
-    assert_eq!(state(&name), "paused");
-    // Again: it stays paused.
-    let (status, _) = bearer(&spawner, reqwest::Method::POST, &pause).await;
-    assert_eq!(status, 200);
-    let (status, started) =
-        bearer(&spawner, reqwest::Method::PUT, &format!("/deploy/{name}")).await;
-    assert_eq!(
-        (status, &started["state"]),
-        (200, &json!("running")),
-        "{started}"
-    );
-    assert_eq!(state(&name), "running");
-    let stop = format!("/deploy/{name}/stop");
-    assert_eq!(bearer(&spawner, reqwest::Method::POST, &stop).await.0, 200);
-    let (status, refused) = bearer(&spawner, reqwest::Method::POST, &pause).await;
-    assert_eq!(status, 409, "{refused}");
-    assert!(
-        refused["error"].as_str().unwrap().contains("not running"),
-        "{refused}"
-    );
-    let missing = format!("/deploy/{prefix}-missing/pause");
-    assert_eq!(
-        bearer(&spawner, reqwest::Method::POST, &missing).await.0,
-        404
-    );
 }

@@ -79,7 +79,11 @@ fn state(name: &str) -> String {
 
 async fn sign_in(client: &Client, api: &str, token: &str) {
     client.goto(&format!("{api}/admin")).await.unwrap();
-    let field = client.wait_for_find(Locator::Id("token")).await.unwrap();
+    let field = client
+        .wait()
+        .for_element(Locator::Id("token"))
+        .await
+        .unwrap();
     field.send_keys(token).await.unwrap();
     client
         .find(Locator::Id("sign-in"))
