@@ -46,6 +46,11 @@ const SECURITY_HEADERS: [(&str, &str); 6] = [
     ("cross-origin-resource-policy", "same-origin"),
 ];
 
+/// The caller's address, for the log.
+pub fn peer(addr: Option<std::net::SocketAddr>) -> String {
+    addr.map_or_else(|| "an unknown address".into(), |a| a.to_string())
+}
+
 /// Whether `path` is the admin page's (it has its own sign-in instead of the bearer token).
 pub fn is_admin_path(path: &str) -> bool {
     path == "/admin" || path.starts_with("/admin/")
@@ -176,10 +181,10 @@ pub async fn gate(
                     values.map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned()).collect::<Vec<_>>()
                 };
                 log::warn!(
-                    "admin: refused {} {} from {:?} (Sec-Fetch-Site {:?}, Origin {:?}, Host {:?}): {why}",
+                    "admin: refused {} {} from {} (Sec-Fetch-Site {:?}, Origin {:?}, Host {:?}): {why}",
                     req.method(),
                     req.path(),
-                    req.peer_addr(),
+                    peer(req.peer_addr()),
                     seen("sec-fetch-site"),
                     seen("origin"),
                     seen("host"),

@@ -75,9 +75,7 @@ pub async fn session(
     instances: web::Data<Instances>,
     sessions: web::Data<Sessions>,
 ) -> Reply {
-    let operator = request
-        .peer_addr()
-        .map_or_else(|| "(unknown address)".to_string(), |a| a.to_string());
+    let operator = super::access::peer(request.peer_addr());
     let name = path.to_string();
     let answer = deploy::session(path, instances, sessions).await?;
     log::info!("admin {operator} opened {name} as its user");

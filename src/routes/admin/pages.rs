@@ -84,20 +84,20 @@ pub async fn login(
     form: Result<web::Form<SignIn>, actix_web::Error>,
     settings: web::Data<Settings>,
 ) -> HttpResponse {
-    let addr = request.peer_addr();
+    let addr = access::peer(request.peer_addr());
     let Some(token) = &settings.listen.api_token else {
         return needs_token();
     };
     let presented = form.map(|f| f.into_inner().token).unwrap_or_default();
     // In constant time (digests); a token is never empty, so neither is a right answer.
     if !token.matches(presented.trim()) {
-        log::warn!("admin: refused a sign-in with a wrong token from {addr:?}");
+        log::warn!("admin: refused a sign-in with a wrong token from {addr}");
         return sign_in(
             StatusCode::UNAUTHORIZED,
             "Wrong token: that is not this spawner's api_token.",
         );
     }
-    log::info!("admin: {addr:?} signed in");
+    log::info!("admin: {addr} signed in");
     let value = access::session_value(token, SystemTime::now());
     HttpResponse::SeeOther()
         .insert_header((header::LOCATION, "/admin"))
@@ -110,7 +110,7 @@ pub async fn login(
 
 /// `POST /admin/logout`: the cookie cleared, back to the sign-in form.
 pub async fn logout(request: HttpRequest) -> HttpResponse {
-    log::info!("admin: {:?} signed out", request.peer_addr());
+    log::info!("admin: {} signed out", access::peer(request.peer_addr()));
     HttpResponse::SeeOther()
         .insert_header((header::LOCATION, "/admin"))
         .insert_header((header::SET_COOKIE, cookie(&request, "", 0)))

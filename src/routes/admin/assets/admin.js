@@ -205,7 +205,11 @@ async function call(method, path, body) {
 async function load() {
   loaded = false;
   const data = await call("GET", "/admin/api/instances");
-  if (!data) return;
+  if (!data) {
+    // Not synced with Docker yet, or unreachable: try again (events queue meanwhile).
+    setTimeout(load, 3000);
+    return;
+  }
   maxRunning = data.max_running;
   canPause = data.can_pause;
   rows.clear();
