@@ -265,8 +265,9 @@ async fn an_operator_signs_in_and_stops_starts_and_deletes_an_instance_from_the_
 }
 
 /// Builds 1,000 rows in the page, then applies 1,000 events one at a time, each followed by a
-/// layout (the worst case: a browser that renders after every event). Each event must touch
-/// its own row only: the rows stay the same elements, and the totals follow.
+/// layout (the worst case: a browser that renders after every event), then 1,000 more in one
+/// batch, then filters. Each event must touch its own row only: the rows stay the same
+/// elements, and the totals follow.
 const THOUSAND: &str = r##"
 const view = (i, state) => ({ name: "load-" + String(i).padStart(4, "0"), image: "mock-app:latest",
   state, ready: state === "running", port: 9000, address: "10.0." + (i >> 8) + "." + (i & 255),
