@@ -1,8 +1,8 @@
 //! The admin page in a real browser (headless Chromium via chromedriver), against a spawner
 //! process on the real daemon: a wrong token is refused, the right one shows the instances; a
 //! stop, a pause and a start from the page, and a change made elsewhere, show in their rows without a
-//! reload; a delete (purging the volumes, confirmed with the name) removes the row and the
-//! container. It saves the screenshot the README shows (`docs/admin.png`).
+//! reload; the filter hides rows; "open as user" shows a session and logs it; a delete (purging
+//! the volumes, confirmed with the name) removes the row and the container. It saves the screenshot the README shows (`docs/admin.png`).
 
 use std::process::Command;
 use std::time::Duration;
@@ -242,6 +242,33 @@ async fn an_operator_signs_in_and_stops_starts_and_deletes_an_instance_from_the_
     );
     assert_eq!(state(&name), "running");
     assert_eq!(loaded_at(&client).await, loaded, "the page was reloaded");
+
+    // The filter hides the other rows without reading the list again.
+    let filter = client.find(Locator::Id("filter-name")).await.unwrap();
+    filter.send_keys("-bob").await.unwrap();
+    let hidden = client.find(Locator::Css(&row)).await.unwrap();
+    assert!(!hidden.is_displayed().await.unwrap());
+    let backspaces = fantoccini::key::Key::Backspace.to_string().repeat(4);
+    filter.send_keys(&backspaces).await.unwrap();
+    let shown = client.find(Locator::Css(&row)).await.unwrap();
+    assert!(shown.is_displayed().await.unwrap());
+
+    // "Open as user": the session's cookie, shown to the operator, and the log says who.
+    click(&client, &format!("{row} button[data-action=\"session\"]")).await;
+    let issued = client
+        .wait()
+        .for_element(Locator::Css("#session-dialog[open] #session-cookie"))
+        .await;
+    assert!(issued
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+        .starts_with("instance="));
+    assert!(spawner
+        .log()
+        .contains(&format!("opened {name} as its user")));
+    click(&client, "#session-dialog .cancel").await;
 
     // Delete, purging its volumes (confirmed with its name): the row goes, and the container.
     click(&client, &format!("{row} button[data-action=\"delete\"]")).await;
