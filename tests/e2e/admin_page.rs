@@ -1,8 +1,9 @@
 //! The admin page in a real browser (headless Chromium via chromedriver), against a spawner
 //! process on the real daemon: a wrong token is refused, the right one shows the instances; a
-//! stop, a pause and a start from the page, and a change made elsewhere, show in their rows without a
-//! reload; the filter hides rows; "open as user" shows a session and logs it; a delete (purging
-//! the volumes, confirmed with the name) removes the row and the container. It saves the screenshot the README shows (`docs/admin.png`).
+//! stop, a pause and a start from the page, and a change made elsewhere, show in their rows
+//! without a reload; the filter hides rows; "open as user" shows a session and logs it; a
+//! delete (purging the volumes, confirmed with the name) removes the row and the container. It
+//! saves the screenshot the README shows (`docs/admin.png`).
 
 use std::process::Command;
 use std::time::Duration;
