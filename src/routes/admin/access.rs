@@ -134,6 +134,33 @@ pub fn same_origin(headers: &HeaderMap) -> Result<(), &'static str> {
     }
 }
 
+/// Whether a change comes from the admin page itself: [`same_origin`], and for its API also
+/// [`MARKER`], which no cross-site form can send.
+pub fn from_the_page(headers: &HeaderMap, api: bool) -> Result<(), &'static str> {
+    same_origin(headers)?;
+    let marker = single(headers, MARKER).ok().flatten();
+    match !api || marker.is_some_and(|v| v.as_bytes() == b"1") {
+        true => Ok(()),
+        false => Err("refused: the admin page's API takes changes only with \
+                      X-Spawner-Admin: 1 (its own page sends it)"),
+    }
+}
+
+/// The headers a refusal judged, for its log line.
+fn judged(headers: &HeaderMap) -> String {
+    let seen = |name: &str| {
+        let values = headers.get_all(name);
+        let values = values.map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+        values.collect::<Vec<_>>()
+    };
+    format!(
+        "Sec-Fetch-Site {:?}, Origin {:?}, Host {:?}",
+        seen("sec-fetch-site"),
+        seen("origin"),
+        seen("host")
+    )
+}
+
 fn refuse(req: ServiceRequest, status: StatusCode, why: &str) -> ServiceResponse {
     let mut answer = json_error(status, why);
     if status == StatusCode::UNAUTHORIZED {
@@ -166,32 +193,16 @@ pub async fn gate(
             StatusCode::UNAUTHORIZED,
             "not signed in to the admin page (or the sign-in expired): sign in at /admin",
         )),
-        Some(_) if changes => {
-            let marker = single(req.headers(), MARKER).ok().flatten();
-            let marked = !api || marker.is_some_and(|v| v.as_bytes() == b"1");
-            const UNMARKED: &str = "refused: the admin page's API takes changes only with \
-                                    X-Spawner-Admin: 1 (its own page sends it)";
-            let checked = same_origin(req.headers()).and(match marked {
-                true => Ok(()),
-                false => Err(UNMARKED),
-            });
-            checked.err().map(|why| {
-                let seen = |name: &str| {
-                    let values = req.headers().get_all(name);
-                    values.map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned()).collect::<Vec<_>>()
-                };
-                log::warn!(
-                    "admin: refused {} {} from {} (Sec-Fetch-Site {:?}, Origin {:?}, Host {:?}): {why}",
-                    req.method(),
-                    req.path(),
-                    peer(req.peer_addr()),
-                    seen("sec-fetch-site"),
-                    seen("origin"),
-                    seen("host"),
-                );
-                (StatusCode::FORBIDDEN, why)
-            })
-        }
+        Some(_) if changes => from_the_page(req.headers(), api).err().map(|why| {
+            log::warn!(
+                "admin: refused {} {} from {} ({}): {why}",
+                req.method(),
+                req.path(),
+                peer(req.peer_addr()),
+                judged(req.headers()),
+            );
+            (StatusCode::FORBIDDEN, why)
+        }),
         Some(_) => None,
     };
     let mut response = match refusal {
@@ -293,6 +304,25 @@ mod tests {
         for pairs in bad {
             assert!(same_origin(&headers(&pairs)).is_err(), "{pairs:?}");
         }
+    }
+
+    #[test]
+    fn a_change_to_the_admin_api_needs_the_marker_too_a_sign_in_form_does_not() {
+        let page = [
+            ("sec-fetch-site", "same-origin"),
+            ("host", "127.0.0.1:8008"),
+        ];
+        assert!(from_the_page(&headers(&page), true).is_err());
+        assert_eq!(from_the_page(&headers(&page), false), Ok(()));
+        let marked = [page[0], page[1], ("x-spawner-admin", "1")];
+        assert_eq!(from_the_page(&headers(&marked), true), Ok(()));
+        let twice = [
+            page[0],
+            page[1],
+            ("x-spawner-admin", "1"),
+            ("x-spawner-admin", "1"),
+        ];
+        assert!(from_the_page(&headers(&twice), true).is_err());
     }
 
     #[test]
