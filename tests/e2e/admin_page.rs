@@ -1,9 +1,9 @@
 //! The admin page in a real browser (headless Chromium via chromedriver), against a spawner
 //! process on the real daemon: a wrong token is refused, the right one shows the instances; a
 //! stop, a pause and a start from the page, and a change made elsewhere, show in their rows
-//! without a reload; the filter hides rows; "open as user" shows a session and logs it; a
-//! delete (purging the volumes, confirmed with the name) removes the row and the container. It
-//! saves the screenshot the README shows (`docs/admin.png`).
+//! without a reload; a recreate takes a new environment; the filter hides rows; "open as user"
+//! shows a session and logs it; a delete (purging the volumes, confirmed with the name) removes
+//! the row and the container. It saves the screenshot the README shows (`docs/admin.png`).
 
 use std::process::Command;
 use std::time::Duration;
@@ -243,6 +243,22 @@ async fn an_operator_signs_in_and_stops_starts_and_deletes_an_instance_from_the_
     );
     assert_eq!(state(&name), "running");
     assert_eq!(loaded_at(&client).await, loaded, "the page was reloaded");
+
+    // Recreate with another environment, through its dialog.
+    click(&client, &format!("{row} button[data-action=\"recreate\"]")).await;
+    let envs = client.find(Locator::Id("recreate-envs")).await.unwrap();
+    envs.send_keys("IDLE=0\nGREETING=from the admin page")
+        .await
+        .unwrap();
+    click(&client, "#recreate-confirm").await;
+    let recreated = eventually(Duration::from_secs(20), || async {
+        let message = client.find(Locator::Id("message")).await.unwrap();
+        message.text().await.unwrap().contains("recreated from")
+    });
+    assert!(recreated.await, "{}", spawner.log());
+    let env = docker(&["inspect", "-f", "{{json .Config.Env}}", &name]);
+    assert!(env.contains("GREETING=from the admin page"), "{env}");
+    assert!(until_row(&client, &name, "running").await);
 
     // The filter hides the other rows without reading the list again.
     let filter = client.find(Locator::Id("filter-name")).await.unwrap();
