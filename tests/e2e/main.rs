@@ -3,6 +3,7 @@
 //! (scripts/build_project.sh) and, for the browser test, chromium and chromium-driver.
 
 mod admin_page;
+mod admin_thousand;
 mod browser;
 #[path = "../common/mod.rs"]
 mod common;
