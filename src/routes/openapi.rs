@@ -140,6 +140,10 @@ impl Document {
         if let Some(bytes) = body["memory"]["oneOf"].get_mut(0) {
             bytes["maximum"] = limits.max.memory_bytes.into();
         }
+        // `?purge=` is true too (flag::parse); utoipa cannot name an empty variant.
+        if let Some(values) = doc["components"]["schemas"]["Purge"]["enum"].as_array_mut() {
+            values.push("".into());
+        }
         Self(serde_json::to_string_pretty(&doc).expect("JSON serializes"))
     }
 
