@@ -141,15 +141,16 @@ async fn signing_in_needs_the_token_and_sets_a_strict_cookie_for_admin_only_that
         .unwrap();
     let page = page.text().await.unwrap();
     assert!(page.contains("id=\"rows\"") && page.contains("/admin/admin.js"));
-    let list = client()
-        .get(format!("{}/admin/api/instances", spawner.api))
-        .header("cookie", &cookie)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(list.status(), 200);
-    let list: Value = list.json().await.unwrap();
-    assert!(list["instances"].is_array(), "{list}");
+    // 503 until spawner has read the list from Docker once.
+    let list = || async {
+        let url = format!("{}/admin/api/instances", spawner.api);
+        let response = client().get(url).header("cookie", &cookie).send().await;
+        response.unwrap().json::<Value>().await.unwrap()
+    };
+    let listed = eventually(Duration::from_secs(10), || async {
+        list().await["instances"].is_array()
+    });
+    assert!(listed.await, "{}", list().await);
 
     // The cookie opens the admin page only, never the bearer API.
     let deploy = client()
