@@ -1,7 +1,7 @@
 //! `/admin`: the operator's page on the private port (issue 20). Signing in with the API token
-//! sets a cookie for `/admin` only ([`access`]); the page ([`pages`], embedded assets) lists the
+//! sets a cookie for `/admin` only ([`access`]); the page (`pages.rs`, embedded assets) lists the
 //! instances, follows the event stream and acts on them through its own routes under
-//! `/admin/api/`, which are the bearer API's handlers (or thin wrappers of them, [`actions`])
+//! `/admin/api/`, which are the bearer API's handlers (or thin wrappers of them, `actions.rs`)
 //! behind the cookie instead of the `Authorization` header (an `EventSource` cannot send one).
 //! It is a user interface, not an API: it is not in the OpenAPI description.
 
