@@ -5,7 +5,8 @@
 //!   the component each group builds.
 //! - [`startup`]: builds the service from settings; every route is listed there.
 //! - [`routes`]: the endpoints, thin: ForwardAuth (`/auth`), the private `/deploy` API, traefik's
-//!   dynamic configuration, liveness; every error answer in one JSON shape ([`routes::ErrorBody`]).
+//!   dynamic configuration, liveness, the operator's admin page (`/admin`, [`routes::admin`]);
+//!   every error answer in one JSON shape ([`routes::ErrorBody`]).
 //! - [`gate`]: the ForwardAuth decision (what `/auth` answers, and why): the instance the
 //!   router routed to, the byte-exact cookie, the routing mode (cookie, path, host).
 //! - [`instance_network`]: the instances' network at start (created isolated when missing).

@@ -141,6 +141,7 @@ impl Application {
                 .app_data(web::PayloadConfig::new(deploy::BODY_LIMIT))
                 .app_data(web::QueryConfig::default().error_handler(deploy::query_error))
                 .configure(routes::private_api)
+                .configure(routes::admin::configure)
                 .default_service(web::to(routes::no_route))
         })
         .workers(1)

@@ -1,8 +1,10 @@
 //! The private API's bearer token. Compared in constant time (as SHA-256 digests, so not even
-//! its length leaks), and never shown by `Debug`.
+//! its length leaks), and never shown by `Debug`. It also keys what the admin page's cookie is
+//! signed with ([`ApiToken::sign`]), so that cookie is never the token itself.
 
 use std::fmt;
 
+use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
@@ -21,6 +23,14 @@ impl ApiToken {
             ));
         }
         Ok(Self(Sha256::digest(raw.as_bytes()).into()))
+    }
+
+    /// An HMAC-SHA256 of `message` keyed with this token (its digest): proof that whoever made
+    /// it knew the token, which reveals nothing of the token itself (the admin page's cookie).
+    pub fn sign(&self, message: &[u8]) -> [u8; 32] {
+        let mut mac = Hmac::<Sha256>::new_from_slice(&self.0).expect("HMAC takes any key length");
+        mac.update(message);
+        mac.finalize().into_bytes().into()
     }
 
     /// Whether `presented` is this token.

@@ -77,6 +77,8 @@ pub struct ContainerInfo {
     pub ips: BTreeMap<String, IpAddr>,
     /// The address it was given at creation on a network (kept while stopped, reused at start).
     pub fixed_ips: BTreeMap<String, IpAddr>,
+    /// What it may use of the host (0: no limit); `None` when the engine did not say.
+    pub limits: Option<super::limits::Limits>,
 }
 
 impl ContainerInfo {

@@ -3,8 +3,8 @@
 
 use serde::Deserialize;
 
-/// Resource limits of one instance.
-#[derive(Debug, Clone, Copy, PartialEq)]
+/// Resource limits of one instance (as the API shows them, 0: no limit).
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, utoipa::ToSchema)]
 pub struct Limits {
     pub memory_bytes: u64,
     pub cpus: f64,

@@ -9,7 +9,7 @@ pub const MAX_VOLUMES: usize = 16;
 const MAX_VOLUME_NAME: usize = 64;
 
 /// One volume of an instance: its short name and where it is mounted.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct Volume {
     pub name: String,
     pub target: String,

@@ -174,10 +174,13 @@ impl Containers {
             return Ok(self.store.get(name));
         }
         log::info!("{name}: starting ({:?})", instance.info.state);
-        self.announce(Change::Starting, Some(reason.as_str()), name);
         self.backend.start(id).await?;
         self.metrics.started(reason);
-        self.refresh(id).await
+        let fresh = self.refresh(id).await;
+        // Once it runs, so the event shows the run (an API start awaits no readiness, and no
+        // `ready` may follow: a listener would otherwise never see it running).
+        self.announce(Change::Starting, Some(reason.as_str()), name);
+        fresh
     }
 
     /// Stops or pauses a claimed instance and reads it back, so the index shows the result

@@ -161,6 +161,10 @@ pub enum OpError {
     NetworkFull { network: String, subnet: String },
     #[error("invalid `idle_action` \"pause\": a Swarm task cannot be paused (engine = swarm); write stop or leave it out")]
     PauseOnSwarm,
+    #[error("instance {0} cannot be paused: a Swarm task cannot be paused (engine = swarm); stop it instead")]
+    PauseOnSwarmEngine(String),
+    #[error("instance {name} is {state}, not running: only a running instance can be paused; start it first")]
+    NotRunning { name: String, state: &'static str },
     #[error("the name {0:?} is already taken by another container; choose another name or delete it first")]
     NameTaken(String),
     #[error("container {name} was created but could not start; it has been removed again")]

@@ -168,6 +168,9 @@ mod tests {
             idle_action: IdleAction::Stop,
             sleeps_at: None,
             data_kept: None,
+            address: None,
+            limits: None,
+            volumes: Vec::new(),
         }
     }
 

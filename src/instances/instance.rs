@@ -10,6 +10,8 @@ use serde::Serialize;
 use super::activity::{Activity, Seen};
 use super::policy::{self, Facts, IdleRules};
 use super::readiness::Readiness;
+use crate::domain::limits::Limits;
+use crate::domain::volumes::Volume;
 use crate::domain::{ContainerInfo, Health, IdleAction, InstanceLabels, RunState};
 
 #[derive(Debug, Clone)]
@@ -145,7 +147,26 @@ impl Instance {
             idle_action: idle.idle_action,
             sleeps_at: idle.sleeps_at().and_then(rfc3339),
             data_kept: None,
+            address: self.address().map(|a| a.to_string()),
+            limits: self.info.limits,
+            volumes: InstanceLabels::of(&self.info).volumes(),
         }
+    }
+
+    /// Its address on its network: the fixed one (kept while it is stopped), else the one of
+    /// its current run (none while it is stopped).
+    pub fn address(&self) -> Option<IpAddr> {
+        let labels = InstanceLabels::of(&self.info);
+        let on = |ips: &'_ BTreeMap<String, IpAddr>| {
+            labels
+                .network()
+                .and_then(|net| ips.get(net))
+                .or_else(|| ips.values().next())
+                .copied()
+        };
+        // A stopped container's last address may be given to another container meanwhile.
+        let runs = matches!(self.info.state, RunState::Running | RunState::Paused);
+        on(&self.info.fixed_ips).or_else(|| self.ip().filter(|_| runs))
     }
 }
 
@@ -184,6 +205,13 @@ pub struct InstanceView {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<String>)]
     pub data_kept: Option<&'static str>,
+    /// Its address on its network (the fixed one, kept while it is stopped; else its current
+    /// run's); `null` when it has none (a stopped container without a fixed address, Swarm).
+    pub address: Option<String>,
+    /// What it may use of the host (0: no limit); `null` when the engine did not say.
+    pub limits: Option<Limits>,
+    /// Its named volumes and where each is mounted (empty when none).
+    pub volumes: Vec<Volume>,
 }
 
 /// The service port: `port` (kept as a label), the traefik port label, the health-check URL's
@@ -221,6 +249,7 @@ pub(super) mod tests {
             networks: Vec::new(),
             ips: BTreeMap::new(),
             fixed_ips: BTreeMap::new(),
+            limits: None,
         }
     }
 

@@ -295,6 +295,11 @@ impl Instances {
         counts
     }
 
+    /// Whether instances can be paused (Docker; a Swarm task cannot).
+    pub fn can_pause(&self) -> bool {
+        !self.containers.backend.is_swarm()
+    }
+
     pub fn metrics(&self) -> &Metrics {
         &self.containers.metrics
     }

@@ -13,7 +13,9 @@ use super::feed::Change;
 use super::policy::occupies;
 use super::{Instance, InstanceView, Instances, OpError};
 use crate::backend::{BackendError, CreateSpec};
-use crate::domain::{session, DeploySpec, IdleAction, InstanceLabels, InstanceName, RecreateSpec};
+use crate::domain::{
+    session, DeploySpec, IdleAction, InstanceLabels, InstanceName, RecreateSpec, RunState,
+};
 use crate::error::chain;
 use crate::metrics::Reason;
 
@@ -194,6 +196,35 @@ impl Instances {
             .await?;
         let stopped = self.store.get(name);
         Ok(self.view(&stopped.ok_or_else(|| OpError::NotFound(name.to_string()))?))
+    }
+
+    /// Pauses a running instance now (`POST /deploy/{name}/pause`): its processes are frozen and
+    /// keep their memory; a start (`PUT /deploy/{name}`) or the next request unpauses it, and
+    /// its `pause_timeout` stops it as for an idle pause. One already paused stays as it is.
+    pub async fn pause_now(&self, instance: &Instance) -> Result<InstanceView, OpError> {
+        let name = instance.name();
+        if self.containers.backend.is_swarm() {
+            return Err(OpError::PauseOnSwarmEngine(name.to_string()));
+        }
+        let claim = self.transitions.claim_for_api(&self.store, name).await?;
+        let not_found = || OpError::NotFound(name.to_string());
+        // Under the claim: no start or stop changes its state meanwhile.
+        let current = self.store.get(name).ok_or_else(not_found)?;
+        match current.info.state {
+            RunState::Running => {}
+            RunState::Paused => return Ok(self.view(&current)),
+            state => {
+                return Err(OpError::NotRunning {
+                    name: name.to_string(),
+                    state: state.as_str(),
+                })
+            }
+        }
+        let why = "paused through the API";
+        self.containers
+            .put_to_sleep(claim, IdleAction::Pause, Reason::Api, why)
+            .await?;
+        Ok(self.view(&self.store.get(name).ok_or_else(not_found)?))
     }
 
     /// Stops and removes (`DELETE /deploy/{name}`); its volumes stay unless `purge`. Returns

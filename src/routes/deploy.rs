@@ -178,6 +178,24 @@ pub async fn stop(path: web::Path<String>, instances: web::Data<Instances>) -> R
     Ok(HttpResponse::Ok().json(view))
 }
 
+/// `POST /deploy/{name-or-id}/pause`: pause now (its memory kept); `PUT /deploy/{name}` or the
+/// next request unpauses it.
+#[utoipa::path(post, path = "/deploy/{name}/pause", tag = "instances", operation_id = "pause",
+    params(Name),
+    responses(
+        (status = 200, description = "Paused (or it already was)", body = InstanceView),
+        (status = 400, description = "The engine is Swarm, where a task cannot be paused", body = ErrorBody),
+        (status = 404, description = "No such instance", body = ErrorBody),
+        (status = 409, description = "It is not running", body = ErrorBody),
+        (status = 502, description = "Docker refused the pause", body = ErrorBody),
+        (status = 503, description = "Docker is unreachable", body = ErrorBody),
+    ))]
+pub async fn pause(path: web::Path<String>, instances: web::Data<Instances>) -> Reply {
+    let instance = resolve(&instances, &path).await?;
+    let view = instances.pause_now(&instance).await?;
+    Ok(HttpResponse::Ok().json(view))
+}
+
 /// `PUT /deploy/{name-or-id}`: start, without waiting for readiness.
 #[utoipa::path(put, path = "/deploy/{name}", tag = "instances", operation_id = "start",
     params(Name),

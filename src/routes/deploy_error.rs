@@ -54,8 +54,12 @@ impl ResponseError for DeployError {
 fn op_status(e: &OpError) -> StatusCode {
     match e {
         OpError::NotFound(_) | OpError::ImageNotFound(_) => StatusCode::NOT_FOUND,
-        OpError::NetworkNotFound(_) | OpError::PauseOnSwarm => StatusCode::BAD_REQUEST,
-        OpError::NameTaken(_) | OpError::VolumeTaken(_) => StatusCode::CONFLICT,
+        OpError::NetworkNotFound(_) | OpError::PauseOnSwarm | OpError::PauseOnSwarmEngine(_) => {
+            StatusCode::BAD_REQUEST
+        }
+        OpError::NameTaken(_) | OpError::VolumeTaken(_) | OpError::NotRunning { .. } => {
+            StatusCode::CONFLICT
+        }
         OpError::StartFailed { .. }
         | OpError::Engine(_)
         | OpError::RecreateFailed { .. }

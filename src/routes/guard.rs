@@ -1,6 +1,7 @@
 //! Who may call the private API. Instances never may: they share a network with spawner (it must
 //! reach them), and by address they are told apart from everyone else (403). With an `api_token`
-//! configured, every call but `/healthz` needs `Authorization: Bearer <token>` (401 otherwise).
+//! configured, every call but `/healthz` needs `Authorization: Bearer <token>` (401 otherwise);
+//! the admin page (`/admin`, `admin/access.rs`) has its own sign-in with that token.
 
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -47,7 +48,9 @@ pub async fn private_api(
         return Ok(req.into_response(refusal).map_into_right_body());
     }
     let token = settings.listen.api_token.clone();
-    if let Some(token) = token.filter(|_| req.path() != "/healthz") {
+    // The admin page signs in with the token itself and carries a cookie for it (admin/access).
+    let open = req.path() == "/healthz" || super::admin::is_admin_path(req.path());
+    if let Some(token) = token.filter(|_| !open) {
         let presented = req
             .headers()
             .get(header::AUTHORIZATION)

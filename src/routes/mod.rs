@@ -1,6 +1,7 @@
 //! HTTP endpoints, one file per group. Handlers stay thin: extract, call the function that
 //! decides, map its outcome to a response. Settings and services come in as `web::Data`.
 
+pub mod admin;
 pub mod deploy;
 mod deploy_error;
 pub mod error_body;
@@ -85,6 +86,7 @@ private_routes! {
     delete "/deploy/{name}" => deploy::delete;
     post "/deploy/{name}/session" => deploy::session;
     post "/deploy/{name}/stop" => deploy::stop;
+    post "/deploy/{name}/pause" => deploy::pause;
     post "/deploy/{name}/recreate" => deploy::recreate;
     get "/metrics" => metrics::metrics;
     get "/traefik/config" => traefik_config::traefik_config;

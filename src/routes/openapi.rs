@@ -19,7 +19,7 @@ use crate::domain::limits::LimitRules;
 #[openapi(
     info(
         title = "spawner private API",
-        description = "Creates, lists, starts, stops, recreates and deletes the per-user \
+        description = "Creates, lists, starts, stops, pauses, recreates and deletes the per-user \
             containers spawner manages, streams their changes, and serves traefik its routes. \
             Port 8008, on 127.0.0.1 only; every call but /healthz needs \
             `Authorization: Bearer <api_token>` when a token is configured. Every error has one \
@@ -27,7 +27,7 @@ use crate::domain::limits::LimitRules;
     ),
     paths(
         deploy::create, deploy::list, deploy::show, deploy::start, deploy::delete,
-        deploy::session, deploy::stop, deploy::recreate, events::events, metrics::metrics,
+        deploy::session, deploy::stop, deploy::pause, deploy::recreate, events::events, metrics::metrics,
         traefik_config::traefik_config, health::healthz, openapi
     ),
     components(schemas(deploy::Purge)),
@@ -139,6 +139,10 @@ impl Document {
         body["pids_limit"]["maximum"] = limits.max.pids.into();
         if let Some(bytes) = body["memory"]["oneOf"].get_mut(0) {
             bytes["maximum"] = limits.max.memory_bytes.into();
+        }
+        // `?purge=` is true too (flag::parse); utoipa cannot name an empty variant.
+        if let Some(values) = doc["components"]["schemas"]["Purge"]["enum"].as_array_mut() {
+            values.push("".into());
         }
         Self(serde_json::to_string_pretty(&doc).expect("JSON serializes"))
     }

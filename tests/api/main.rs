@@ -1,6 +1,7 @@
 //! Integration tests: spawner against the real Docker daemon (no mocks). Build the images first
 //! (scripts/build_project.sh); every test makes its own network and names and removes them.
 
+mod admin;
 mod backend;
 mod bounds;
 mod capacity;

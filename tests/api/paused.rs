@@ -1,6 +1,7 @@
 //! What happens to an instance after it was paused: it is stopped once its pause timeout has
 //! passed too (its memory freed), and an operator's start (`PUT /deploy/{name}`) counts as
-//! activity, so the culler does not pause it again at once.
+//! activity, so the culler does not pause it again at once. An operator's pause (`POST
+//! /deploy/{name}/pause`) and its refusals.
 
 use std::time::{Duration, Instant};
 
@@ -80,4 +81,38 @@ async fn an_instance_started_through_the_api_is_not_put_back_to_sleep_at_once() 
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     until_state(&app, &name, "paused", Duration::from_secs(5)).await;
+}
+
+#[tokio::test]
+async fn an_operator_pauses_a_running_instance_and_a_start_resumes_it() {
+    let app = spawn_app().await;
+    let name = app.name("paused-by-api");
+    app.deploy(&name, IMAGE_NO_HEALTHCHECK, never_self_stops(json!({})))
+        .await;
+    let pause = format!("/deploy/{name}/pause");
+    let (status, paused) = app.api_call(reqwest::Method::POST, &pause).await;
+    assert_eq!(
+        (status, &paused["state"]),
+        (200, &json!("paused")),
+        "{paused}"
+    );
+    assert_eq!(app.state(&name), "paused");
+    // Again: it stays paused.
+    assert_eq!(app.api_call(reqwest::Method::POST, &pause).await.0, 200);
+    let start = format!("/deploy/{name}");
+    let (status, started) = app.api_call(reqwest::Method::PUT, &start).await;
+    assert_eq!(
+        (status, &started["state"]),
+        (200, &json!("running")),
+        "{started}"
+    );
+    assert_eq!(app.state(&name), "running");
+    let stop = format!("/deploy/{name}/stop");
+    assert_eq!(app.api_call(reqwest::Method::POST, &stop).await.0, 200);
+    let (status, refused) = app.api_call(reqwest::Method::POST, &pause).await;
+    assert_eq!(status, 409, "{refused}");
+    let error = refused["error"].as_str().unwrap();
+    assert!(error.contains("not running"), "{refused}");
+    let missing = format!("/deploy/{}/pause", app.name("missing"));
+    assert_eq!(app.api_call(reqwest::Method::POST, &missing).await.0, 404);
 }

@@ -2,6 +2,8 @@
 //! driven through traefik's public port and a real browser. Needs the images
 //! (scripts/build_project.sh) and, for the browser test, chromium and chromium-driver.
 
+mod admin_page;
+mod admin_thousand;
 mod browser;
 #[path = "../common/mod.rs"]
 mod common;

@@ -5,11 +5,12 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bollard::models::{
     ContainerInspectResponse, ContainerStateStatusEnum, ContainerStatsResponse, EventMessage,
-    HealthStatusEnum, NetworkInspect,
+    HealthStatusEnum, HostConfig, NetworkInspect,
 };
 
 use crate::backend::{BackendError, Event, EventKind, Op, Stats};
 use crate::domain::instance_labels::{has_fixed_addresses, Labels};
+use crate::domain::limits::Limits;
 use crate::domain::{ContainerInfo, Health, NetworkInfo, RunState, ICC_OPTION};
 
 /// Maps a bollard error by the daemon's status: 404, 409, 400 become their kinds; a daemon that
@@ -126,8 +127,21 @@ pub fn parse_time(raw: Option<&str>) -> Option<SystemTime> {
     }
 }
 
+/// The limits a container runs with (0: none), as its host configuration says.
+pub fn limits_of(host: &HostConfig) -> Limits {
+    Limits {
+        memory_bytes: host.memory.unwrap_or_default().max(0) as u64,
+        cpus: host.nano_cpus.unwrap_or_default() as f64 / 1e9,
+        pids: host
+            .pids_limit
+            .unwrap_or_default()
+            .clamp(0, u32::MAX as i64) as u32,
+    }
+}
+
 pub fn to_info(response: ContainerInspectResponse) -> Option<ContainerInfo> {
     let id = response.id?;
+    let limits = response.host_config.as_ref().map(limits_of);
     let name = response
         .name
         .unwrap_or_default()
@@ -200,6 +214,7 @@ pub fn to_info(response: ContainerInspectResponse) -> Option<ContainerInfo> {
         networks,
         ips,
         fixed_ips,
+        limits,
     })
 }
 

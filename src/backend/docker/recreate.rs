@@ -5,11 +5,10 @@ use std::collections::BTreeMap;
 
 use bollard::models::{ContainerInspectResponse, Mount, MountType};
 
-use super::convert::error;
+use super::convert::{error, limits_of};
 use super::DockerBackend;
 use crate::backend::{BackendError, CreateSpec, Op, VolumeMount};
 use crate::domain::instance_labels::{InstanceLabels, Labels};
-use crate::domain::limits::Limits;
 
 impl DockerBackend {
     pub async fn spec_of(&self, id: &str) -> Result<CreateSpec, BackendError> {
@@ -45,6 +44,7 @@ fn to_spec(response: ContainerInspectResponse) -> CreateSpec {
         .and_then(|endpoint| endpoint.ipam_config)
         .and_then(|ipam| ipam.ipv4_address)
         .and_then(|a| a.parse().ok());
+    let limits = limits_of(&host);
     let volumes = volume_mounts(host.mounts.unwrap_or_default());
     CreateSpec {
         name,
@@ -52,14 +52,7 @@ fn to_spec(response: ContainerInspectResponse) -> CreateSpec {
         network,
         labels,
         envs,
-        limits: Limits {
-            memory_bytes: host.memory.unwrap_or_default().max(0) as u64,
-            cpus: host.nano_cpus.unwrap_or_default() as f64 / 1e9,
-            pids: host
-                .pids_limit
-                .unwrap_or_default()
-                .clamp(0, u32::MAX as i64) as u32,
-        },
+        limits,
         cap_drop: host.cap_drop.unwrap_or_default(),
         address,
         volumes,

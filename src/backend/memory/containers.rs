@@ -109,6 +109,7 @@ impl MemoryEngine {
             networks: vec![spec.network.clone()],
             ips: BTreeMap::new(),
             fixed_ips,
+            limits: Some(spec.limits),
         };
         let stats = Stats::default();
         let container = Container { info, spec, stats };

@@ -138,6 +138,11 @@ pub fn to_info(
         networks: vec![network.to_string()],
         ips: BTreeMap::new(),
         fixed_ips: BTreeMap::new(),
+        limits: Some(limits_of(
+            spec.task_template
+                .as_ref()
+                .and_then(|t| t.resources.as_ref()),
+        )),
     })
 }
 
@@ -257,6 +262,16 @@ fn mount(volume: &VolumeMount) -> Mount {
 
 /// What a service was created with, as a [`CreateSpec`] (a recreate makes its successor from
 /// it). The image is the deploy's name for it, not the id the service runs.
+/// The limits a service's task runs with (0: none).
+fn limits_of(resources: Option<&TaskSpecResources>) -> Limits {
+    let limits = resources.and_then(|r| r.limits.clone()).unwrap_or_default();
+    Limits {
+        memory_bytes: u64::try_from(limits.memory_bytes.unwrap_or(0)).unwrap_or(0),
+        cpus: limits.nano_cpus.unwrap_or(0) as f64 / 1e9,
+        pids: u32::try_from(limits.pids.unwrap_or(0)).unwrap_or(0),
+    }
+}
+
 pub fn to_create_spec(service: &Service) -> CreateSpec {
     let spec = service.spec.clone().unwrap_or_default();
     let name = spec.name.clone().unwrap_or_default();
@@ -273,7 +288,7 @@ pub fn to_create_spec(service: &Service) -> CreateSpec {
     let set = read.env_names();
     let envs = deploy_envs(container.env.unwrap_or_default(), set.as_deref());
     let network = read.network().map(str::to_string).unwrap_or_default();
-    let limits = task.resources.and_then(|r| r.limits).unwrap_or_default();
+    let limits = limits_of(task.resources.as_ref());
     let volumes = volume_mounts(container.mounts.unwrap_or_default());
     CreateSpec {
         name,
@@ -281,11 +296,7 @@ pub fn to_create_spec(service: &Service) -> CreateSpec {
         network,
         labels,
         envs,
-        limits: Limits {
-            memory_bytes: u64::try_from(limits.memory_bytes.unwrap_or(0)).unwrap_or(0),
-            cpus: limits.nano_cpus.unwrap_or(0) as f64 / 1e9,
-            pids: u32::try_from(limits.pids.unwrap_or(0)).unwrap_or(0),
-        },
+        limits,
         cap_drop: container.capability_drop.unwrap_or_default(),
         address: None,
         volumes,
