@@ -283,9 +283,11 @@ impl TestApp {
         docker(&["inspect", "-f", "{{.State.Status}}", name])
     }
 
+    /// Whether a container is named (or has an id that starts with) `name`: containers only,
+    /// as a short name like `q` is also the start of other objects' ids (Swarm's networks).
     pub fn exists(&self, name: &str) -> bool {
         Command::new("docker")
-            .args(["inspect", name])
+            .args(["inspect", "--type", "container", name])
             .output()
             .is_ok_and(|o| o.status.success())
     }
