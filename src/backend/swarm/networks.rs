@@ -30,6 +30,8 @@ use crate::domain::instance_labels;
 pub const BLOCK: u8 = 25;
 /// How old an instance's network must be before a sweep may remove it.
 const YOUNG: std::time::Duration = std::time::Duration::from_secs(120);
+/// Networks a container starting (a new traefik task) is joined to at once.
+const JOINS_AT_ONCE: usize = 8;
 /// How often, and how far apart, a removal is tried again while Swarm still holds the network.
 const REMOVE_TRIES: u32 = 20;
 const REMOVE_PAUSE: std::time::Duration = std::time::Duration::from_millis(250);
@@ -210,13 +212,27 @@ impl Networks {
     }
 
     /// Joins `container` to every instance's network of this scope, each after the anchor.
+    /// [`JOINS_AT_ONCE`] networks at a time (each a separate address space, so they cannot
+    /// take each other's addresses).
     pub async fn join_all(&self, container: &str) -> Result<usize, BackendError> {
+        use futures_util::StreamExt;
         let networks = self.instance_networks().await?;
+        let mut pending = futures_util::stream::FuturesUnordered::new();
         for network in &networks {
-            self.anchor_on(network).await?;
-            self.join_task(network, container).await?;
+            if pending.len() == JOINS_AT_ONCE {
+                pending.next().await.unwrap_or(Ok(()))?;
+            }
+            pending.push(self.join_one(network, container));
+        }
+        while let Some(joined) = pending.next().await {
+            joined?;
         }
         Ok(networks.len())
+    }
+
+    async fn join_one(&self, network: &str, container: &str) -> Result<(), BackendError> {
+        self.anchor_on(network).await?;
+        self.join_task(network, container).await
     }
 
     /// Connects a Swarm task's container to `network` at an address of this node's slice (one
