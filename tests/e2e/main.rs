@@ -21,6 +21,7 @@ mod security;
 mod stack;
 mod swarm;
 mod swarm_failures;
+mod swarm_isolation;
 mod swarm_replicas;
 mod through_traefik;
 mod waiting;

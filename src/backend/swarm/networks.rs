@@ -21,13 +21,10 @@ use ipnet::Ipv4Net;
 use super::super::docker::convert::{error, parse_time};
 use super::super::{BackendError, Op};
 use super::anchor::Anchor;
+pub use super::slots::BLOCK;
 use super::slots::{free_block, subnets, swarm_range, Slots};
 use crate::domain::instance_labels;
 
-/// The prefix length of an instance's subnet: 128 addresses, the lower half for Swarm (its
-/// tasks, the anchor and load balancer of each node), the upper half for the containers joined
-/// to it ([`slots`](super::slots)); a /16 holds 512 instances.
-pub const BLOCK: u8 = 25;
 /// How old an instance's network must be before a sweep may remove it.
 const YOUNG: std::time::Duration = std::time::Duration::from_secs(120);
 /// Networks a container starting (a new traefik task) is joined to at once.

@@ -19,7 +19,11 @@ use tokio::sync::OnceCell;
 
 use super::super::docker::convert::error;
 use super::super::{BackendError, Op};
-use super::networks::BLOCK;
+
+/// The prefix length of an instance's subnet: 128 addresses, the lower half for Swarm (its
+/// tasks, the anchor and load balancer of each node), the upper half for the containers joined
+/// to it (below); a /16 holds 512 instances.
+pub const BLOCK: u8 = 25;
 
 /// Addresses of each node's slice of the upper half.
 pub const PER_SLICE: u32 = 8;

@@ -7,6 +7,7 @@
 
 pub mod access;
 mod actions;
+mod gate;
 mod pages;
 
 use actix_web::middleware::from_fn;
@@ -21,7 +22,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     let instance = |action: &str| format!("/api/instances/{{name}}/{action}");
     cfg.service(
         web::scope("/admin")
-            .wrap(from_fn(access::gate))
+            .wrap(from_fn(gate::gate))
             .route("", web::get().to(pages::page))
             .route("/", web::get().to(pages::page))
             .route("/admin.js", web::get().to(pages::script))
