@@ -27,8 +27,6 @@ use crate::domain::instance_labels;
 
 /// How old an instance's network must be before a sweep may remove it.
 const YOUNG: std::time::Duration = std::time::Duration::from_secs(120);
-/// Networks a container starting (a new traefik task) is joined to at once.
-const JOINS_AT_ONCE: usize = 8;
 /// How often, and how far apart, a removal is tried again while Swarm still holds the network.
 const REMOVE_TRIES: u32 = 20;
 const REMOVE_PAUSE: std::time::Duration = std::time::Duration::from_millis(250);
@@ -209,27 +207,15 @@ impl Networks {
     }
 
     /// Joins `container` to every instance's network of this scope, each after the anchor.
-    /// [`JOINS_AT_ONCE`] networks at a time (each a separate address space, so they cannot
-    /// take each other's addresses).
     pub async fn join_all(&self, container: &str) -> Result<usize, BackendError> {
-        use futures_util::StreamExt;
+        // One at a time: the daemon connects a container to one network at a time anyway (8 at
+        // once took as long: BENCHMARKS.md, "Swarm: a network per instance").
         let networks = self.instance_networks().await?;
-        let mut pending = futures_util::stream::FuturesUnordered::new();
         for network in &networks {
-            if pending.len() == JOINS_AT_ONCE {
-                pending.next().await.unwrap_or(Ok(()))?;
-            }
-            pending.push(self.join_one(network, container));
-        }
-        while let Some(joined) = pending.next().await {
-            joined?;
+            self.anchor_on(network).await?;
+            self.join_task(network, container).await?;
         }
         Ok(networks.len())
-    }
-
-    async fn join_one(&self, network: &str, container: &str) -> Result<(), BackendError> {
-        self.anchor_on(network).await?;
-        self.join_task(network, container).await
     }
 
     /// Connects a Swarm task's container to `network` at an address of this node's slice (one
