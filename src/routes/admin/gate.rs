@@ -45,6 +45,17 @@ fn judged(headers: &HeaderMap) -> String {
     )
 }
 
+/// The paths open without the sign-in: the page (which then shows the sign-in form), its
+/// assets, signing in and out. Exact, as sent.
+const PAGE_PATHS: [&str; 6] = [
+    "/admin",
+    "/admin/",
+    "/admin/admin.js",
+    "/admin/admin.css",
+    "/admin/login",
+    "/admin/logout",
+];
+
 fn refuse(req: ServiceRequest, status: StatusCode, why: &str) -> ServiceResponse {
     let mut answer = json_error(status, why);
     if status == StatusCode::UNAUTHORIZED {
@@ -66,9 +77,14 @@ pub async fn gate(
     let token = req
         .app_data::<web::Data<Settings>>()
         .and_then(|s| s.listen.api_token.clone());
-    let api = req.path().starts_with("/admin/api/");
+    // Decided on the path as sent, which the router decodes: only the page's own few paths are
+    // open; anything else (`/admin/%61pi/…` included) needs the sign-in, and a percent sign,
+    // which no path of the page has, is refused outright.
+    let api = !PAGE_PATHS.contains(&req.path());
+    let encoded = req.path().contains('%');
     let changes = !matches!(*req.method(), Method::GET | Method::HEAD);
     let refusal: Option<(StatusCode, &str)> = match &token {
+        _ if encoded => Some((StatusCode::BAD_REQUEST, "no percent-encoding under /admin")),
         None => Some((
             StatusCode::SERVICE_UNAVAILABLE,
             "the admin page needs an api_token: set one (SPAWNER_API_TOKEN) and restart spawner",
