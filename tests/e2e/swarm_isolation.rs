@@ -105,6 +105,20 @@ pub fn isolation_as_documented(stack: &Stack, one: &str, two: &str) {
             None,
         ),
     ];
+    // The containers on every instance's network do not route between them.
+    for filter in [
+        service("spawner"),
+        service("traefik"),
+        format!("label=spawner.anchor={}", stack.network()),
+    ] {
+        let container = docker(&["ps", "-q", "--filter", &filter]);
+        let container = container.lines().next().expect("a running container");
+        let sysctls = docker(&["inspect", "-f", "{{json .HostConfig.Sysctls}}", container]);
+        assert!(
+            sysctls.contains("\"net.ipv4.ip_forward\":\"0\""),
+            "{filter}: {sysctls}"
+        );
+    }
     let mut matrix = Vec::new();
     for (what, target, path, expected) in checks {
         let got = fetch_from_task(one, &target, path);

@@ -118,6 +118,11 @@ impl Anchor {
                 memory: Some(16 << 20),
                 pids_limit: Some(16),
                 security_opt: Some(vec!["no-new-privileges".into()]),
+                // On every instance's network: it must not route between them.
+                sysctls: Some(HashMap::from([(
+                    "net.ipv4.ip_forward".to_string(),
+                    "0".to_string(),
+                )])),
                 ..Default::default()
             }),
             ..Default::default()

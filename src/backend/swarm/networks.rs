@@ -40,6 +40,10 @@ fn fresh_name(family: &str, instance: &str) -> String {
     let mut bytes = [0u8; 3];
     getrandom::fill(&mut bytes).expect("the operating system's random source");
     let suffix: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    // Docker takes names of 63 characters at most: the middle gives way (the label names the
+    // instance whole).
+    let room = 63usize.saturating_sub(family.len() + suffix.len() + 2);
+    let instance = &instance[..instance.len().min(room)];
     format!("{family}-{instance}-{suffix}")
 }
 
@@ -113,7 +117,10 @@ impl Networks {
                     && subnets(n).any(|s| s == subnet)
             });
             if !clash {
-                self.join(&id).await?;
+                if let Err(e) = self.join(&id).await {
+                    let _ = self.remove(&id).await;
+                    return Err(e);
+                }
                 return Ok(id);
             }
             log::info!("{name}: subnet {subnet} was taken meanwhile; trying another");
@@ -210,12 +217,20 @@ impl Networks {
     pub async fn join_all(&self, container: &str) -> Result<usize, BackendError> {
         // One at a time: the daemon connects a container to one network at a time anyway (8 at
         // once took as long: BENCHMARKS.md, "Swarm: a network per instance").
+        // One network that cannot be joined (a removal half done) holds up none of the others.
         let networks = self.instance_networks().await?;
+        let mut joined = 0;
         for network in &networks {
-            self.anchor_on(network).await?;
-            self.join_task(network, container).await?;
+            let result = match self.anchor_on(network).await {
+                Ok(()) => self.join_task(network, container).await,
+                Err(e) => Err(e),
+            };
+            match result {
+                Ok(()) => joined += 1,
+                Err(e) => log::warn!("cannot join network {network}: {}", crate::error::chain(&e)),
+            }
         }
-        Ok(networks.len())
+        Ok(joined)
     }
 
     /// Connects a Swarm task's container to `network` at an address of this node's slice (one
@@ -358,4 +373,17 @@ impl Networks {
 
 fn owner(network: &Network) -> Option<&str> {
     instance_labels::owner_of(network.labels.iter().flatten())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_network_name_fits_dockers_63_characters_and_keeps_the_instance_when_it_can() {
+        let short = super::fresh_name("traefiknet", "alice");
+        assert!(short.starts_with("traefiknet-alice-"), "{short}");
+        assert_eq!(short.len(), "traefiknet-alice-".len() + 6);
+        let long = super::fresh_name("traefiknet", &"a".repeat(63));
+        assert_eq!(long.len(), 63, "{long}");
+        assert_ne!(super::fresh_name("n", "x"), super::fresh_name("n", "x"));
+    }
 }
