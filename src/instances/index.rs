@@ -14,7 +14,7 @@ pub struct Route {
     pub host: String,
     pub port: u16,
 }
-use crate::domain::{ContainerInfo, RunState};
+use crate::domain::{ContainerInfo, Health, RunState};
 
 #[derive(Default)]
 pub struct Index {
@@ -103,6 +103,9 @@ impl Index {
         if let Some(old) = kept {
             instance.activity = old.activity;
             instance.probed_ready = old.probed_ready;
+            instance.health_stale = old.health_stale
+                && old.info.started_at == instance.info.started_at
+                && instance.info.health != Health::Healthy;
         }
         self.name_of_id
             .insert(instance.info.id.clone(), instance.info.name.clone());
@@ -143,6 +146,7 @@ impl Index {
         match self.by_name.get_mut(name) {
             Some(i) if i.info.state == RunState::Paused => {
                 i.info.state = RunState::Running;
+                i.health_stale = true;
                 true
             }
             _ => false,

@@ -23,6 +23,10 @@ pub struct Instance {
     pub readiness: Readiness,
     /// The run (its start time) a readiness probe succeeded for.
     pub(super) probed_ready: Option<SystemTime>,
+    /// It was unpaused since Docker last found it healthy: Docker's checks fail while a
+    /// container is paused, so an `unhealthy` from then says nothing of the app; it counts again
+    /// once Docker has found it healthy (or a new run starts).
+    pub(super) health_stale: bool,
     /// The last request let through (or traffic seen); shared by every view of this container
     /// so the hot path records it under the read lock. A stop claims it ([`Activity`]).
     pub(super) activity: Activity,
@@ -49,6 +53,7 @@ impl Instance {
             port_known,
             readiness,
             probed_ready: None,
+            health_stale: false,
             activity: Activity::default(),
             idle_timeout,
             idle_action,
@@ -79,7 +84,7 @@ impl Instance {
                 // Docker has since found it unhealthy.
                 Readiness::DockerHealth => match self.info.health {
                     Health::Healthy => true,
-                    Health::Unhealthy => false,
+                    Health::Unhealthy if !self.health_stale => false,
                     _ => probed,
                 },
                 _ => probed,

@@ -163,7 +163,11 @@ impl Store {
         let mut health = Health::None;
         let verdict = self.until(|index| {
             if let Some(i) = index.get(name).filter(|i| i.info.started_at == run) {
-                health = i.info.health;
+                // An `unhealthy` from while it was paused is no verdict.
+                health = match i.info.health {
+                    Health::Unhealthy if i.health_stale => Health::Starting,
+                    health => health,
+                };
             }
             matches!(health, Health::Healthy | Health::Unhealthy)
         });

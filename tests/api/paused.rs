@@ -116,3 +116,27 @@ async fn an_operator_pauses_a_running_instance_and_a_start_resumes_it() {
     let missing = format!("/deploy/{}/pause", app.name("missing"));
     assert_eq!(app.api_call(reqwest::Method::POST, &missing).await.0, 404);
 }
+
+/// Docker runs no health check of a paused container, or counts it failed: an image with a
+/// `HEALTHCHECK` is `unhealthy` soon after its pause. That verdict is about the pause, not the
+/// app: its user's next request unpauses it and is let through, and it is not stopped.
+#[tokio::test]
+async fn a_paused_instance_docker_found_unhealthy_meanwhile_is_let_through_on_unpause() {
+    let app = spawn_app().await;
+    let name = app.name("paused-unhealthy");
+    app.deploy(&name, IMAGE, never_self_stops(json!({}))).await;
+    assert_eq!(app.auth_for(&name).await.status(), 200);
+    let pause = format!("/deploy/{name}/pause");
+    assert_eq!(app.api_call(reqwest::Method::POST, &pause).await.0, 200);
+    let health = || docker(&["inspect", "-f", "{{.State.Health.Status}}", &name]);
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while health() != "unhealthy" {
+        assert!(Instant::now() < deadline, "Docker kept it {}", health());
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let response = app.auth_for(&name).await;
+    assert_eq!(response.status(), 200, "{}", response.text().await.unwrap());
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(app.state(&name), "running", "stopped after its unpause");
+    assert_eq!(app.auth_for(&name).await.status(), 200);
+}
