@@ -45,11 +45,10 @@ impl Anchor {
         *self.lock() = None;
     }
 
-    /// Its container's id, running: started, or made, if need be. `Ok((id, new))`: `new` when
-    /// it was made or started now (it is then on no network yet).
-    pub async fn id(&self) -> Result<(String, bool), BackendError> {
+    /// Its container's id, running: started, or made, if need be.
+    pub async fn id(&self) -> Result<String, BackendError> {
         if let Some(id) = self.lock().clone() {
-            return Ok((id, false));
+            return Ok(id);
         }
         let name = self.name();
         let (id, running) = match self.find(&name).await? {
@@ -84,7 +83,7 @@ impl Anchor {
             }
         }
         *self.lock() = Some(id.clone());
-        Ok((id, !running))
+        Ok(id)
     }
 
     /// Its id and whether it runs; `None` when there is no such container.

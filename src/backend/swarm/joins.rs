@@ -38,7 +38,7 @@ pub async fn keep_joined(networks: Arc<Networks>) {
     loop {
         tokio::select! {
             _ = sweep.tick() => {
-                if let Err(e) = check(&networks, client, scope).await {
+                if let Err(e) = check(&networks, client).await {
                     log::warn!("cannot check the instances' networks: {}", chain(&e));
                 }
             }
@@ -70,21 +70,11 @@ async fn joined(networks: &Networks, container: &str) {
 
 /// Joins every container that is to reach the instances to every instance's network, and
 /// removes the networks of instances that are gone.
-async fn check(
-    networks: &Networks,
-    client: &bollard::Docker,
-    scope: &str,
-) -> Result<(), BackendError> {
+async fn check(networks: &Networks, client: &bollard::Docker) -> Result<(), BackendError> {
     for container in networks.joiners().await? {
         networks.join_all(&container).await?;
     }
-    let filters = HashMap::from([(
-        "label".to_string(),
-        vec![
-            instance_labels::managed_filter(),
-            instance_labels::scope_filter(scope),
-        ],
-    )]);
+    let filters = networks.scope_filters();
     let options = ListServicesOptionsBuilder::default()
         .filters(&filters)
         .build();

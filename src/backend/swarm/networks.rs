@@ -81,12 +81,12 @@ impl Networks {
         &self.scope
     }
 
-    fn labels_filter(&self, extra: Option<String>) -> HashMap<String, Vec<String>> {
-        let mut labels = vec![
+    /// The engine's label filter for what spawner made in this scope.
+    pub fn scope_filters(&self) -> HashMap<String, Vec<String>> {
+        let labels = vec![
             instance_labels::managed_filter(),
             instance_labels::scope_filter(&self.scope),
         ];
-        labels.extend(extra);
         HashMap::from([("label".to_string(), labels)])
     }
 
@@ -168,7 +168,7 @@ impl Networks {
 
     /// The instances' networks of this scope.
     async fn listed(&self) -> Result<Vec<Network>, BackendError> {
-        let filters = self.labels_filter(None);
+        let filters = self.scope_filters();
         let options = ListNetworksOptionsBuilder::default()
             .filters(&filters)
             .build();
@@ -261,12 +261,12 @@ impl Networks {
 
     /// Connects the anchor to `network` (made or started again if it is gone).
     async fn anchor_on(&self, network: &str) -> Result<(), BackendError> {
-        let (anchor, _) = self.anchor.id().await?;
+        let anchor = self.anchor.id().await?;
         match self.connect(network, &anchor, None).await {
             // Removed by hand: made again.
             Err(e) if e.is_not_found() => {
                 self.anchor.forget();
-                let (anchor, _) = self.anchor.id().await?;
+                let anchor = self.anchor.id().await?;
                 self.connect(network, &anchor, None).await
             }
             other => other,
@@ -315,7 +315,7 @@ impl Networks {
     /// takes its containers off ([`Networks::sweep`]).
     pub async fn remove(&self, network: &str) -> Result<(), BackendError> {
         let mut joined = self.joiners().await?;
-        joined.extend(self.anchor.id().await.ok().map(|(id, _)| id));
+        joined.extend(self.anchor.id().await.ok());
         for container in joined {
             let request = NetworkDisconnectRequest {
                 container: container.clone(),
